@@ -1,0 +1,1 @@
+"""Shared machinery of the compat suite: used by pytest (conftest, tests) and by record_spark.py."""

@@ -1,0 +1,107 @@
+//! Spark Connect plans and Spark SQL to DataFusion logical plans.
+//!
+//! Pure translation: file sources and tables come from a [`Resolver`] the caller supplies,
+//! functions from the DataFusion `SessionState` (with the `datafusion-spark` functions
+//! registered) behind sluice's own table of Spark semantics in [`functions`].
+pub mod error;
+mod expression;
+mod functions;
+pub mod literal;
+mod names;
+mod relation;
+pub mod show;
+pub mod sql;
+pub mod types;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use datafusion::common::DFSchemaRef;
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::LogicalPlan;
+use futures::future::BoxFuture;
+
+pub use error::{PlanError, PlanResult};
+pub use proto::connect as spark;
+
+/// A file-based source as a Spark `DataFrameReader` describes it.
+#[derive(Debug, Clone)]
+pub struct DataSource {
+    pub format: String,
+    pub paths: Vec<String>,
+    /// User-supplied schema as an Arrow struct type, if any.
+    pub schema: Option<arrow::datatypes::SchemaRef>,
+    /// Reader options with lower-cased keys (Spark options are case-insensitive).
+    pub options: HashMap<String, String>,
+}
+
+/// What the planner needs from the session that it may not do itself (I/O, catalogs).
+pub trait Resolver: Send + Sync {
+    /// A scan over files, already carrying Spark's schema and column names.
+    fn data_source(&self, source: DataSource) -> BoxFuture<'_, PlanResult<LogicalPlan>>;
+    /// A table or view by its (possibly multi-part) name.
+    fn table(&self, name: Vec<String>) -> BoxFuture<'_, PlanResult<LogicalPlan>>;
+    /// A cached artifact (`cache/<hash>`) holding an Arrow IPC stream from the client.
+    fn cached_bytes(&self, hash: &str) -> PlanResult<Vec<u8>>;
+}
+
+/// Session settings that change planning.
+#[derive(Debug, Clone)]
+pub struct PlannerConfig {
+    pub time_zone: String,
+    pub ansi: bool,
+    pub case_sensitive: bool,
+}
+
+impl Default for PlannerConfig {
+    fn default() -> Self {
+        Self { time_zone: "UTC".into(), ansi: true, case_sensitive: false }
+    }
+}
+
+/// Translates one Spark Connect plan. Holds per-plan state: the schemas of relations
+/// that carry a `plan_id`, so that `df["col"]` references resolve to the right input.
+pub struct Planner<'a> {
+    pub(crate) state: &'a SessionState,
+    pub(crate) resolver: &'a dyn Resolver,
+    pub(crate) config: PlannerConfig,
+    plan_ids: Mutex<Vec<(i64, DFSchemaRef)>>,
+}
+
+impl<'a> Planner<'a> {
+    pub fn new(state: &'a SessionState, resolver: &'a dyn Resolver, config: PlannerConfig) -> Self {
+        Self { state, resolver, config, plan_ids: Mutex::new(vec![]) }
+    }
+
+    /// Plans a relation (the root of a query plan).
+    pub fn plan<'b>(&'b self, rel: &'b spark::Relation) -> BoxFuture<'b, PlanResult<LogicalPlan>> {
+        self.relation(rel)
+    }
+
+    pub(crate) fn remember_plan_id(&self, id: i64, schema: DFSchemaRef) {
+        if let Ok(mut ids) = self.plan_ids.lock() {
+            ids.push((id, schema));
+        }
+    }
+
+    pub(crate) fn plan_id_schema(&self, id: i64) -> Option<DFSchemaRef> {
+        let ids = self.plan_ids.lock().ok()?;
+        ids.iter().rev().find(|(i, _)| *i == id).map(|(_, s)| s.clone())
+    }
+
+    /// Number of plan ids recorded so far; with [`Planner::requalify_since`] this tells a
+    /// join which ids belong to the side it re-aliases.
+    pub(crate) fn plan_id_mark(&self) -> usize {
+        self.plan_ids.lock().map(|ids| ids.len()).unwrap_or(0)
+    }
+
+    /// Records that the relations planned since `mark` are now seen through `schema`
+    /// (a join re-qualified that side to keep its columns apart from the other side's).
+    pub(crate) fn requalify_since(&self, mark: usize, end: usize, schema: &DFSchemaRef) {
+        if let Ok(mut ids) = self.plan_ids.lock() {
+            for (_, s) in ids.iter_mut().take(end).skip(mark) {
+                *s = schema.clone();
+            }
+        }
+    }
+}
