@@ -1,0 +1,87 @@
+"""spark.sql: queries, temp views, catalog commands, parameters."""
+
+from cases import C
+
+
+def setup(s):
+    """Two temp views, emp and dept, in this (fresh) session."""
+    s.createDataFrame(
+        [(1, "ann", 10, 100.0), (2, "bob", 10, 80.0), (3, "cid", 20, 120.0), (4, "dee", 20, 120.0),
+         (5, "eve", 30, 50.0), (6, "fay", None, 70.0)],
+        "id int, name string, dept_id int, salary double",
+    ).createOrReplaceTempView("emp")
+    s.createDataFrame([(10, "eng"), (20, "ops"), (40, "hr")], "dept_id int, dname string").createOrReplaceTempView("dept")
+    return s
+
+
+def q(query, **kw):
+    return lambda s, t: setup(s).sql(query, **kw)
+
+
+CASES = [
+    C("select_literal", lambda s, t: s.sql("SELECT 1 AS one, 'two' AS two, 3.0 AS three")),
+    C("select_no_alias_names", lambda s, t: s.sql("SELECT 1 + 2, upper('a'), CAST('5' AS INT), count(1) FROM range(3)")),
+    C("select_from_view", q("SELECT name, salary FROM emp WHERE salary > 90")),
+    C("inner_join", q("SELECT e.name, d.dname FROM emp e JOIN dept d ON e.dept_id = d.dept_id")),
+    C("left_join_using", q("SELECT * FROM emp LEFT JOIN dept USING (dept_id)")),
+    C("full_join", q("SELECT e.id, d.dname FROM emp e FULL OUTER JOIN dept d ON e.dept_id = d.dept_id")),
+    C("semi_anti_join", q("SELECT name FROM emp LEFT SEMI JOIN dept ON emp.dept_id = dept.dept_id UNION ALL SELECT concat('anti:', name) FROM emp LEFT ANTI JOIN dept ON emp.dept_id = dept.dept_id")),
+    C("subquery_in", q("SELECT name FROM emp WHERE dept_id IN (SELECT dept_id FROM dept WHERE dname <> 'hr')")),
+    C("subquery_not_in", q("SELECT name FROM emp WHERE dept_id NOT IN (SELECT dept_id FROM dept)")),
+    C("subquery_exists", q("SELECT dname FROM dept d WHERE EXISTS (SELECT 1 FROM emp e WHERE e.dept_id = d.dept_id)")),
+    C("subquery_not_exists", q("SELECT dname FROM dept d WHERE NOT EXISTS (SELECT 1 FROM emp e WHERE e.dept_id = d.dept_id)")),
+    C("subquery_scalar", q("SELECT name, salary - (SELECT avg(salary) FROM emp) AS diff FROM emp")),
+    C("subquery_correlated_scalar", q("SELECT name, (SELECT max(salary) FROM emp e2 WHERE e2.dept_id = e1.dept_id) AS top FROM emp e1")),
+    C("subquery_from", q("SELECT dept_id, n FROM (SELECT dept_id, count(*) AS n FROM emp GROUP BY dept_id) t WHERE n > 1")),
+    C("cte", q("WITH hi AS (SELECT * FROM emp WHERE salary >= 100), lo AS (SELECT * FROM emp WHERE salary < 100) SELECT (SELECT count(*) FROM hi) AS h, (SELECT count(*) FROM lo) AS l")),
+    C("cte_chained", q("WITH a AS (SELECT dept_id, salary FROM emp), b AS (SELECT dept_id, sum(salary) AS total FROM a GROUP BY dept_id) SELECT * FROM b WHERE total > 100")),
+    C("group_by_having", q("SELECT dept_id, count(*), sum(salary), avg(salary) FROM emp GROUP BY dept_id HAVING count(*) > 1")),
+    C("group_by_ordinal_order_by", q("SELECT dept_id, max(salary) AS m FROM emp GROUP BY 1 ORDER BY m DESC, dept_id NULLS LAST"), ordered=True),
+    C("order_by_nulls", q("SELECT name, dept_id FROM emp ORDER BY dept_id DESC NULLS FIRST, name"), ordered=True),
+    C("order_limit_offset", q("SELECT id FROM emp ORDER BY id LIMIT 2 OFFSET 3"), ordered=True),
+    C("distinct_and_count_distinct", q("SELECT count(DISTINCT dept_id), count(dept_id), count(*) FROM emp")),
+    C("window_functions", q(
+        "SELECT name, dept_id, salary, "
+        "row_number() OVER (PARTITION BY dept_id ORDER BY salary DESC, id) AS rn, "
+        "rank() OVER (PARTITION BY dept_id ORDER BY salary DESC) AS rk, "
+        "dense_rank() OVER (ORDER BY salary DESC) AS drk, "
+        "sum(salary) OVER (PARTITION BY dept_id ORDER BY id) AS run, "
+        "lag(name) OVER (ORDER BY id) AS prev, lead(name, 2, 'none') OVER (ORDER BY id) AS next2 "
+        "FROM emp")),
+    C("window_default_frame_names", q("SELECT sum(salary) OVER (PARTITION BY dept_id), rank() OVER (ORDER BY id) FROM emp")),
+    C("case_expression", q("SELECT name, CASE WHEN salary >= 100 THEN 'high' WHEN salary >= 70 THEN 'mid' ELSE 'low' END AS band FROM emp")),
+    C("union_intersect_except", q("(SELECT dept_id FROM emp UNION SELECT dept_id FROM dept) EXCEPT (SELECT 30) INTERSECT SELECT dept_id FROM dept")),
+    C("values_clause", lambda s, t: s.sql("SELECT * FROM VALUES (1, 'a'), (2, 'b') AS t(x, y)")),
+    C("lateral_view_explode", lambda s, t: s.sql("SELECT k, v FROM (SELECT 1 AS k, array(10, 20) AS a) LATERAL VIEW explode(a) t AS v")),
+    C("backticked_identifiers", lambda s, t: s.sql("SELECT `my col` + 1 AS `x.y`, `select` FROM (SELECT 1 AS `my col`, 2 AS `select`)")),
+    C("string_literal_escapes", lambda s, t: s.sql(r"""SELECT 'it\'s' AS a, "dq" AS b, 'tab\there' AS c, 'nl\nx' AS d, 'back\\slash' AS e, 'uni\u00e9' AS f, 'a' 'b' AS g""")),
+    C("named_parameters", lambda s, t: s.sql("SELECT :a + 1 AS r, :b AS s", args={"a": 2, "b": "x"})),
+    C("positional_parameters", lambda s, t: s.sql("SELECT ? * 2 AS r, ? AS s", args=[21, "y"])),
+    C("parameters_in_where", q("SELECT name FROM emp WHERE salary > :m AND dept_id = :d", args={"m": 90, "d": 20})),
+    C("sql_with_dataframe_kwargs", lambda s, t: s.sql("SELECT max(id) AS m FROM {df}", df=s.range(7))),
+    C("create_temp_view_sql", lambda s, t: (s.sql("CREATE OR REPLACE TEMP VIEW v1 AS SELECT id, id * id AS sq FROM range(4)"), s.sql("SELECT * FROM v1 WHERE sq > 1"))[1]),
+    C("create_temp_view_result_empty", lambda s, t: s.sql("CREATE OR REPLACE TEMP VIEW v2 AS SELECT 1 AS x")),
+    C("temp_view_replace", lambda s, t: (s.range(2).createOrReplaceTempView("tv"), s.range(5).createOrReplaceTempView("tv"), s.table("tv").count())[2]),
+    C("global_temp_view", lambda s, t: (s.range(3).createOrReplaceGlobalTempView("sluice_gv"), s.sql("SELECT sum(id) FROM global_temp.sluice_gv"))[1]),
+    C("create_global_temp_view", lambda s, t: (s.sql("DROP VIEW IF EXISTS global_temp.sluice_gv2"), s.range(2).createGlobalTempView("sluice_gv2"), s.table("global_temp.sluice_gv2").count(), s.sql("DROP VIEW global_temp.sluice_gv2"))[2]),
+    C("drop_temp_view", lambda s, t: (s.range(1).createOrReplaceTempView("gone"), s.catalog.dropTempView("gone"), s.catalog.dropTempView("gone"))[1:]),
+    C("show_tables", lambda s, t: setup(s).sql("SHOW TABLES")),
+    C("show_tables_like", lambda s, t: setup(s).sql("SHOW TABLES LIKE 'em*'")),
+    C("show_databases", lambda s, t: s.sql("SHOW DATABASES")),
+    C("describe_temp_view", lambda s, t: setup(s).sql("DESCRIBE emp")),
+    C("describe_query", lambda s, t: s.sql("DESCRIBE QUERY SELECT 1 AS a, 'x' AS b")),
+    C("catalog_list_tables", lambda s, t: sorted((x.name, x.isTemporary, x.tableType) for x in setup(s).catalog.listTables())),
+    C("catalog_list_columns", lambda s, t: [(c.name, c.dataType, c.nullable) for c in setup(s).catalog.listColumns("emp")]),
+    C("catalog_table_exists", lambda s, t: [setup(s).catalog.tableExists("emp"), s.catalog.tableExists("nope")]),
+    C("set_then_conf_get", lambda s, t: (s.sql("SET my.sql.key=hello").collect(), s.conf.get("my.sql.key"))[1]),
+    C("set_returns_row", lambda s, t: s.sql("SET my.sql.key2=abc")),
+    C("set_read_back", lambda s, t: (s.sql("SET my.sql.key3=v3").collect(), s.sql("SET my.sql.key3"))[1]),
+    C("conf_then_sql_reads_it", lambda s, t: (s.conf.set("spark.sql.shuffle.partitions", "5"), s.sql("SET spark.sql.shuffle.partitions"))[1]),
+    C("sql_functions_misc", lambda s, t: s.sql("SELECT nvl(NULL, 1), if(1 > 2, 'y', 'n'), coalesce(NULL, NULL, 3), greatest(1, 5, 3), array_contains(array(1,2), 2), size(map(1,'a'))")),
+    C("sql_table_function_range", lambda s, t: s.sql("SELECT * FROM range(2, 8, 2)")),
+    C("sql_explode_generator", lambda s, t: s.sql("SELECT explode(array('a', 'b')) AS letter, 1 AS n")),
+    C("sql_group_by_all", q("SELECT dept_id, count(*) AS n FROM emp GROUP BY ALL")),
+    C("sql_qualify_like_filter", q("SELECT name FROM (SELECT name, row_number() OVER (PARTITION BY dept_id ORDER BY salary DESC, id) AS rn FROM emp) WHERE rn = 1")),
+    C("sql_case_insensitive_names", q("SELECT NAME, Salary FROM EMP WHERE ID = 1")),
+    C("sql_result_df_chain", lambda s, t: setup(s).sql("SELECT * FROM emp").where("dept_id = 10").select("name")),
+]
