@@ -29,19 +29,15 @@ time.tzset()
 from cases import AREAS, load_area  # noqa: E402
 from harness.normalize import run_and_normalise  # noqa: E402
 from harness.servers import spark_connect_server, spark_home_of_current_python  # noqa: E402
+from harness.session import new_session, quiet_pyspark_loggers, stop_quietly  # noqa: E402
 
 EXPECTED_DIR = HERE / "expected"
-
-
-def new_session(url: str):
-    from pyspark.sql import SparkSession
-
-    return SparkSession.builder.remote(url).create()
 
 
 def record(url: str, areas, only_cases, verbose: bool) -> int:
     import pyspark
 
+    quiet_pyspark_loggers()
     problems = 0
     probe = new_session(url)
     spark_version = probe.version
@@ -61,10 +57,7 @@ def record(url: str, areas, only_cases, verbose: bool) -> int:
                 out = run_and_normalise(case, spark, tmp)
                 took = time.monotonic() - started
             finally:
-                try:
-                    spark.stop()
-                except Exception:
-                    pass
+                stop_quietly(spark)
                 shutil.rmtree(tmp, ignore_errors=True)
             err = out.get("error")
             if case.expects_error:

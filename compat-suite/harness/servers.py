@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional
+from typing import Callable, Iterator, List, Optional, Sequence
 
 # Both servers and this client must agree on one time zone, or timestamps shift.
 UTC_ENV = {"TZ": "UTC"}
@@ -89,9 +89,18 @@ def running_server(
             _stop(proc)
 
 
-def sluice_server(binary: str, timeout: float = 30.0):
-    """The sluice binary. Only `--port` is passed; add `--warehouse` once it exists."""
-    return running_server("sluice", lambda port, _dir: [binary, "--port", str(port)], timeout)
+def sluice_server(
+    binary: str,
+    timeout: float = 30.0,
+    args: Sequence[str] = (),
+    env: Optional[dict] = None,
+):
+    """The sluice binary with `--port`, plus any extra `args` (e.g. `--token`,
+    `--tls-cert`/`--tls-key`, `--warehouse`). It runs in a temp workdir, so its default
+    warehouse folder is thrown away with it."""
+    return running_server(
+        "sluice", lambda port, _dir: [binary, "--port", str(port), *args], timeout, env=env
+    )
 
 
 def spark_home_of_current_python() -> Optional[str]:

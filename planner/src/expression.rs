@@ -83,7 +83,7 @@ impl Planner<'_> {
             ExprType::UnresolvedExtractValue(x) => {
                 let child = self.expr(required(&x.child)?, schema)?;
                 let key = self.expr(required(&x.extraction)?, schema)?;
-                functions::extract_value(child, key, schema)
+                functions::extract_value(self, child, key, schema)
             }
             ExprType::Window(w) => self.window(w, schema),
             ExprType::SortOrder(_) => Err(PlanError::analysis(

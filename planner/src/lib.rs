@@ -3,6 +3,7 @@
 //! Pure translation: file sources and tables come from a [`Resolver`] the caller supplies,
 //! functions from the DataFusion `SessionState` (with the `datafusion-spark` functions
 //! registered) behind sluice's own table of Spark semantics in [`functions`].
+mod datetime;
 pub mod error;
 mod expression;
 mod functions;
@@ -12,6 +13,7 @@ mod relation;
 pub mod show;
 pub mod sql;
 pub mod types;
+mod udf;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -191,7 +191,3 @@ pub fn format_double(v: f64) -> String {
         format!("{s}.0")
     }
 }
-
-pub fn timestamp_unit_micros(dt: &DataType) -> bool {
-    matches!(dt, DataType::Timestamp(TimeUnit::Microsecond, _))
-}

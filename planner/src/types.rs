@@ -612,3 +612,44 @@ mod tests {
         assert_eq!(from_proto(&to_proto(&t).unwrap(), "UTC").unwrap(), t);
     }
 }
+
+/// Spark's `StructType.treeString` (what `printSchema()` prints).
+pub fn tree_string(schema: &Schema, level: Option<usize>) -> String {
+    let mut out = String::from("root\n");
+    for f in schema.fields() {
+        tree_field(&mut out, f.name(), f.data_type(), Some(f.is_nullable()), "nullable", 1, level.unwrap_or(usize::MAX));
+    }
+    out
+}
+
+fn tree_field(out: &mut String, name: &str, dt: &DataType, null: Option<bool>, label: &str, depth: usize, max: usize) {
+    if depth > max {
+        return;
+    }
+    let prefix = " |   ".repeat(depth - 1);
+    let type_name = match dt {
+        DataType::Struct(_) => "struct".to_string(),
+        DataType::List(_) | DataType::LargeList(_) => "array".to_string(),
+        DataType::Map(..) => "map".to_string(),
+        other => json_atomic_name(other),
+    };
+    let null = null.map(|n| format!(" ({label} = {n})")).unwrap_or_default();
+    out.push_str(&format!("{prefix} |-- {name}: {type_name}{null}\n"));
+    match dt {
+        DataType::Struct(fields) => {
+            for f in fields {
+                tree_field(out, f.name(), f.data_type(), Some(f.is_nullable()), "nullable", depth + 1, max);
+            }
+        }
+        DataType::List(e) | DataType::LargeList(e) => {
+            tree_field(out, "element", e.data_type(), Some(e.is_nullable()), "containsNull", depth + 1, max)
+        }
+        DataType::Map(entries, _) => {
+            if let Ok((k, v)) = map_key_value(entries) {
+                tree_field(out, "key", k.data_type(), None, "", depth + 1, max);
+                tree_field(out, "value", v.data_type(), Some(v.is_nullable()), "valueContainsNull", depth + 1, max);
+            }
+        }
+        _ => {}
+    }
+}

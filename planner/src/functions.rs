@@ -1,0 +1,318 @@
+//! Spark function calls to DataFusion expressions.
+//!
+//! [`SPARK`] lists the functions whose Spark semantics differ from the DataFusion function of
+//! the same name (operators, `/` on integers, 0-based `getItem`, Spark datetime patterns...).
+//! Everything else resolves by name in the session's function registry, which already holds
+//! DataFusion's functions overlaid with `datafusion-spark`'s.
+use arrow::datatypes::{DataType, TimeUnit};
+use datafusion::common::{DFSchema, ScalarValue};
+use datafusion::logical_expr::expr::{AggregateFunction, ScalarFunction, WindowFunction};
+use datafusion::logical_expr::{
+    binary_expr, cast, in_list, lit, try_cast, when, Expr, ExprSchemable, Operator,
+    WindowFunctionDefinition,
+};
+
+use crate::error::{PlanError, PlanResult};
+use crate::{datetime, udf, Planner};
+
+/// The arguments of one call, already planned.
+pub(crate) struct Call<'p, 'a> {
+    pub p: &'p Planner<'a>,
+    pub args: Vec<Expr>,
+    pub distinct: bool,
+    pub schema: &'p DFSchema,
+}
+
+type Builder = fn(Call) -> PlanResult<Expr>;
+
+/// Spark function name (lower case) -> how to build it.
+const SPARK: &[(&str, Builder)] = &[
+    ("+", |c| binary(c, Operator::Plus)),
+    ("-", |c| binary(c, Operator::Minus)),
+    ("*", |c| binary(c, Operator::Multiply)),
+    ("%", |c| binary(c, Operator::Modulo)),
+    ("==", |c| binary(c, Operator::Eq)),
+    ("!=", |c| binary(c, Operator::NotEq)),
+    ("<", |c| binary(c, Operator::Lt)),
+    (">", |c| binary(c, Operator::Gt)),
+    ("<=", |c| binary(c, Operator::LtEq)),
+    (">=", |c| binary(c, Operator::GtEq)),
+    ("<=>", |c| binary(c, Operator::IsNotDistinctFrom)),
+    ("and", |c| binary(c, Operator::And)),
+    ("or", |c| binary(c, Operator::Or)),
+    ("&", |c| binary(c, Operator::BitwiseAnd)),
+    ("|", |c| binary(c, Operator::BitwiseOr)),
+    ("^", |c| binary(c, Operator::BitwiseXor)),
+    ("/", divide),
+    ("not", |c| Ok(Expr::Not(Box::new(one(c)?)))),
+    ("!", |c| Ok(Expr::Not(Box::new(one(c)?)))),
+    ("negative", |c| Ok(Expr::Negative(Box::new(one(c)?)))),
+    ("isnull", |c| Ok(one(c)?.is_null())),
+    ("isnotnull", |c| Ok(one(c)?.is_not_null())),
+    ("in", |c| {
+        let mut args = c.args.into_iter();
+        let x = args.next().ok_or_else(|| arity("in", 1))?;
+        Ok(in_list(x, args.collect(), false))
+    }),
+    ("like", |c| {
+        let [x, p] = two("like", c)?;
+        Ok(x.like(p))
+    }),
+    ("ilike", |c| {
+        let [x, p] = two("ilike", c)?;
+        Ok(x.ilike(p))
+    }),
+    ("rlike", |c| scalar(c.p, "regexp_like", c.args)),
+    ("regexp", |c| scalar(c.p, "regexp_like", c.args)),
+    ("regexp_like", |c| scalar(c.p, "regexp_like", c.args)),
+    ("startswith", |c| scalar(c.p, "starts_with", c.args)),
+    ("endswith", |c| scalar(c.p, "ends_with", c.args)),
+    ("contains", |c| scalar(c.p, "contains", c.args)),
+    ("when", case_when),
+    ("count", count),
+    ("mean", |c| aggregate(c, "avg")),
+    ("avg", |c| aggregate(c, "avg")),
+    ("count_distinct", |c| aggregate(Call { distinct: true, ..c }, "count")),
+    ("countdistinct", |c| aggregate(Call { distinct: true, ..c }, "count")),
+    ("collect_list", |c| aggregate(c, "array_agg")),
+    ("collect_set", |c| aggregate(Call { distinct: true, ..c }, "array_agg")),
+    ("first", |c| aggregate(c, "first_value")),
+    ("last", |c| aggregate(c, "last_value")),
+    ("approx_count_distinct", |c| aggregate(c, "approx_distinct")),
+    ("substr", |c| scalar(c.p, "substring", c.args)),
+    ("datediff", |c| scalar(c.p, "date_diff", c.args)),
+    ("struct", make_struct),
+    ("year", |c| date_part(c, "year")),
+    ("quarter", |c| date_part(c, "quarter")),
+    ("month", |c| date_part(c, "month")),
+    ("day", |c| date_part(c, "day")),
+    ("dayofmonth", |c| date_part(c, "day")),
+    ("dayofyear", |c| date_part(c, "doy")),
+    ("to_timestamp", datetime::to_timestamp),
+    ("to_date", datetime::to_date),
+    ("date_format", datetime::date_format),
+    ("from_unixtime", datetime::from_unixtime),
+    ("unix_timestamp", datetime::unix_timestamp),
+    ("to_unix_timestamp", datetime::unix_timestamp),
+    ("current_timestamp", datetime::current_timestamp),
+    ("now", datetime::current_timestamp),
+    ("current_date", |c| scalar(c.p, "current_date", vec![])),
+    ("monotonically_increasing_id", monotonically_increasing_id),
+    ("explode", |c| Ok(Expr::Unnest(datafusion::logical_expr::expr::Unnest::new(one(c)?)))),
+    ("split", |c| Ok(udf::call(udf::SPLIT, c.args))),
+    ("regexp_extract", |c| Ok(udf::call(udf::REGEXP_EXTRACT, c.args))),
+    ("regexp_replace", |c| {
+        let mut args = c.args;
+        args.push(lit("g"));
+        scalar(c.p, "regexp_replace", args)
+    }),
+    ("get_json_object", |c| Ok(udf::call(udf::GET_JSON_OBJECT, c.args))),
+    ("to_json", |c| Ok(udf::call(udf::TO_JSON, c.args))),
+    ("from_json", from_json),
+    ("input_file_name", |_| Err(PlanError::unsupported("input_file_name()"))),
+];
+
+fn arity(name: &str, n: usize) -> PlanError {
+    PlanError::analysis(format!(
+        "[WRONG_NUM_ARGS.WITHOUT_SUGGESTION] The `{name}` requires {n} parameters but the actual number is different."
+    ))
+}
+
+fn one(c: Call) -> PlanResult<Expr> {
+    let mut args = c.args;
+    match args.len() {
+        1 => Ok(args.remove(0)),
+        _ => Err(arity("function", 1)),
+    }
+}
+
+fn two(name: &str, c: Call) -> PlanResult<[Expr; 2]> {
+    <[Expr; 2]>::try_from(c.args).map_err(|_| arity(name, 2))
+}
+
+fn binary(c: Call, op: Operator) -> PlanResult<Expr> {
+    let [l, r] = two(&op.to_string(), c)?;
+    Ok(binary_expr(l, op, r))
+}
+
+/// Spark's `/` divides decimals as decimals and everything else as doubles; a zero divisor
+/// is an error under ANSI mode and NULL otherwise.
+fn divide(c: Call) -> PlanResult<Expr> {
+    let schema = c.schema;
+    let ansi = c.p.config.ansi;
+    let [l, r] = two("/", c)?;
+    let is_decimal =
+        |e: &Expr| matches!(e.get_type(schema), Ok(DataType::Decimal128(..) | DataType::Decimal256(..)));
+    if is_decimal(&l) && is_decimal(&r) {
+        return Ok(binary_expr(l, Operator::Divide, r));
+    }
+    let l = cast(l, DataType::Float64);
+    let r = cast(r, DataType::Float64);
+    Ok(udf::call(if ansi { udf::DIVIDE_ANSI } else { udf::DIVIDE }, vec![l, r]))
+}
+
+fn case_when(c: Call) -> PlanResult<Expr> {
+    let mut pairs = c.args.chunks_exact(2);
+    let (first_c, first_v) = match pairs.next() {
+        Some([cond, value]) => (cond.clone(), value.clone()),
+        _ => return Err(arity("when", 2)),
+    };
+    let mut builder = when(first_c, first_v);
+    for pair in pairs.by_ref() {
+        builder = builder.when(pair[0].clone(), pair[1].clone());
+    }
+    Ok(match pairs.remainder() {
+        [otherwise] => builder.otherwise(otherwise.clone())?,
+        _ => builder.end()?,
+    })
+}
+
+fn count(c: Call) -> PlanResult<Expr> {
+    // `count(*)` reaches here as `count(1)` from the client; both count rows.
+    aggregate(c, "count")
+}
+
+fn aggregate(c: Call, name: &str) -> PlanResult<Expr> {
+    let f = c
+        .p
+        .state
+        .aggregate_functions()
+        .get(name)
+        .cloned()
+        .ok_or_else(|| PlanError::UnknownFunction(crate::error::quote(name)))?;
+    Ok(Expr::AggregateFunction(AggregateFunction::new_udf(f, c.args, c.distinct, None, vec![], None)))
+}
+
+/// Calls the registered scalar function `name`.
+pub(crate) fn scalar(p: &Planner, name: &str, args: Vec<Expr>) -> PlanResult<Expr> {
+    let f = p
+        .state
+        .scalar_functions()
+        .get(name)
+        .cloned()
+        .ok_or_else(|| PlanError::UnknownFunction(crate::error::quote(name)))?;
+    Ok(Expr::ScalarFunction(ScalarFunction::new_udf(f, args)))
+}
+
+/// Spark's `year(x)` etc. return INT and accept dates, timestamps and date strings.
+fn date_part(c: Call, part: &str) -> PlanResult<Expr> {
+    let schema = c.schema;
+    let p = c.p;
+    let x = one(c)?;
+    let x = match x.get_type(schema)? {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => cast(x, DataType::Date32),
+        _ => x,
+    };
+    Ok(cast(scalar(p, "date_part", vec![lit(part), x])?, DataType::Int32))
+}
+
+/// `struct(a, b)` names its fields after the columns it is given, `colN` otherwise.
+fn make_struct(c: Call) -> PlanResult<Expr> {
+    let mut pairs = vec![];
+    for (i, e) in c.args.into_iter().enumerate() {
+        let name = match &e {
+            Expr::Column(col) => col.name.clone(),
+            Expr::Alias(a) => a.name.clone(),
+            _ => format!("col{}", i + 1),
+        };
+        pairs.push(lit(name));
+        pairs.push(e);
+    }
+    scalar(c.p, "named_struct", pairs)
+}
+
+/// A unique, increasing id per row: the row number in this plan's output, from 0.
+fn monotonically_increasing_id(c: Call) -> PlanResult<Expr> {
+    let f = c
+        .p
+        .state
+        .window_functions()
+        .get("row_number")
+        .cloned()
+        .ok_or_else(|| PlanError::UnknownFunction("`row_number`".into()))?;
+    let rn = Expr::WindowFunction(Box::new(WindowFunction::new(WindowFunctionDefinition::WindowUDF(f), vec![])));
+    Ok(binary_expr(cast(rn, DataType::Int64), Operator::Minus, lit(1i64)))
+}
+
+fn from_json(c: Call) -> PlanResult<Expr> {
+    let tz = c.p.config.time_zone.clone();
+    let mut args = c.args.into_iter();
+    let (Some(json), Some(Expr::Literal(ScalarValue::Utf8(Some(schema)), _))) = (args.next(), args.next())
+    else {
+        return Err(PlanError::analysis(
+            "[INVALID_SCHEMA.NON_STRING_LITERAL] The input schema of from_json must be a string literal.",
+        ));
+    };
+    let ty = crate::types::parse_schema_string(&schema, &tz)?;
+    Ok(udf::from_json(json, ty))
+}
+
+/// Plans `name(args)` with Spark's semantics.
+pub(crate) fn call(
+    p: &Planner,
+    name: &str,
+    args: Vec<Expr>,
+    distinct: bool,
+    schema: &DFSchema,
+) -> PlanResult<Expr> {
+    let key = name.to_ascii_lowercase();
+    let c = Call { p, args, distinct, schema };
+    if let Some((_, build)) = SPARK.iter().find(|(n, _)| *n == key) {
+        return build(c);
+    }
+    if let Some(f) = p.state.scalar_functions().get(&key) {
+        return Ok(Expr::ScalarFunction(ScalarFunction::new_udf(f.clone(), c.args)));
+    }
+    if p.state.aggregate_functions().contains_key(&key) {
+        return aggregate(c, &key);
+    }
+    if let Some(f) = p.state.window_functions().get(&key) {
+        return Ok(Expr::WindowFunction(Box::new(WindowFunction::new(
+            WindowFunctionDefinition::WindowUDF(f.clone()),
+            c.args,
+        ))));
+    }
+    Err(PlanError::UnknownFunction(crate::error::quote(name)))
+}
+
+/// Spark's `CAST`: ANSI mode fails on bad input, legacy mode yields NULL.
+pub(crate) fn cast_to(p: &Planner, e: Expr, to: DataType, schema: &DFSchema) -> PlanResult<Expr> {
+    let from = e.get_type(schema)?;
+    if from == to {
+        return Ok(e);
+    }
+    // Spark prints timestamps and dates in its own style, not Arrow's ISO form.
+    if matches!(to, DataType::Utf8) {
+        if let DataType::Timestamp(..) = from {
+            return scalar(p, "to_char", vec![e, lit("%Y-%m-%d %H:%M:%S")]);
+        }
+    }
+    if matches!(to, DataType::Timestamp(TimeUnit::Microsecond, _)) && matches!(from, DataType::Utf8) {
+        return Ok(Expr::Cast(datafusion::logical_expr::Cast::new(Box::new(e), to)));
+    }
+    Ok(if p.config.ansi { cast(e, to) } else { try_cast(e, to) })
+}
+
+pub(crate) fn cast(p: &Planner, e: Expr, to: DataType, schema: &DFSchema) -> PlanResult<Expr> {
+    cast_to(p, e, to, schema)
+}
+
+/// `col[key]` / `getItem` / `getField`: 0-based for arrays, by key for maps, by name for structs.
+pub(crate) fn extract_value(p: &Planner, child: Expr, key: Expr, schema: &DFSchema) -> PlanResult<Expr> {
+    match child.get_type(schema)? {
+        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..) => {
+            let index = binary_expr(cast(key, DataType::Int64), Operator::Plus, lit(1i64));
+            scalar(p, "array_element", vec![child, index])
+        }
+        DataType::Struct(_) | DataType::Map(..) => scalar(p, "get_field", vec![child, key]),
+        other => Err(PlanError::analysis(format!(
+            "[INVALID_EXTRACT_BASE_FIELD_TYPE] Can't extract a value from {child}. Need a complex type [STRUCT, ARRAY, MAP] but got \"{}\".",
+            crate::types::sql_name(&other)
+        ))),
+    }
+}
+
+/// Arguments of a window function, as DataFusion expects them.
+pub(crate) fn window_args(_fun: &WindowFunctionDefinition, args: Vec<Expr>) -> Vec<Expr> {
+    args
+}

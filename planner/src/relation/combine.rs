@@ -1,0 +1,185 @@
+//! Joins and set operations.
+use std::collections::HashSet;
+
+use datafusion::common::{Column, JoinType};
+use datafusion::logical_expr::{cast, lit, Expr, LogicalPlan, LogicalPlanBuilder};
+use proto::connect::join::JoinType as SparkJoin;
+use proto::connect::set_operation::SetOpType;
+use proto::connect::{Join, SetOperation};
+
+use crate::error::{quote, PlanError, PlanResult};
+use crate::expression::column_at;
+use crate::Planner;
+
+fn join_type(t: SparkJoin) -> PlanResult<Option<JoinType>> {
+    Ok(Some(match t {
+        SparkJoin::Inner | SparkJoin::Unspecified => JoinType::Inner,
+        SparkJoin::LeftOuter => JoinType::Left,
+        SparkJoin::RightOuter => JoinType::Right,
+        SparkJoin::FullOuter => JoinType::Full,
+        SparkJoin::LeftSemi => JoinType::LeftSemi,
+        SparkJoin::LeftAnti => JoinType::LeftAnti,
+        SparkJoin::Cross => return Ok(None),
+    }))
+}
+
+/// `(qualifier, name)` pairs of a plan's output.
+fn qualified_names(plan: &LogicalPlan) -> HashSet<(Option<String>, String)> {
+    plan.schema()
+        .columns()
+        .into_iter()
+        .map(|c| (c.relation.map(|r| r.to_string()), c.name))
+        .collect()
+}
+
+impl Planner<'_> {
+    pub(crate) async fn join(&self, j: &Join) -> PlanResult<LogicalPlan> {
+        let left = self.input(&j.left).await?;
+        let left_end = self.plan_id_mark();
+        let mut right = self.input(&j.right).await?;
+        // Both sides may expose the same qualified names (a self-join): give the right side
+        // its own qualifier, and tell `df["x"]` references of that side about it.
+        if !qualified_names(&left).is_disjoint(&qualified_names(&right)) {
+            let alias = format!("__sluice_right_{}", self.plan_id_mark());
+            right = LogicalPlanBuilder::from(right).alias(alias.as_str())?.build()?;
+            self.requalify_since(left_end, self.plan_id_mark(), right.schema());
+        }
+        let Some(kind) = join_type(j.join_type())? else {
+            let plan = LogicalPlanBuilder::from(left).cross_join(right)?;
+            return Ok(match &j.join_condition {
+                Some(c) => {
+                    let cond = self.expr(c, plan.schema())?;
+                    plan.filter(cond)?.build()?
+                }
+                None => plan.build()?,
+            });
+        };
+        if !j.using_columns.is_empty() {
+            return self.join_using(left, right, kind, &j.using_columns);
+        }
+        let plan = match &j.join_condition {
+            Some(c) => {
+                let both = left.schema().join(right.schema())?;
+                let cond = self.expr(c, &both)?;
+                LogicalPlanBuilder::from(left).join_on(right, kind, vec![cond])?.build()?
+            }
+            None if kind == JoinType::Inner => LogicalPlanBuilder::from(left).cross_join(right)?.build()?,
+            None => LogicalPlanBuilder::from(left).join_on(right, kind, vec![lit(true)])?.build()?,
+        };
+        Ok(plan)
+    }
+
+    /// `join(other, ["k"])`: the keys once (coalesced for full joins), then the other columns.
+    fn join_using(
+        &self,
+        left: LogicalPlan,
+        right: LogicalPlan,
+        kind: JoinType,
+        using: &[String],
+    ) -> PlanResult<LogicalPlan> {
+        let mut keys = vec![];
+        for name in using {
+            let find = |plan: &LogicalPlan, side: &str| -> PlanResult<Column> {
+                match self.resolve_column(name, None, plan.schema()) {
+                    Ok(Expr::Column(c)) => Ok(c),
+                    _ => Err(PlanError::analysis(format!(
+                        "[UNRESOLVED_USING_COLUMN_FOR_JOIN] USING column {} cannot be resolved on the {side} side of the join. The {side}-side columns: [{}].",
+                        quote(name),
+                        plan.schema().columns().iter().map(|c| quote(&c.name)).collect::<Vec<_>>().join(", ")
+                    ))),
+                }
+            };
+            keys.push((find(&left, "left")?, find(&right, "right")?));
+        }
+        let (lk, rk): (Vec<Column>, Vec<Column>) = keys.iter().cloned().unzip();
+        let left_schema = left.schema().clone();
+        let right_schema = right.schema().clone();
+        let plan = LogicalPlanBuilder::from(left).join(right, kind, (lk.clone(), rk.clone()), None)?.build()?;
+        let mut out = vec![];
+        for (i, (l, r)) in keys.iter().enumerate() {
+            let e = match kind {
+                JoinType::Right => Expr::Column(r.clone()),
+                JoinType::Full => datafusion::functions::core::expr_fn::coalesce(vec![
+                    Expr::Column(l.clone()),
+                    Expr::Column(r.clone()),
+                ]),
+                _ => Expr::Column(l.clone()),
+            };
+            out.push(if matches!(e, Expr::Column(_)) { e } else { e.alias(using[i].as_str()) });
+        }
+        for i in 0..left_schema.fields().len() {
+            if let Expr::Column(c) = column_at(&left_schema, i) {
+                if !lk.contains(&c) {
+                    out.push(Expr::Column(c));
+                }
+            }
+        }
+        if !matches!(kind, JoinType::LeftSemi | JoinType::LeftAnti) {
+            for i in 0..right_schema.fields().len() {
+                if let Expr::Column(c) = column_at(&right_schema, i) {
+                    if !rk.contains(&c) {
+                        out.push(Expr::Column(c));
+                    }
+                }
+            }
+        }
+        Ok(LogicalPlanBuilder::from(plan).project(out)?.build()?)
+    }
+
+    pub(crate) async fn set_operation(&self, s: &SetOperation) -> PlanResult<LogicalPlan> {
+        let left = self.input(&s.left_input).await?;
+        let mut right = self.input(&s.right_input).await?;
+        let all = s.is_all.unwrap_or(false);
+        let (ln, rn) = (left.schema().fields().len(), right.schema().fields().len());
+        if s.by_name.unwrap_or(false) {
+            right = self.align_by_name(&left, right, s.allow_missing_columns.unwrap_or(false))?;
+        } else if ln != rn {
+            return Err(PlanError::analysis(format!(
+                "[NUM_COLUMNS_MISMATCH] {} can only be performed on inputs with the same number of columns, but the first input has {ln} columns and the second input has {rn} columns.",
+                s.set_op_type().as_str_name().trim_start_matches("SET_OP_TYPE_")
+            )));
+        }
+        // Spark names the result after the left input, position by position.
+        let names: Vec<String> = left.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let rschema = right.schema().clone();
+        let renamed: Vec<Expr> = names.iter().enumerate().map(|(i, n)| column_at(&rschema, i).alias(n)).collect();
+        let right = LogicalPlanBuilder::from(right).project(renamed)?.build()?;
+        Ok(match s.set_op_type() {
+            SetOpType::Union if all => LogicalPlanBuilder::from(left).union(right)?.build()?,
+            SetOpType::Union => LogicalPlanBuilder::from(left).union_distinct(right)?.build()?,
+            SetOpType::Intersect => LogicalPlanBuilder::intersect(left, right, all)?,
+            SetOpType::Except => LogicalPlanBuilder::except(left, right, all)?,
+            SetOpType::Unspecified => return Err(PlanError::invalid("set operation without a type")),
+        })
+    }
+
+    /// Reorders `right` to `left`'s column names; missing ones become NULLs when allowed.
+    fn align_by_name(&self, left: &LogicalPlan, right: LogicalPlan, allow_missing: bool) -> PlanResult<LogicalPlan> {
+        let rschema = right.schema().clone();
+        let mut exprs = vec![];
+        for f in left.schema().fields() {
+            match rschema.fields().iter().position(|r| r.name().eq_ignore_ascii_case(f.name())) {
+                Some(i) => exprs.push(column_at(&rschema, i).alias(f.name())),
+                None if allow_missing => exprs.push(cast(lit(datafusion::common::ScalarValue::Null), f.data_type().clone()).alias(f.name())),
+                None => {
+                    return Err(PlanError::analysis(format!(
+                        "[NUM_COLUMNS_MISMATCH] UNION can only be performed on inputs with the same number of columns: column {} is missing on the right side.",
+                        quote(f.name())
+                    )))
+                }
+            }
+        }
+        if allow_missing {
+            // Columns only on the right are appended (the left side then needs them too).
+            let missing: Vec<usize> = (0..rschema.fields().len())
+                .filter(|&i| !left.schema().fields().iter().any(|f| f.name().eq_ignore_ascii_case(rschema.field(i).name())))
+                .collect();
+            if !missing.is_empty() {
+                return Err(PlanError::unsupported(
+                    "unionByName(allowMissingColumns=True) with columns only on the right side",
+                ));
+            }
+        }
+        Ok(LogicalPlanBuilder::from(right).project(exprs)?.build()?)
+    }
+}

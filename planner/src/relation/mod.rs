@@ -1,0 +1,178 @@
+//! Spark Connect relations to DataFusion logical plans.
+mod combine;
+mod project;
+mod source;
+
+use std::collections::HashMap;
+
+use datafusion::logical_expr::{col, Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder};
+use futures::future::BoxFuture;
+use proto::connect::relation::RelType;
+use proto::connect::Relation;
+
+use crate::error::{PlanError, PlanResult};
+use crate::expression::column_at;
+use crate::Planner;
+
+/// Name of the helper column `tail` numbers rows with.
+const ROW_NUMBER: &str = "__sluice_row_number";
+
+impl Planner<'_> {
+    pub(crate) fn relation<'b>(&'b self, rel: &'b Relation) -> BoxFuture<'b, PlanResult<LogicalPlan>> {
+        Box::pin(async move {
+            let plan = self.relation_inner(rel).await?;
+            if let Some(id) = rel.common.as_ref().and_then(|c| c.plan_id) {
+                self.remember_plan_id(id, plan.schema().clone());
+            }
+            Ok(plan)
+        })
+    }
+
+    pub(crate) async fn input(&self, input: &Option<Box<Relation>>) -> PlanResult<LogicalPlan> {
+        let rel = input.as_deref().ok_or_else(|| PlanError::invalid("relation without an input"))?;
+        self.relation(rel).await
+    }
+
+    async fn relation_inner(&self, rel: &Relation) -> PlanResult<LogicalPlan> {
+        let kind = rel.rel_type.as_ref().ok_or_else(|| PlanError::invalid("relation without a type"))?;
+        match kind {
+            RelType::Read(r) => self.read(r).await,
+            RelType::LocalRelation(l) => source::local_relation(self, l.data.as_deref(), l.schema.as_deref()),
+            RelType::CachedLocalRelation(c) => {
+                let bytes = self.resolver.cached_bytes(&c.hash)?;
+                source::local_relation(self, Some(&bytes), None)
+            }
+            RelType::ChunkedCachedLocalRelation(c) => source::chunked_local_relation(self, c),
+            RelType::Range(r) => source::range(self, r),
+            RelType::Sql(s) => {
+                let args = s.args.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<_, _>>();
+                crate::sql::plan_query(self, &s.query, &args, &s.pos_args).await
+            }
+            RelType::Project(p) => {
+                // `spark.sql("SELECT 1")`-style projections arrive without an input.
+                let input = match &p.input {
+                    Some(i) => self.relation(i).await?,
+                    None => LogicalPlanBuilder::empty(true).build()?,
+                };
+                self.project(input, &p.expressions)
+            }
+            RelType::Filter(f) => {
+                let input = self.input(&f.input).await?;
+                let cond = crate::expression::required(&f.condition)?;
+                let cond = self.expr(cond, input.schema())?;
+                Ok(LogicalPlanBuilder::from(input).filter(cond)?.build()?)
+            }
+            RelType::Sort(s) => {
+                let input = self.input(&s.input).await?;
+                let order = s.order.iter().map(|o| self.sort(o, input.schema())).collect::<PlanResult<Vec<_>>>()?;
+                Ok(LogicalPlanBuilder::from(input).sort(order)?.build()?)
+            }
+            RelType::Limit(l) => {
+                let input = self.input(&l.input).await?;
+                Ok(LogicalPlanBuilder::from(input).limit(0, Some(non_negative(l.limit, "limit")?))?.build()?)
+            }
+            RelType::Offset(o) => {
+                let input = self.input(&o.input).await?;
+                Ok(LogicalPlanBuilder::from(input).limit(non_negative(o.offset, "offset")?, None)?.build()?)
+            }
+            RelType::Tail(t) => {
+                let input = self.input(&t.input).await?;
+                self.tail(input, non_negative(t.limit, "tail")?)
+            }
+            RelType::Deduplicate(d) => {
+                let input = self.input(&d.input).await?;
+                self.deduplicate(input, &d.column_names, d.all_columns_as_keys.unwrap_or(false))
+            }
+            RelType::Aggregate(a) => {
+                let input = self.input(&a.input).await?;
+                self.aggregate(input, a)
+            }
+            RelType::Join(j) => self.join(j).await,
+            RelType::SetOp(s) => self.set_operation(s).await,
+            RelType::SubqueryAlias(a) => {
+                let input = self.input(&a.input).await?;
+                Ok(LogicalPlanBuilder::from(input).alias(a.alias.as_str())?.build()?)
+            }
+            RelType::ToDf(t) => {
+                let input = self.input(&t.input).await?;
+                project::to_df(input, &t.column_names)
+            }
+            RelType::WithColumnsRenamed(w) => {
+                let input = self.input(&w.input).await?;
+                let mut renames: Vec<(String, String)> =
+                    w.rename_columns_map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                renames.extend(w.renames.iter().map(|r| (r.col_name.clone(), r.new_col_name.clone())));
+                project::rename(self, input, &renames)
+            }
+            RelType::WithColumns(w) => {
+                let input = self.input(&w.input).await?;
+                self.with_columns(input, &w.aliases)
+            }
+            RelType::Drop(d) => {
+                let input = self.input(&d.input).await?;
+                self.drop_columns(input, &d.columns, &d.column_names)
+            }
+            RelType::Sample(s) => {
+                let input = self.input(&s.input).await?;
+                source::sample(self, input, s)
+            }
+            // Hints and repartitioning change physical layout only; DataFusion picks its own.
+            RelType::Hint(h) => self.input(&h.input).await,
+            RelType::Repartition(r) => self.input(&r.input).await,
+            RelType::RepartitionByExpression(r) => self.input(&r.input).await,
+            RelType::ShowString(_) | RelType::HtmlString(_) => Err(PlanError::unsupported(
+                "show() inside another relation",
+            )),
+            other => Err(PlanError::unsupported(format!(
+                "relation {}",
+                format!("{other:?}").split('(').next().unwrap_or("?")
+            ))),
+        }
+    }
+
+    /// The last `n` rows, in order: number the rows, keep the highest numbers.
+    fn tail(&self, input: LogicalPlan, n: usize) -> PlanResult<LogicalPlan> {
+        let columns: Vec<Expr> = (0..input.schema().fields().len()).map(|i| column_at(input.schema(), i)).collect();
+        let row_number = self
+            .state
+            .window_functions()
+            .get("row_number")
+            .cloned()
+            .ok_or_else(|| PlanError::UnknownFunction("`row_number`".into()))?;
+        let numbered = Expr::WindowFunction(Box::new(datafusion::logical_expr::expr::WindowFunction::new(
+            datafusion::logical_expr::WindowFunctionDefinition::WindowUDF(row_number),
+            vec![],
+        )))
+        .build()?
+        .alias(ROW_NUMBER);
+        let plan = LogicalPlanBuilder::from(input)
+            .window(vec![numbered])?
+            .sort(vec![col(ROW_NUMBER).sort(false, false)])?
+            .limit(0, Some(n))?
+            .sort(vec![col(ROW_NUMBER).sort(true, false)])?
+            .project(columns)?
+            .build()?;
+        Ok(plan)
+    }
+
+    fn deduplicate(&self, input: LogicalPlan, names: &[String], all: bool) -> PlanResult<LogicalPlan> {
+        if all || names.is_empty() {
+            return Ok(LogicalPlanBuilder::from(input).distinct()?.build()?);
+        }
+        let schema = input.schema().clone();
+        let on = names
+            .iter()
+            .map(|n| self.resolve_column(n, None, &schema))
+            .collect::<PlanResult<Vec<_>>>()?;
+        let all_columns: Vec<Expr> = (0..schema.fields().len()).map(|i| column_at(&schema, i)).collect();
+        Ok(LogicalPlanBuilder::from(input).distinct_on(on, all_columns, None)?.build()?)
+    }
+}
+
+fn non_negative(n: i32, what: &str) -> PlanResult<usize> {
+    usize::try_from(n).map_err(|_| {
+        PlanError::analysis(format!(
+            "[INVALID_LIMIT_LIKE_EXPRESSION.IS_NEGATIVE] The {what} like expression \"{n}\" is invalid. The {what} expression must be equal to or greater than 0, but got {n}."
+        ))
+    })
+}

@@ -1,0 +1,275 @@
+//! Projections and everything built from them: select, withColumns, renames, drop, toDF,
+//! groupBy/agg. Spark allows aggregates, window functions and generators (`explode`) inside a
+//! plain select; DataFusion wants them as their own plan nodes, so they are pulled out here.
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Column, DFSchema};
+use datafusion::logical_expr::expr::Alias;
+use datafusion::logical_expr::utils::{find_aggregate_exprs, find_window_exprs};
+use datafusion::logical_expr::{Expr, GroupingSet, LogicalPlan, LogicalPlanBuilder};
+use proto::connect::aggregate::GroupType;
+use proto::connect::expression::ExprType;
+use proto::connect::Expression;
+
+use crate::error::{PlanError, PlanResult};
+use crate::expression::{column_at, split_name};
+use crate::Planner;
+
+/// Names `e` as Spark would, unless it already is that column or carries an alias.
+pub(crate) fn spark_alias(e: Expr, name: String) -> Expr {
+    match &e {
+        Expr::Alias(_) => e,
+        Expr::Column(c) if c.name == name => e,
+        _ => e.alias(name),
+    }
+}
+
+/// Replaces each occurrence of an extracted expression by a reference to its output column.
+fn rebase(e: Expr, extracted: &[Expr]) -> PlanResult<Expr> {
+    Ok(e
+        .transform_down(|x| {
+            if extracted.contains(&x) {
+                let name = x.schema_name().to_string();
+                Ok(Transformed::yes(Expr::Column(Column::from_name(name))))
+            } else {
+                Ok(Transformed::no(x))
+            }
+        })?
+        .data)
+}
+
+fn strip_alias(e: &Expr) -> (&Expr, Option<&str>) {
+    match e {
+        Expr::Alias(Alias { expr, name, .. }) => (expr, Some(name)),
+        other => (other, None),
+    }
+}
+
+fn all_columns(schema: &DFSchema) -> Vec<Expr> {
+    (0..schema.fields().len()).map(|i| column_at(schema, i)).collect()
+}
+
+impl Planner<'_> {
+    /// `select(...)`: stars expand, unaliased expressions get Spark's names.
+    pub(crate) fn project(&self, input: LogicalPlan, exprs: &[Expression]) -> PlanResult<LogicalPlan> {
+        let schema = input.schema().clone();
+        let mut items = vec![];
+        for e in exprs {
+            match &e.expr_type {
+                Some(ExprType::UnresolvedStar(star)) => items.extend(self.expand_star(
+                    star.unparsed_target.as_deref(),
+                    star.plan_id,
+                    &schema,
+                )?),
+                _ => items.push(spark_alias(self.expr(e, &schema)?, self.name_of(e, &schema))),
+            }
+        }
+        self.finish_projection(input, items)
+    }
+
+    fn expand_star(&self, target: Option<&str>, plan_id: Option<i64>, schema: &DFSchema) -> PlanResult<Vec<Expr>> {
+        if let Some(id) = plan_id {
+            if let Some(origin) = self.plan_id_schema(id) {
+                return Ok(schema
+                    .columns()
+                    .into_iter()
+                    .filter(|c| origin.columns().contains(c))
+                    .map(Expr::Column)
+                    .collect());
+            }
+        }
+        let Some(target) = target else {
+            return Ok(all_columns(schema));
+        };
+        let parts = split_name(target.trim_end_matches(".*"));
+        let qualifier = parts.last().cloned().unwrap_or_default();
+        let matched: Vec<Expr> = schema
+            .columns()
+            .into_iter()
+            .filter(|c| c.relation.as_ref().is_some_and(|r| r.table().eq_ignore_ascii_case(&qualifier)))
+            .map(Expr::Column)
+            .collect();
+        if !matched.is_empty() {
+            return Ok(matched);
+        }
+        // `s.*` on a struct column expands its fields.
+        let base = self.resolve_column(&parts.join("."), None, schema)?;
+        match datafusion::logical_expr::ExprSchemable::get_type(&base, schema)? {
+            arrow::datatypes::DataType::Struct(fields) => Ok(fields
+                .iter()
+                .map(|f| datafusion::functions::core::expr_fn::get_field(base.clone(), f.name().as_str()).alias(f.name()))
+                .collect()),
+            _ => Err(PlanError::analysis(format!(
+                "[CANNOT_RESOLVE_STAR_EXPAND] Cannot resolve {}.* given input columns {}.",
+                crate::error::quote(target),
+                schema.columns().iter().map(|c| crate::error::quote(&c.name)).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+
+    /// Projects `items` over `input`, first computing any aggregates, window functions and
+    /// generators they contain.
+    pub(crate) fn finish_projection(&self, input: LogicalPlan, mut items: Vec<Expr>) -> PlanResult<LogicalPlan> {
+        let mut plan = input;
+        let aggregates = find_aggregate_exprs(&items);
+        if !aggregates.is_empty() {
+            plan = LogicalPlanBuilder::from(plan).aggregate(Vec::<Expr>::new(), aggregates.clone())?.build()?;
+            items = items.into_iter().map(|e| rebase(e, &aggregates)).collect::<PlanResult<_>>()?;
+        }
+        let windows = find_window_exprs(&items);
+        if !windows.is_empty() {
+            plan = LogicalPlanBuilder::window_plan(plan, windows.clone())?;
+            items = items.into_iter().map(|e| rebase(e, &windows)).collect::<PlanResult<_>>()?;
+        }
+        let generators: Vec<usize> =
+            items.iter().enumerate().filter(|(_, e)| matches!(strip_alias(e).0, Expr::Unnest(_))).map(|(i, _)| i).collect();
+        if generators.is_empty() {
+            return Ok(LogicalPlanBuilder::from(plan).project(items)?.build()?);
+        }
+        // explode(x): project x under a temporary name, unnest it, then name it as Spark does.
+        let mut inner = vec![];
+        let mut outer = vec![];
+        let mut unnest = vec![];
+        for (i, e) in items.into_iter().enumerate() {
+            if generators.contains(&i) {
+                let (Expr::Unnest(u), alias) = strip_alias(&e) else { continue };
+                let tmp = format!("__sluice_generator_{i}");
+                inner.push(u.expr.as_ref().clone().alias(&tmp));
+                unnest.push(Column::from_name(&tmp));
+                outer.push(Expr::Column(Column::from_name(&tmp)).alias(alias.unwrap_or("col")));
+            } else {
+                let name = e.schema_name().to_string();
+                let (_, alias) = strip_alias(&e);
+                let out_name = alias.map(str::to_string).unwrap_or(name.clone());
+                let tmp = format!("__sluice_keep_{i}");
+                inner.push(e.alias(&tmp));
+                outer.push(Expr::Column(Column::from_name(tmp)).alias(out_name));
+            }
+        }
+        let options = datafusion::common::UnnestOptions::new().with_preserve_nulls(false);
+        Ok(LogicalPlanBuilder::from(plan)
+            .project(inner)?
+            .unnest_columns_with_options(unnest, options)?
+            .project(outer)?
+            .build()?)
+    }
+
+    /// `withColumns`: replaces same-named columns in place, appends the others.
+    pub(crate) fn with_columns(
+        &self,
+        input: LogicalPlan,
+        aliases: &[proto::connect::expression::Alias],
+    ) -> PlanResult<LogicalPlan> {
+        let schema = input.schema().clone();
+        let mut items = all_columns(&schema);
+        let mut names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        for a in aliases {
+            let name = a.name.join(".");
+            let e = self.expr(crate::expression::required(&a.expr)?, &schema)?.alias(&name);
+            match names.iter().position(|n| n.eq_ignore_ascii_case(&name)) {
+                Some(i) => {
+                    items[i] = e;
+                    names[i] = name;
+                }
+                None => {
+                    items.push(e);
+                    names.push(name);
+                }
+            }
+        }
+        self.finish_projection(input, items)
+    }
+
+    pub(crate) fn drop_columns(
+        &self,
+        input: LogicalPlan,
+        columns: &[Expression],
+        names: &[String],
+    ) -> PlanResult<LogicalPlan> {
+        let schema = input.schema().clone();
+        let mut dropped: Vec<Column> = vec![];
+        for c in columns {
+            // Dropping something that does not resolve is a no-op in Spark.
+            if let Ok(Expr::Column(col)) = self.expr(c, &schema) {
+                dropped.push(col);
+            }
+        }
+        let keep: Vec<Expr> = schema
+            .columns()
+            .into_iter()
+            .filter(|c| !dropped.contains(c) && !names.iter().any(|n| n.eq_ignore_ascii_case(&c.name)))
+            .map(Expr::Column)
+            .collect();
+        Ok(LogicalPlanBuilder::from(input).project(keep)?.build()?)
+    }
+
+    /// `groupBy(...).agg(...)` (and rollup / cube).
+    pub(crate) fn aggregate(&self, input: LogicalPlan, a: &proto::connect::Aggregate) -> PlanResult<LogicalPlan> {
+        let schema = input.schema().clone();
+        let groups = a
+            .grouping_expressions
+            .iter()
+            .map(|g| Ok(spark_alias(self.expr(g, &schema)?, self.name_of(g, &schema))))
+            .collect::<PlanResult<Vec<_>>>()?;
+        let items = a
+            .aggregate_expressions
+            .iter()
+            .map(|e| Ok(spark_alias(self.expr(e, &schema)?, self.name_of(e, &schema))))
+            .collect::<PlanResult<Vec<_>>>()?;
+        let group_exprs = match a.group_type() {
+            GroupType::Groupby | GroupType::Unspecified => groups.clone(),
+            GroupType::Rollup => vec![Expr::GroupingSet(GroupingSet::Rollup(groups.clone()))],
+            GroupType::Cube => vec![Expr::GroupingSet(GroupingSet::Cube(groups.clone()))],
+            other => return Err(PlanError::unsupported(format!("groupBy of type {}", other.as_str_name()))),
+        };
+        let aggregates = find_aggregate_exprs(&items);
+        let plan = LogicalPlanBuilder::from(input).aggregate(group_exprs, aggregates.clone())?.build()?;
+        let mut out: Vec<Expr> = groups
+            .iter()
+            .map(|g| {
+                let name = match g {
+                    Expr::Alias(al) => al.name.clone(),
+                    Expr::Column(c) => return Expr::Column(c.clone()),
+                    other => other.schema_name().to_string(),
+                };
+                Expr::Column(Column::from_name(name))
+            })
+            .collect();
+        for item in items {
+            out.push(rebase(item, &aggregates)?);
+        }
+        self.finish_projection(plan, out)
+    }
+}
+
+/// `toDF(names...)`: renames every column by position.
+pub(crate) fn to_df(input: LogicalPlan, names: &[String]) -> PlanResult<LogicalPlan> {
+    let schema = input.schema().clone();
+    if names.len() != schema.fields().len() {
+        let old: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        return Err(PlanError::invalid(format!(
+            "requirement failed: The number of columns doesn't match.\nOld column names ({}): {}\nNew column names ({}): {}",
+            old.len(),
+            old.join(", "),
+            names.len(),
+            names.join(", ")
+        )));
+    }
+    let exprs: Vec<Expr> = names.iter().enumerate().map(|(i, n)| column_at(&schema, i).alias(n)).collect();
+    Ok(LogicalPlanBuilder::from(input).project(exprs)?.build()?)
+}
+
+/// `withColumnsRenamed`: renames matching columns (case-insensitively); others stay.
+pub(crate) fn rename(_p: &Planner, input: LogicalPlan, renames: &[(String, String)]) -> PlanResult<LogicalPlan> {
+    let schema = input.schema().clone();
+    let exprs: Vec<Expr> = (0..schema.fields().len())
+        .map(|i| {
+            let c = column_at(&schema, i);
+            let name = schema.field(i).name();
+            match renames.iter().find(|(from, _)| from.eq_ignore_ascii_case(name)) {
+                Some((_, to)) => c.alias(to),
+                None => c,
+            }
+        })
+        .collect();
+    Ok(LogicalPlanBuilder::from(input).project(exprs)?.build()?)
+}

@@ -1,0 +1,154 @@
+//! Leaf relations: reads, client-side data (local relations), ranges; and sampling.
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::ipc::reader::StreamReader;
+use datafusion::datasource::{provider_as_source, MemTable};
+use datafusion::logical_expr::{cast, col, lit, Expr, LogicalPlan, LogicalPlanBuilder};
+use proto::connect::read::ReadType;
+use proto::connect::{ChunkedCachedLocalRelation, Range, Read, Sample};
+
+use crate::error::{PlanError, PlanResult};
+use crate::{types, DataSource, Planner};
+
+impl Planner<'_> {
+    pub(crate) async fn read(&self, r: &Read) -> PlanResult<LogicalPlan> {
+        if r.is_streaming {
+            return Err(PlanError::unsupported("streaming reads"));
+        }
+        match r.read_type.as_ref() {
+            Some(ReadType::NamedTable(t)) => {
+                let parts = crate::expression::split_name(&t.unparsed_identifier);
+                self.resolver.table(parts).await
+            }
+            Some(ReadType::DataSource(d)) => {
+                let schema = match d.schema.as_deref().filter(|s| !s.trim().is_empty()) {
+                    Some(s) => Some(struct_schema(types::parse_schema_string(s, &self.config.time_zone)?)?),
+                    None => None,
+                };
+                let options: HashMap<String, String> =
+                    d.options.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect();
+                let source = DataSource {
+                    format: d.format.clone().unwrap_or_else(|| "parquet".into()).to_ascii_lowercase(),
+                    paths: d.paths.clone(),
+                    schema,
+                    options,
+                };
+                self.resolver.data_source(source).await
+            }
+            None => Err(PlanError::invalid("read without a source")),
+        }
+    }
+}
+
+/// An Arrow schema from a parsed Spark struct type.
+pub(crate) fn struct_schema(dt: arrow::datatypes::DataType) -> PlanResult<SchemaRef> {
+    match dt {
+        arrow::datatypes::DataType::Struct(fields) => Ok(Arc::new(Schema::new(fields))),
+        other => Ok(Arc::new(Schema::new(vec![Field::new("value", other, true)]))),
+    }
+}
+
+fn decode_ipc(bytes: &[u8]) -> PlanResult<(SchemaRef, Vec<RecordBatch>)> {
+    let reader = StreamReader::try_new(std::io::Cursor::new(bytes), None)?;
+    let schema = reader.schema();
+    let batches = reader.collect::<Result<Vec<_>, _>>()?;
+    Ok((schema, batches))
+}
+
+/// Client data sent inline as an Arrow IPC stream, with Spark's schema string.
+pub(crate) fn local_relation(p: &Planner, data: Option<&[u8]>, schema: Option<&str>) -> PlanResult<LogicalPlan> {
+    let declared = match schema.filter(|s| !s.trim().is_empty()) {
+        Some(s) => Some(struct_schema(types::parse_schema_string(s, &p.config.time_zone)?)?),
+        None => None,
+    };
+    let (arrow_schema, batches) = match data {
+        Some(bytes) if !bytes.is_empty() => decode_ipc(bytes)?,
+        _ => {
+            let schema = declared.clone().unwrap_or_else(|| Arc::new(Schema::empty()));
+            (schema, vec![])
+        }
+    };
+    in_memory(arrow_schema, batches, declared)
+}
+
+pub(crate) fn chunked_local_relation(p: &Planner, c: &ChunkedCachedLocalRelation) -> PlanResult<LogicalPlan> {
+    let declared = match &c.schema_hash {
+        Some(h) => {
+            let bytes = p.resolver.cached_bytes(h)?;
+            let text = String::from_utf8(bytes).map_err(|_| PlanError::invalid("schema artifact is not UTF-8"))?;
+            Some(struct_schema(types::parse_schema_string(&text, &p.config.time_zone)?)?)
+        }
+        None => None,
+    };
+    let mut schema = None;
+    let mut batches = vec![];
+    for hash in &c.data_hashes {
+        let (s, b) = decode_ipc(&p.resolver.cached_bytes(hash)?)?;
+        schema.get_or_insert(s);
+        batches.extend(b);
+    }
+    let schema = schema.or_else(|| declared.clone()).unwrap_or_else(|| Arc::new(Schema::empty()));
+    in_memory(schema, batches, declared)
+}
+
+/// Scans batches from memory, then casts and renames them to the declared Spark schema.
+fn in_memory(schema: SchemaRef, batches: Vec<RecordBatch>, declared: Option<SchemaRef>) -> PlanResult<LogicalPlan> {
+    let table = MemTable::try_new(schema.clone(), vec![batches])?;
+    let plan = LogicalPlanBuilder::scan("local_relation", provider_as_source(Arc::new(table)), None)?.build()?;
+    let Some(declared) = declared else {
+        return Ok(plan);
+    };
+    if declared.fields().len() != schema.fields().len() {
+        return Ok(plan);
+    }
+    let exprs: Vec<Expr> = schema
+        .fields()
+        .iter()
+        .zip(declared.fields())
+        .map(|(have, want)| {
+            let c = col(datafusion::common::Column::new_unqualified(have.name()));
+            let c = if have.data_type() == want.data_type() { c } else { cast(c, want.data_type().clone()) };
+            c.alias(want.name())
+        })
+        .collect();
+    Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
+}
+
+/// `spark.range(start, end, step)`: one `id` column of longs.
+pub(crate) fn range(p: &Planner, r: &Range) -> PlanResult<LogicalPlan> {
+    if r.step == 0 {
+        return Err(PlanError::invalid("[FAILED_FUNCTION_CALL] The step of range must not be 0."));
+    }
+    let f = p
+        .state
+        .table_functions()
+        .get("range")
+        .ok_or_else(|| PlanError::UnknownFunction("`range`".into()))?;
+    let start = r.start.unwrap_or(0);
+    let provider = f.create_table_provider(&[lit(start), lit(r.end), lit(r.step)])?;
+    let plan = LogicalPlanBuilder::scan("range", provider_as_source(provider), None)?
+        .project(vec![col("value").alias("id")])?
+        .build()?;
+    Ok(plan)
+}
+
+/// `df.sample(fraction, seed)`: a Bernoulli sample; a seed makes it repeatable.
+pub(crate) fn sample(p: &Planner, input: LogicalPlan, s: &Sample) -> PlanResult<LogicalPlan> {
+    if s.with_replacement.unwrap_or(false) {
+        return Err(PlanError::unsupported("sample(withReplacement=True)"));
+    }
+    let fraction = s.upper_bound - s.lower_bound;
+    if !(0.0..=1.0).contains(&fraction) {
+        return Err(PlanError::invalid(format!(
+            "requirement failed: Sampling fraction ({fraction}) must be on interval [0, 1] without replacement"
+        )));
+    }
+    let seed = s.seed.unwrap_or(0);
+    let draw = crate::udf::call(crate::udf::SEEDED_RANDOM, vec![lit(seed)]);
+    let filter = draw.lt(lit(fraction));
+    let _ = p;
+    Ok(LogicalPlanBuilder::from(input).filter(filter)?.build()?)
+}

@@ -1,0 +1,418 @@
+//! Spark SQL text: the statements sluice handles itself (SET, SHOW TABLES, DESCRIBE, temp
+//! views), queries planned by DataFusion's SQL planner with Spark's semantics laid over
+//! (double division, Spark's column names), and expression strings (`expr`, `selectExpr`).
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use arrow::datatypes::DataType;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{DFSchema, ParamValues, ScalarValue};
+use datafusion::logical_expr::{cast, BinaryExpr, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, Operator};
+use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
+use datafusion::sql::sqlparser::ast::{
+    self, Expr as SqlExpr, FunctionArg, FunctionArgExpr, FunctionArguments, SelectItem, SetExpr, Statement,
+    Value, VisitMut, VisitorMut,
+};
+use datafusion::sql::sqlparser::dialect::DatabricksDialect;
+use proto::connect::expression::Literal;
+use regex::Regex;
+
+use crate::error::{PlanError, PlanResult};
+use crate::expression::column_at;
+use crate::{literal, udf, Planner};
+
+/// A SQL statement as sluice dispatches it.
+#[derive(Debug)]
+pub enum SparkStatement {
+    /// A query (or any statement DataFusion plans), planned with [`plan_query`].
+    Query,
+    /// `SET` (all), `SET key`, `SET key=value`.
+    Set { key: Option<String>, value: Option<String> },
+    /// `SHOW TABLES [IN db] [LIKE 'pattern']`.
+    ShowTables { database: Option<String>, pattern: Option<String> },
+    /// `DESCRIBE [TABLE] [EXTENDED] name`.
+    Describe { name: Vec<String> },
+    /// `CREATE [OR REPLACE] [GLOBAL] TEMP VIEW name AS query`.
+    CreateTempView { name: String, replace: bool, global: bool, query: String },
+    /// `DROP VIEW [IF EXISTS] name`.
+    DropView { name: Vec<String>, if_exists: bool },
+}
+
+static SET: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?is)^\s*SET(?:\s+([^=;]*?))?\s*(?:=\s*(.*?))?\s*;?\s*$").expect("valid regex"));
+static SHOW_TABLES: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?is)^\s*SHOW\s+TABLES(?:\s+(?:IN|FROM)\s+([\w`.]+))?(?:\s+(?:LIKE\s+)?'([^']*)')?\s*;?\s*$")
+        .expect("valid regex")
+});
+static DESCRIBE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?is)^\s*(?:DESCRIBE|DESC)\s+(?:TABLE\s+)?(?:EXTENDED\s+|FORMATTED\s+)?([\w`.]+)\s*;?\s*$")
+        .expect("valid regex")
+});
+static CREATE_VIEW: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?is)^\s*CREATE\s+(OR\s+REPLACE\s+)?(GLOBAL\s+)?TEMP(?:ORARY)?\s+VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?([\w`.]+)(?:\s*\([^)]*\))?\s+AS\s+(.*?);?\s*$")
+        .expect("valid regex")
+});
+static DROP_VIEW: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?is)^\s*DROP\s+VIEW\s+(IF\s+EXISTS\s+)?([\w`.]+)\s*;?\s*$").expect("valid regex")
+});
+
+fn ident(s: &str) -> Vec<String> {
+    crate::expression::split_name(s)
+}
+
+/// Classifies a statement; anything that is not a sluice-handled statement is a query.
+pub fn classify(sql: &str) -> SparkStatement {
+    if let Some(c) = CREATE_VIEW.captures(sql) {
+        return SparkStatement::CreateTempView {
+            name: ident(&c[3]).join("."),
+            replace: c.get(1).is_some(),
+            global: c.get(2).is_some(),
+            query: c[4].to_string(),
+        };
+    }
+    if let Some(c) = DROP_VIEW.captures(sql) {
+        return SparkStatement::DropView { name: ident(&c[2]), if_exists: c.get(1).is_some() };
+    }
+    if let Some(c) = SHOW_TABLES.captures(sql) {
+        return SparkStatement::ShowTables {
+            database: c.get(1).map(|m| m.as_str().trim_matches('`').to_string()),
+            pattern: c.get(2).map(|m| m.as_str().to_string()),
+        };
+    }
+    if let Some(c) = DESCRIBE.captures(sql) {
+        return SparkStatement::Describe { name: ident(&c[1]) };
+    }
+    if let Some(c) = SET.captures(sql) {
+        let key = c.get(1).map(|m| m.as_str().trim().to_string()).filter(|k| !k.is_empty());
+        return SparkStatement::Set { key, value: c.get(2).map(|m| m.as_str().trim().to_string()) };
+    }
+    SparkStatement::Query
+}
+
+/// A DataFusion parser error in Spark's words, with the position Spark reports.
+fn parse_error(sql: &str, e: impl std::fmt::Display) -> PlanError {
+    let msg = e.to_string();
+    static FOUND: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"found: (.+?)(?: at Line: (\d+), Column: (\d+))?$").expect("valid regex")
+    });
+    let (token, pos) = match FOUND.captures(&msg) {
+        Some(c) => (
+            c[1].to_string(),
+            c.get(2).zip(c.get(3)).map(|(l, col)| (l.as_str().to_string(), col.as_str().parse::<usize>().unwrap_or(1))),
+        ),
+        None => ("end of input".to_string(), None),
+    };
+    let token = if token == "EOF" { "end of input".to_string() } else { format!("'{token}'") };
+    let position = pos.map(|(l, c)| format!("(line {l}, pos {})", c.saturating_sub(1))).unwrap_or_default();
+    PlanError::Parse(format!(
+        "[PARSE_SYNTAX_ERROR] Syntax error at or near {token}. SQLSTATE: 42601 {position}\n\n== SQL ==\n{sql}\n"
+    ))
+}
+
+fn parse_one(sql: &str) -> PlanResult<DFStatement> {
+    let mut statements = DFParserBuilder::new(sql)
+        .with_dialect(&DatabricksDialect {})
+        .build()
+        .map_err(|e| parse_error(sql, e))?
+        .parse_statements()
+        .map_err(|e| parse_error(sql, e))?;
+    if statements.len() != 1 {
+        return Err(PlanError::Parse(format!(
+            "[PARSE_SYNTAX_ERROR] Syntax error at or near end of input: expected exactly one statement. SQLSTATE: 42601\n\n== SQL ==\n{sql}\n"
+        )));
+    }
+    statements.pop_front().ok_or_else(|| PlanError::Parse("empty statement".into()))
+}
+
+/// Rewrites `:name` and `?` parameter markers to DataFusion's `$n`.
+struct Parameters<'a> {
+    named: &'a HashMap<String, ScalarValue>,
+    positional: &'a [ScalarValue],
+    next_positional: usize,
+    values: Vec<ScalarValue>,
+    missing: Option<String>,
+}
+
+impl VisitorMut for Parameters<'_> {
+    type Break = ();
+    fn post_visit_expr(&mut self, expr: &mut SqlExpr) -> std::ops::ControlFlow<()> {
+        if let SqlExpr::Value(v) = expr {
+            if let Value::Placeholder(p) = &v.value {
+                let value = if p == "?" {
+                    self.next_positional += 1;
+                    self.positional.get(self.next_positional - 1).cloned()
+                } else {
+                    self.named.get(p.trim_start_matches([':', '$'])).cloned()
+                };
+                match value {
+                    Some(value) => {
+                        self.values.push(value);
+                        v.value = Value::Placeholder(format!("${}", self.values.len()));
+                    }
+                    None => self.missing = Some(p.clone()),
+                }
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
+/// Plans a query with named (`:x`) and positional (`?`) literal arguments.
+pub(crate) async fn plan_query(
+    p: &Planner<'_>,
+    sql: &str,
+    named: &HashMap<String, Literal>,
+    positional: &[Literal],
+) -> PlanResult<LogicalPlan> {
+    let tz = &p.config.time_zone;
+    let named = named
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), literal::to_scalar(v, tz)?)))
+        .collect::<PlanResult<HashMap<_, _>>>()?;
+    let positional = positional.iter().map(|v| literal::to_scalar(v, tz)).collect::<PlanResult<Vec<_>>>()?;
+    plan_query_with(p, sql, &named, &positional).await
+}
+
+pub async fn plan_query_with(
+    p: &Planner<'_>,
+    sql: &str,
+    named: &HashMap<String, ScalarValue>,
+    positional: &[ScalarValue],
+) -> PlanResult<LogicalPlan> {
+    let mut statement = parse_one(sql)?;
+    let mut params = Parameters { named, positional, next_positional: 0, values: vec![], missing: None };
+    if let DFStatement::Statement(s) = &mut statement {
+        let _ = s.visit(&mut params);
+    }
+    if let Some(name) = params.missing {
+        return Err(PlanError::analysis(format!(
+            "[UNBOUND_SQL_PARAMETER] Found the unbound parameter: {}. Please, fix `args` and provide a mapping of the parameter to either a SQL literal or collection constructor functions such as `map()`, `array()`, `struct()`. SQLSTATE: 42P02",
+            name.trim_start_matches(':')
+        )));
+    }
+    let names = match &statement {
+        DFStatement::Statement(s) => select_names(s),
+        _ => None,
+    };
+    let mut plan = p.state.statement_to_plan(statement).await?;
+    if !params.values.is_empty() {
+        plan = plan.with_param_values(ParamValues::List(params.values.into_iter().map(Into::into).collect()))?;
+    }
+    let plan = spark_semantics(plan, p.config.ansi)?;
+    rename_outputs(plan, names)
+}
+
+/// Spark's names for the unaliased items of a top-level SELECT; None if they cannot be
+/// matched to output columns one by one (wildcards).
+fn select_names(s: &Statement) -> Option<Vec<String>> {
+    let Statement::Query(q) = s else { return None };
+    let SetExpr::Select(select) = q.body.as_ref() else { return None };
+    select
+        .projection
+        .iter()
+        .map(|item| match item {
+            SelectItem::UnnamedExpr(e) => Some(spark_name(e)),
+            SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn rename_outputs(plan: LogicalPlan, names: Option<Vec<String>>) -> PlanResult<LogicalPlan> {
+    let Some(names) = names else { return Ok(plan) };
+    let schema = plan.schema().clone();
+    if names.len() != schema.fields().len() || schema.fields().iter().zip(&names).all(|(f, n)| f.name() == n) {
+        return Ok(plan);
+    }
+    let exprs: Vec<Expr> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let c = column_at(&schema, i);
+            if schema.field(i).name() == n { c } else { c.alias(n) }
+        })
+        .collect();
+    Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
+}
+
+/// Spark semantics DataFusion's SQL planner does not have: `/` on non-decimals is a
+/// division of doubles.
+fn spark_semantics(plan: LogicalPlan, ansi: bool) -> PlanResult<LogicalPlan> {
+    let out = plan.transform_up_with_subqueries(|node| {
+        let mut schema = DFSchema::empty();
+        for input in node.inputs() {
+            schema.merge(input.schema());
+        }
+        let rewritten = node.map_expressions(|e| {
+            let before = e.clone();
+            let after = divide_in_expr(e, &schema, ansi).map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+            Ok(if after == before { Transformed::no(after) } else { Transformed::yes(after) })
+        })?;
+        if rewritten.transformed {
+            Ok(Transformed::yes(rewritten.data.recompute_schema()?))
+        } else {
+            Ok(rewritten)
+        }
+    })?;
+    Ok(out.data)
+}
+
+/// Plans an expression string (`expr("a + 1")`, `selectExpr`, `filter("a > 1")`).
+pub(crate) fn plan_expression(p: &Planner, text: &str, schema: &DFSchema) -> PlanResult<Expr> {
+    let parsed = DFParserBuilder::new(text)
+        .with_dialect(&DatabricksDialect {})
+        .build()
+        .map_err(|e| parse_error(text, e))?
+        .parse_into_expr()
+        .map_err(|e| parse_error(text, e))?;
+    let alias = parsed.alias.as_ref().map(|a| a.value.clone());
+    let e = p.state.create_logical_expr_from_sql_expr(parsed, schema)?;
+    let e = match e {
+        Expr::Alias(a) => *a.expr,
+        other => other,
+    };
+    let e = divide_in_expr(e, schema, p.config.ansi)?;
+    Ok(match alias {
+        Some(a) => e.alias(a),
+        None => e,
+    })
+}
+
+fn divide_in_expr(e: Expr, schema: &DFSchema, ansi: bool) -> PlanResult<Expr> {
+    let divide = if ansi { udf::DIVIDE_ANSI } else { udf::DIVIDE };
+    Ok(e
+        .transform_up(|x| match x {
+            Expr::BinaryExpr(BinaryExpr { left, op: Operator::Divide, right }) => {
+                let decimal =
+                    |e: &Expr| matches!(e.get_type(schema), Ok(DataType::Decimal128(..) | DataType::Decimal256(..)));
+                if decimal(&left) && decimal(&right) {
+                    Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op: Operator::Divide, right })))
+                } else {
+                    let args = vec![cast(*left, DataType::Float64), cast(*right, DataType::Float64)];
+                    Ok(Transformed::yes(udf::call(divide, args)))
+                }
+            }
+            other => Ok(Transformed::no(other)),
+        })?
+        .data)
+}
+
+/// Spark's name for an expression string as a column (`selectExpr("a + 1")` → `(a + 1)`).
+pub(crate) fn expression_name(text: &str) -> String {
+    let parsed = DFParserBuilder::new(text)
+        .with_dialect(&DatabricksDialect {})
+        .build()
+        .and_then(|mut p| p.parse_into_expr());
+    match parsed {
+        Ok(e) => match e.alias {
+            Some(a) => a.value,
+            None => spark_name(&e.expr),
+        },
+        Err(_) => text.to_string(),
+    }
+}
+
+/// Spark's `Expression.sql`-style naming over the parsed SQL.
+fn spark_name(e: &SqlExpr) -> String {
+    match e {
+        SqlExpr::Identifier(i) => i.value.clone(),
+        SqlExpr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.clone()).unwrap_or_default(),
+        SqlExpr::Nested(inner) => spark_name(inner),
+        SqlExpr::BinaryOp { left, op, right } => {
+            let op = match op {
+                ast::BinaryOperator::Eq => "=".to_string(),
+                other => other.to_string(),
+            };
+            format!("({} {op} {})", spark_name(left), spark_name(right))
+        }
+        SqlExpr::UnaryOp { op: ast::UnaryOperator::Not, expr } => format!("(NOT {})", spark_name(expr)),
+        SqlExpr::UnaryOp { op: ast::UnaryOperator::Minus, expr } => match expr.as_ref() {
+            SqlExpr::Value(_) => format!("-{}", spark_name(expr)),
+            _ => format!("(- {})", spark_name(expr)),
+        },
+        SqlExpr::IsNull(x) => format!("({} IS NULL)", spark_name(x)),
+        SqlExpr::IsNotNull(x) => format!("({} IS NOT NULL)", spark_name(x)),
+        SqlExpr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
+            Value::Null => "NULL".into(),
+            Value::Boolean(b) => b.to_string(),
+            other => other.to_string(),
+        },
+        SqlExpr::Cast { expr, data_type, .. } => {
+            let ty = crate::types::parse_data_type(&data_type.to_string(), "UTC")
+                .map(|t| crate::types::sql_name(&t))
+                .unwrap_or_else(|_| data_type.to_string().to_uppercase());
+            format!("CAST({} AS {ty})", spark_name(expr))
+        }
+        SqlExpr::InList { expr, list, negated } => {
+            let items: Vec<String> = list.iter().map(spark_name).collect();
+            let s = format!("({} IN ({}))", spark_name(expr), items.join(", "));
+            if *negated { format!("(NOT {s})") } else { s }
+        }
+        SqlExpr::Like { negated, expr, pattern, .. } => {
+            let s = format!("{} LIKE {}", spark_name(expr), spark_name(pattern));
+            if *negated { format!("(NOT {s})") } else { s }
+        }
+        SqlExpr::Case { operand, conditions, else_result, .. } => {
+            let mut s = String::from("CASE");
+            if let Some(o) = operand {
+                s.push(' ');
+                s.push_str(&spark_name(o));
+            }
+            for w in conditions {
+                s.push_str(&format!(" WHEN {} THEN {}", spark_name(&w.condition), spark_name(&w.result)));
+            }
+            if let Some(e) = else_result {
+                s.push_str(&format!(" ELSE {}", spark_name(e)));
+            }
+            s + " END"
+        }
+        SqlExpr::Function(f) => function_name(f),
+        other => other.to_string(),
+    }
+}
+
+fn function_name(f: &ast::Function) -> String {
+    let name = f.name.to_string().to_lowercase();
+    let FunctionArguments::List(list) = &f.args else {
+        return format!("{name}()");
+    };
+    let args: Vec<String> = list
+        .args
+        .iter()
+        .map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => spark_name(e),
+            FunctionArg::Unnamed(FunctionArgExpr::Wildcard) if name == "count" => "1".into(),
+            other => other.to_string(),
+        })
+        .collect();
+    let distinct = if matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct)) { "DISTINCT " } else { "" };
+    let mut s = format!("{name}({distinct}{})", args.join(", "));
+    if let Some(over) = &f.over {
+        s.push_str(&format!(" OVER {over}"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_spark() {
+        assert_eq!(expression_name("a + b"), "(a + b)");
+        assert_eq!(expression_name("count(*)"), "count(1)");
+        assert_eq!(expression_name("id * 2 AS x"), "x");
+        assert_eq!(expression_name("upper(name)"), "upper(name)");
+        assert_eq!(expression_name("CAST(a AS INT)"), "CAST(a AS INT)");
+        assert_eq!(expression_name("a = 1 AND b IS NULL"), "((a = 1) AND (b IS NULL))");
+    }
+
+    #[test]
+    fn classifies_statements() {
+        assert!(matches!(classify("SET spark.sql.x=1"), SparkStatement::Set { key: Some(k), value: Some(v) } if k == "spark.sql.x" && v == "1"));
+        assert!(matches!(classify("show tables"), SparkStatement::ShowTables { .. }));
+        assert!(matches!(classify("CREATE OR REPLACE TEMP VIEW v AS SELECT 1"), SparkStatement::CreateTempView { replace: true, .. }));
+        assert!(matches!(classify("SELECT 1"), SparkStatement::Query));
+    }
+}

@@ -1,0 +1,338 @@
+//! Spark functions that neither DataFusion nor `datafusion-spark` provide with Spark's
+//! semantics. Each is a [`Def`]: a name, a return type rule and an array kernel.
+use std::any::Any;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, ListBuilder, RecordBatch, StringArray,
+    StringBuilder, StructArray,
+};
+use arrow::buffer::NullBuffer;
+use arrow::datatypes::{DataType, Field, Fields, Schema};
+use datafusion::common::{exec_err, DataFusionError, Result};
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+
+type Kernel = fn(&[ArrayRef], &DataType) -> Result<ArrayRef>;
+
+/// One Spark function implemented here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Def {
+    name: &'static str,
+    ret: fn(&[DataType]) -> DataType,
+    kernel: Kernel,
+    volatile: bool,
+}
+
+pub(crate) const DIVIDE: Def = Def { name: "/", ret: |_| DataType::Float64, kernel: |a, _| divide(a, false), volatile: false };
+pub(crate) const DIVIDE_ANSI: Def = Def { name: "/", ret: |_| DataType::Float64, kernel: |a, _| divide(a, true), volatile: false };
+pub(crate) const SPLIT: Def = Def { name: "split", ret: |_| string_list(), kernel: split, volatile: false };
+pub(crate) const REGEXP_EXTRACT: Def = Def { name: "regexp_extract", ret: |_| DataType::Utf8, kernel: regexp_extract, volatile: false };
+pub(crate) const GET_JSON_OBJECT: Def =
+    Def { name: "get_json_object", ret: |_| DataType::Utf8, kernel: get_json_object, volatile: false };
+pub(crate) const TO_JSON: Def = Def { name: "to_json", ret: |_| DataType::Utf8, kernel: to_json, volatile: false };
+const FROM_JSON: Def = Def { name: "from_json", ret: |_| DataType::Null, kernel: from_json_kernel, volatile: false };
+
+/// Uniform draws in [0, 1) from a seed (its only argument), for `sample`.
+pub(crate) const SEEDED_RANDOM: Def =
+    Def { name: "rand", ret: |_| DataType::Float64, kernel: seeded_random, volatile: true };
+
+fn string_list() -> DataType {
+    DataType::List(Arc::new(Field::new("element", DataType::Utf8, true)))
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct SparkUdf {
+    def: Def,
+    signature: Signature,
+    /// A return type fixed at planning time (from_json's schema).
+    fixed: Option<DataType>,
+}
+
+impl ScalarUDFImpl for SparkUdf {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn name(&self) -> &str {
+        self.def.name
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        Ok(self.fixed.clone().unwrap_or_else(|| (self.def.ret)(args)))
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let out_type = self.fixed.clone().unwrap_or_else(|| args.return_type().clone());
+        Ok(ColumnarValue::Array((self.def.kernel)(&arrays, &out_type)?))
+    }
+}
+
+fn udf_expr(def: Def, fixed: Option<DataType>, args: Vec<Expr>) -> Expr {
+    let volatility = if def.volatile { Volatility::Volatile } else { Volatility::Immutable };
+    let udf = SparkUdf { def, signature: Signature::variadic_any(volatility), fixed };
+    Expr::ScalarFunction(ScalarFunction::new_udf(Arc::new(ScalarUDF::new_from_impl(udf)), args))
+}
+
+pub(crate) fn call(def: Def, args: Vec<Expr>) -> Expr {
+    udf_expr(def, None, args)
+}
+
+pub(crate) fn from_json(json: Expr, ty: DataType) -> Expr {
+    udf_expr(FROM_JSON, Some(ty), vec![json])
+}
+
+fn strings(a: &ArrayRef) -> Result<StringArray> {
+    let cast = arrow::compute::cast(a, &DataType::Utf8)?;
+    Ok(cast.as_string::<i32>().clone())
+}
+
+fn ints(a: &ArrayRef) -> Result<Vec<Option<i64>>> {
+    let cast = arrow::compute::cast(a, &DataType::Int64)?;
+    Ok(cast.as_primitive::<arrow::datatypes::Int64Type>().iter().collect())
+}
+
+fn divide(args: &[ArrayRef], ansi: bool) -> Result<ArrayRef> {
+    let [l, r] = args else { return exec_err!("/ takes two arguments") };
+    let l = l.as_primitive::<arrow::datatypes::Float64Type>();
+    let r = r.as_primitive::<arrow::datatypes::Float64Type>();
+    let out: Float64Array = l
+        .iter()
+        .zip(r.iter())
+        .map(|(a, b)| match (a, b) {
+            (Some(_), Some(b)) if b == 0.0 && ansi => Err(DataFusionError::Execution(
+                "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate divisor being 0 and return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass this error.".into(),
+            )),
+            (Some(_), Some(b)) if b == 0.0 => Ok(None),
+            (Some(a), Some(b)) => Ok(Some(a / b)),
+            _ => Ok(None),
+        })
+        .collect::<Result<_>>()?;
+    Ok(Arc::new(out))
+}
+
+/// A regex compiled once per distinct pattern within a batch.
+struct Patterns(Vec<(String, regex::Regex)>);
+
+impl Patterns {
+    fn get(&mut self, p: &str) -> Result<&regex::Regex> {
+        if let Some(i) = self.0.iter().position(|(s, _)| s == p) {
+            return Ok(&self.0[i].1);
+        }
+        let re = regex::Regex::new(p).map_err(|e| {
+            DataFusionError::Execution(format!(
+                "[INVALID_PARAMETER_VALUE.PATTERN] The value of parameter(s) `regexp` is invalid: {p}: {e}"
+            ))
+        })?;
+        self.0.push((p.to_string(), re));
+        Ok(&self.0[self.0.len() - 1].1)
+    }
+}
+
+/// `split(str, regex[, limit])`: Java's `String.split` with a limit (-1: keep trailing empties).
+fn split(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let s = strings(&args[0])?;
+    let p = strings(args.get(1).ok_or_else(|| DataFusionError::Execution("split needs a pattern".into()))?)?;
+    let limit = match args.get(2) {
+        Some(a) => ints(a)?,
+        None => vec![Some(-1); s.len()],
+    };
+    let mut patterns = Patterns(vec![]);
+    let mut out = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new("element", DataType::Utf8, true)));
+    for i in 0..s.len() {
+        if s.is_null(i) || p.is_null(i) {
+            out.append(false);
+            continue;
+        }
+        let re = patterns.get(p.value(i))?;
+        let text = s.value(i);
+        let limit = limit[i].unwrap_or(-1);
+        let parts: Vec<&str> = if limit > 0 {
+            re.splitn(text, limit as usize).collect()
+        } else {
+            re.split(text).collect()
+        };
+        for part in parts {
+            out.values().append_value(part);
+        }
+        out.append(true);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `regexp_extract(str, regex, idx)`: group `idx` of the first match, "" when nothing matches.
+fn regexp_extract(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let s = strings(&args[0])?;
+    let p = strings(args.get(1).ok_or_else(|| DataFusionError::Execution("regexp_extract needs a pattern".into()))?)?;
+    let idx = match args.get(2) {
+        Some(a) => ints(a)?,
+        None => vec![Some(1); s.len()],
+    };
+    let mut patterns = Patterns(vec![]);
+    let mut out = StringBuilder::new();
+    for i in 0..s.len() {
+        if s.is_null(i) || p.is_null(i) || idx[i].is_none() {
+            out.append_null();
+            continue;
+        }
+        let re = patterns.get(p.value(i))?;
+        let group = idx[i].unwrap_or(1);
+        if group < 0 || group as usize >= re.captures_len() {
+            return exec_err!(
+                "[INVALID_PARAMETER_VALUE.REGEX_GROUP_INDEX] The value of parameter(s) `idx` in `regexp_extract` is invalid: Expects group index between 0 and {}, but got {group}.",
+                re.captures_len() - 1
+            );
+        }
+        let value = re
+            .captures(s.value(i))
+            .and_then(|c| c.get(group as usize).map(|m| m.as_str().to_string()))
+            .unwrap_or_default();
+        out.append_value(value);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// A step of a JSON path: `.name`, `['name']` or `[index]`.
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+fn parse_json_path(path: &str) -> Option<Vec<Step>> {
+    let mut rest = path.strip_prefix('$')?;
+    let mut steps = vec![];
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            if end == 0 {
+                return None;
+            }
+            steps.push(Step::Key(r[..end].to_string()));
+            rest = &r[end..];
+        } else if let Some(r) = rest.strip_prefix("['") {
+            let end = r.find("']")?;
+            steps.push(Step::Key(r[..end].to_string()));
+            rest = &r[end + 2..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            steps.push(Step::Index(r[..end].trim().parse().ok()?));
+            rest = &r[end + 1..];
+        } else {
+            return None;
+        }
+    }
+    Some(steps)
+}
+
+/// `get_json_object(json, path)`: strings unquoted, other values as compact JSON, NULL on
+/// malformed JSON, a bad path or a missing value.
+fn get_json_object(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let s = strings(&args[0])?;
+    let p = strings(args.get(1).ok_or_else(|| DataFusionError::Execution("get_json_object needs a path".into()))?)?;
+    let mut out = StringBuilder::new();
+    for i in 0..s.len() {
+        let found = (!s.is_null(i) && !p.is_null(i))
+            .then(|| {
+                let steps = parse_json_path(p.value(i))?;
+                let mut v: serde_json::Value = serde_json::from_str(s.value(i)).ok()?;
+                for step in steps {
+                    v = match (step, v) {
+                        (Step::Key(k), serde_json::Value::Object(mut m)) => m.remove(&k)?,
+                        (Step::Index(n), serde_json::Value::Array(mut a)) if n < a.len() => a.swap_remove(n),
+                        _ => return None,
+                    };
+                }
+                match v {
+                    serde_json::Value::Null => None,
+                    serde_json::Value::String(s) => Some(s),
+                    other => Some(other.to_string()),
+                }
+            })
+            .flatten();
+        out.append_option(found);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `to_json(struct)`: one JSON object per row, null fields left out as Spark does.
+fn to_json(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let Some(DataType::Struct(_)) = args.first().map(|a| a.data_type()) else {
+        return exec_err!("to_json expects a struct");
+    };
+    let st = args[0].as_struct();
+    let batch = RecordBatch::from(st.clone());
+    let mut buf = Vec::new();
+    {
+        let mut w = arrow::json::LineDelimitedWriter::new(&mut buf);
+        w.write(&batch)?;
+        w.finish()?;
+    }
+    let text = String::from_utf8(buf).map_err(|e| DataFusionError::Execution(e.to_string()))?;
+    let mut lines = text.lines();
+    let mut out = StringBuilder::new();
+    for i in 0..st.len() {
+        let line = lines.next().unwrap_or("{}");
+        if st.is_null(i) {
+            out.append_null();
+        } else {
+            out.append_value(line);
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `from_json(str, schema)`: rows that are not JSON objects (or do not fit) become NULL.
+fn from_json_kernel(args: &[ArrayRef], ty: &DataType) -> Result<ArrayRef> {
+    let DataType::Struct(fields) = ty else {
+        return exec_err!("from_json supports a struct schema, got {ty}");
+    };
+    let s = strings(&args[0])?;
+    let mut valid = Vec::with_capacity(s.len());
+    let mut lines = String::new();
+    for i in 0..s.len() {
+        let ok = !s.is_null(i)
+            && matches!(serde_json::from_str::<serde_json::Value>(s.value(i)), Ok(serde_json::Value::Object(_)));
+        valid.push(ok);
+        // Each value goes on one line; a JSON object re-serialised cannot contain a newline.
+        let obj = if ok {
+            serde_json::from_str::<serde_json::Value>(s.value(i)).map(|v| v.to_string()).unwrap_or_default()
+        } else {
+            "{}".to_string()
+        };
+        lines.push_str(&obj);
+        lines.push('\n');
+    }
+    let decoded = decode_rows(fields, &lines, s.len())?;
+    let nulls = NullBuffer::from(BooleanArray::from(valid).values().clone());
+    let (f, cols, _) = decoded.into_parts();
+    Ok(Arc::new(StructArray::try_new(f, cols, Some(nulls))?))
+}
+
+fn decode_rows(fields: &Fields, lines: &str, n: usize) -> Result<StructArray> {
+    let schema = Arc::new(Schema::new(fields.clone()));
+    let mut decoder = arrow::json::ReaderBuilder::new(schema.clone()).with_batch_size(n.max(1)).build_decoder()?;
+    decoder.decode(lines.as_bytes())?;
+    let batch = decoder.flush()?.unwrap_or_else(|| RecordBatch::new_empty(schema));
+    Ok(StructArray::from(batch))
+}
+
+/// splitmix64: a small, well-mixed generator, so a seed gives the same sample every run.
+fn seeded_random(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let n = args.first().map(|a| a.len()).unwrap_or(0);
+    let seed = args.first().map(ints).transpose()?.and_then(|v| v.first().copied().flatten()).unwrap_or(0);
+    let mut state = seed as u64;
+    let out: Float64Array = (0..n)
+        .map(|_| {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            Some((z >> 11) as f64 / (1u64 << 53) as f64)
+        })
+        .collect();
+    Ok(Arc::new(out))
+}

@@ -1,0 +1,102 @@
+//! Where names resolve: temp views (per session), global temp views (shared), and file
+//! sources. Implements the planner's [`Resolver`].
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::datasource::provider_as_source;
+use datafusion::error::Result as DFResult;
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
+use futures::future::BoxFuture;
+use planner::error::quote;
+use planner::{DataSource, PlanError, PlanResult, Resolver};
+
+use crate::session::Session;
+
+/// A schema whose names match case-insensitively, as Spark's catalog does.
+#[derive(Debug, Default)]
+pub struct ViewSchema {
+    tables: RwLock<HashMap<String, (String, Arc<dyn TableProvider>)>>,
+}
+
+impl ViewSchema {
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> =
+            self.tables.read().map(|t| t.values().map(|(n, _)| n.clone()).collect()).unwrap_or_default();
+        names.sort();
+        names
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for ViewSchema {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn table_names(&self) -> Vec<String> {
+        self.names()
+    }
+    async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
+        Ok(self.tables.read().ok().and_then(|t| t.get(&name.to_lowercase()).map(|(_, p)| p.clone())))
+    }
+    fn register_table(&self, name: String, table: Arc<dyn TableProvider>) -> DFResult<Option<Arc<dyn TableProvider>>> {
+        let mut tables = self
+            .tables
+            .write()
+            .map_err(|_| datafusion::error::DataFusionError::Internal("view catalog lock poisoned".into()))?;
+        Ok(tables.insert(name.to_lowercase(), (name, table)).map(|(_, p)| p))
+    }
+    fn deregister_table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
+        let mut tables = self
+            .tables
+            .write()
+            .map_err(|_| datafusion::error::DataFusionError::Internal("view catalog lock poisoned".into()))?;
+        Ok(tables.remove(&name.to_lowercase()).map(|(_, p)| p))
+    }
+    fn table_exist(&self, name: &str) -> bool {
+        self.tables.read().map(|t| t.contains_key(&name.to_lowercase())).unwrap_or(false)
+    }
+}
+
+pub const GLOBAL_TEMP: &str = "global_temp";
+pub const DEFAULT_DB: &str = "default";
+pub const CATALOG: &str = "spark_catalog";
+
+/// The planner's view of one session.
+pub struct SessionResolver<'a> {
+    pub session: &'a Session,
+}
+
+impl SessionResolver<'_> {
+    async fn lookup(&self, parts: &[String]) -> PlanResult<LogicalPlan> {
+        let (db, name) = match parts {
+            [name] => (DEFAULT_DB.to_string(), name.clone()),
+            [db, name] => (db.to_lowercase(), name.clone()),
+            [catalog, db, name] if catalog.eq_ignore_ascii_case(CATALOG) => (db.to_lowercase(), name.clone()),
+            _ => return Err(PlanError::TableNotFound(quote(&parts.join(".")))),
+        };
+        let not_found = || PlanError::TableNotFound(parts.iter().map(|p| quote(p)).collect::<Vec<_>>().join("."));
+        let catalog = self.session.ctx.catalog(CATALOG).ok_or_else(not_found)?;
+        let schema = catalog.schema(&db).ok_or_else(not_found)?;
+        let provider = schema.table(&name).await?.ok_or_else(not_found)?;
+        Ok(LogicalPlanBuilder::scan(name.as_str(), provider_as_source(provider), None)?.build()?)
+    }
+}
+
+impl Resolver for SessionResolver<'_> {
+    fn data_source(&self, source: DataSource) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
+        Box::pin(async move { crate::sources::read(&self.session.ctx, source).await })
+    }
+
+    fn table(&self, name: Vec<String>) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
+        Box::pin(async move { self.lookup(&name).await })
+    }
+
+    fn cached_bytes(&self, hash: &str) -> PlanResult<Vec<u8>> {
+        self.session.artifact(&format!("cache/{hash}")).ok_or_else(|| {
+            PlanError::analysis(format!("[CACHE_NOT_FOUND] No cached local relation with hash {hash} in this session."))
+        })
+    }
+}

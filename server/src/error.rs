@@ -1,0 +1,301 @@
+//! The server's one error type, mapped once to Spark's error classes and to the gRPC status
+//! (with `google.rpc.ErrorInfo`) that PySpark turns into its exception classes.
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use datafusion::error::DataFusionError;
+use planner::PlanError;
+use regex::Regex;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+pub type SparkResult<T> = Result<T, SparkError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SparkError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    DataFusion(#[from] DataFusionError),
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// A malformed request (Spark: InvalidPlanInput).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// Something sluice does not do (yet).
+    #[error("{0} is not supported by sluice yet")]
+    Unsupported(String),
+    /// An operation was interrupted by the client.
+    #[error("[OPERATION_CANCELED] Operation has been canceled.")]
+    Cancelled,
+    /// The server or a session is at a limit.
+    #[error("{0}")]
+    Limit(String),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl SparkError {
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Self::InvalidRequest(msg.into())
+    }
+    pub fn unsupported(msg: impl Into<String>) -> Self {
+        Self::Unsupported(msg.into())
+    }
+}
+
+/// A Spark exception as the client sees it.
+#[derive(Debug, Clone)]
+pub struct SparkThrowable {
+    /// Java class hierarchy, most specific first.
+    pub classes: Vec<&'static str>,
+    pub error_class: Option<String>,
+    pub sql_state: Option<&'static str>,
+    pub message: String,
+    pub parameters: HashMap<String, String>,
+}
+
+const ANALYSIS: &[&str] = &["org.apache.spark.sql.AnalysisException", "java.lang.Exception", "java.lang.Throwable"];
+const PARSE: &[&str] = &[
+    "org.apache.spark.sql.catalyst.parser.ParseException",
+    "org.apache.spark.sql.AnalysisException",
+    "java.lang.Exception",
+    "java.lang.Throwable",
+];
+const ILLEGAL_ARGUMENT: &[&str] =
+    &["java.lang.IllegalArgumentException", "java.lang.RuntimeException", "java.lang.Exception", "java.lang.Throwable"];
+const NUMBER_FORMAT: &[&str] = &[
+    "org.apache.spark.SparkNumberFormatException",
+    "java.lang.NumberFormatException",
+    "java.lang.IllegalArgumentException",
+    "java.lang.RuntimeException",
+    "java.lang.Exception",
+    "java.lang.Throwable",
+];
+const ARITHMETIC: &[&str] = &[
+    "org.apache.spark.SparkArithmeticException",
+    "java.lang.ArithmeticException",
+    "java.lang.RuntimeException",
+    "java.lang.Exception",
+    "java.lang.Throwable",
+];
+const UNSUPPORTED: &[&str] = &[
+    "java.lang.UnsupportedOperationException",
+    "java.lang.RuntimeException",
+    "java.lang.Exception",
+    "java.lang.Throwable",
+];
+const RUNTIME: &[&str] =
+    &["org.apache.spark.SparkRuntimeException", "java.lang.RuntimeException", "java.lang.Exception", "java.lang.Throwable"];
+const SPARK: &[&str] = &["org.apache.spark.SparkException", "java.lang.Exception", "java.lang.Throwable"];
+const INVALID_PLAN: &[&str] = &[
+    "org.apache.spark.sql.connect.common.InvalidPlanInput",
+    "java.lang.Exception",
+    "java.lang.Throwable",
+];
+
+/// `[ERROR_CLASS] message` → the class, as Spark prefixes its messages.
+fn error_class_of(message: &str) -> Option<String> {
+    static CLASS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[([A-Z0-9_.]+)\]").expect("valid regex"));
+    CLASS.captures(message).map(|c| c[1].to_string())
+}
+
+/// Spark's SQLSTATE for the error classes sluice raises.
+fn sql_state(class: &str) -> Option<&'static str> {
+    const STATES: &[(&str, &str)] = &[
+        ("UNRESOLVED_COLUMN", "42703"),
+        ("AMBIGUOUS_REFERENCE", "42704"),
+        ("TABLE_OR_VIEW_NOT_FOUND", "42P01"),
+        ("UNRESOLVED_ROUTINE", "42883"),
+        ("PARSE_SYNTAX_ERROR", "42601"),
+        ("DIVIDE_BY_ZERO", "22012"),
+        ("CAST_INVALID_INPUT", "22018"),
+        ("ARITHMETIC_OVERFLOW", "22003"),
+        ("DATATYPE_MISMATCH", "42K09"),
+        ("NUM_COLUMNS_MISMATCH", "42826"),
+        ("UNBOUND_SQL_PARAMETER", "42P02"),
+        ("OPERATION_CANCELED", "HY008"),
+        ("MALFORMED_RECORD_IN_PARSING", "22023"),
+        ("PATH_NOT_FOUND", "42K03"),
+        ("PATH_ALREADY_EXISTS", "42K04"),
+        ("TEMP_TABLE_OR_VIEW_ALREADY_EXISTS", "42P07"),
+        ("UNSUPPORTED_FEATURE", "0A000"),
+    ];
+    STATES.iter().find(|(c, _)| class.starts_with(c)).map(|(_, s)| *s)
+}
+
+fn throwable(classes: &[&'static str], message: String, parameters: HashMap<String, String>) -> SparkThrowable {
+    let error_class = error_class_of(&message);
+    SparkThrowable {
+        classes: classes.to_vec(),
+        sql_state: error_class.as_deref().and_then(sql_state),
+        error_class,
+        message,
+        parameters,
+    }
+}
+
+/// DataFusion reports some Spark-classified conditions only in its message text.
+fn from_datafusion(e: &DataFusionError) -> SparkThrowable {
+    static NO_FIELD: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"No field named ([^ .]+(?:\.[^ .]+)*)\.?(?: Valid fields are (.*)\.)?").expect("valid regex"));
+    static NO_TABLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"table '([^']+)' not found").expect("valid regex"));
+    static NO_FUNCTION: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"Invalid function '([^']+)'").expect("valid regex"));
+    static CAST: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"Cannot cast string '([^']*)' to value of (\w+) type").expect("valid regex"));
+    let root = e.find_root();
+    if let DataFusionError::External(inner) = root {
+        if let Some(p) = inner.downcast_ref::<PlanError>() {
+            return from_plan(p);
+        }
+    }
+    let text = root.to_string();
+    let strip = |s: &str| s.trim_matches('"').to_string();
+    if let Some(c) = NO_FIELD.captures(&text) {
+        let name = c[1].split('.').next_back().map(strip).unwrap_or_default();
+        let proposal = c.get(2).map(|m| m.as_str()).unwrap_or("");
+        let proposal: Vec<String> =
+            proposal.split(", ").filter(|s| !s.is_empty()).map(|s| format!("`{}`", strip(s.rsplit('.').next().unwrap_or(s)))).collect();
+        return from_plan(&PlanError::UnresolvedColumn { name: format!("`{name}`"), suggestions: proposal.join(", ") });
+    }
+    if let Some(c) = NO_TABLE.captures(&text) {
+        let name = c[1].rsplit('.').next().unwrap_or(&c[1]).to_string();
+        return from_plan(&PlanError::TableNotFound(format!("`{name}`")));
+    }
+    if let Some(c) = NO_FUNCTION.captures(&text) {
+        return from_plan(&PlanError::UnknownFunction(format!("`{}`", &c[1])));
+    }
+    if text.contains("DIVIDE_BY_ZERO") || text.contains("Divide by zero") {
+        return throwable(
+            ARITHMETIC,
+            "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate divisor being 0 and return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass this error. SQLSTATE: 22012".into(),
+            HashMap::from([("config".into(), "\"spark.sql.ansi.enabled\"".into())]),
+        );
+    }
+    if text.contains("Overflow") || text.contains("overflow") {
+        return throwable(ARITHMETIC, format!("[ARITHMETIC_OVERFLOW] {text}"), HashMap::new());
+    }
+    if let Some(c) = CAST.captures(&text) {
+        let ty = c[2].to_uppercase();
+        let ty = match ty.as_str() {
+            "INT32" => "\"INT\"",
+            "INT64" => "\"BIGINT\"",
+            "INT16" => "\"SMALLINT\"",
+            "INT8" => "\"TINYINT\"",
+            "FLOAT64" => "\"DOUBLE\"",
+            "FLOAT32" => "\"FLOAT\"",
+            _ => "\"DATA\"",
+        };
+        return throwable(
+            NUMBER_FORMAT,
+            format!("[CAST_INVALID_INPUT] The value '{}' of the type \"STRING\" cannot be cast to {ty} because it is malformed. Correct the value as per the syntax, or change its target type. Use `try_cast` to tolerate malformed input and return NULL instead. SQLSTATE: 22018", &c[1]),
+            HashMap::from([
+                ("expression".into(), format!("'{}'", &c[1])),
+                ("sourceType".into(), "\"STRING\"".into()),
+                ("targetType".into(), ty.into()),
+            ]),
+        );
+    }
+    if text.contains("MALFORMED_RECORD_IN_PARSING") || text.contains("Json error") || text.contains("Csv error") {
+        return throwable(RUNTIME, text, HashMap::new());
+    }
+    match root {
+        DataFusionError::SQL(..) => throwable(PARSE, format!("[PARSE_SYNTAX_ERROR] {text}"), HashMap::new()),
+        DataFusionError::Plan(_) | DataFusionError::SchemaError(..) => throwable(ANALYSIS, text, HashMap::new()),
+        DataFusionError::NotImplemented(_) => throwable(UNSUPPORTED, text, HashMap::new()),
+        _ if error_class_of(&text).is_some() => throwable(RUNTIME, text, HashMap::new()),
+        _ => throwable(SPARK, text, HashMap::new()),
+    }
+}
+
+fn from_plan(e: &PlanError) -> SparkThrowable {
+    let msg = e.to_string();
+    match e {
+        PlanError::UnresolvedColumn { name, suggestions } => throwable(
+            ANALYSIS,
+            msg,
+            HashMap::from([("objectName".into(), name.clone()), ("proposal".into(), suggestions.clone())]),
+        ),
+        PlanError::AmbiguousColumn { name, candidates } => throwable(
+            ANALYSIS,
+            msg,
+            HashMap::from([("name".into(), name.clone()), ("referenceNames".into(), format!("[{candidates}]"))]),
+        ),
+        PlanError::TableNotFound(name) => {
+            throwable(ANALYSIS, msg, HashMap::from([("relationName".into(), name.clone())]))
+        }
+        PlanError::UnknownFunction(name) => throwable(
+            ANALYSIS,
+            msg,
+            HashMap::from([
+                ("routineName".into(), name.clone()),
+                ("searchPath".into(), "[`system`.`builtin`, `system`.`session`, `spark_catalog`.`default`]".into()),
+            ]),
+        ),
+        PlanError::Parse(_) => throwable(PARSE, msg, HashMap::new()),
+        PlanError::Analysis(_) => throwable(ANALYSIS, msg, HashMap::new()),
+        PlanError::InvalidArgument(_) => throwable(ILLEGAL_ARGUMENT, msg, HashMap::new()),
+        PlanError::Unsupported(_) => throwable(UNSUPPORTED, msg, HashMap::new()),
+        PlanError::DataFusion(d) => from_datafusion(d),
+        PlanError::Arrow(a) => from_datafusion(&DataFusionError::ArrowError(Box::new(a.clone_for_report()), None)),
+    }
+}
+
+/// Arrow errors are not `Clone`; the report only needs the text.
+trait CloneForReport {
+    fn clone_for_report(&self) -> arrow::error::ArrowError;
+}
+
+impl CloneForReport for arrow::error::ArrowError {
+    fn clone_for_report(&self) -> arrow::error::ArrowError {
+        match self {
+            arrow::error::ArrowError::DivideByZero => arrow::error::ArrowError::DivideByZero,
+            other => arrow::error::ArrowError::ComputeError(other.to_string()),
+        }
+    }
+}
+
+impl SparkError {
+    pub fn throwable(&self) -> SparkThrowable {
+        match self {
+            SparkError::Plan(p) => from_plan(p),
+            SparkError::DataFusion(d) => from_datafusion(d),
+            SparkError::Arrow(a) => from_datafusion(&DataFusionError::ArrowError(Box::new(a.clone_for_report()), None)),
+            SparkError::InvalidRequest(m) => throwable(INVALID_PLAN, m.clone(), HashMap::new()),
+            SparkError::Unsupported(_) => throwable(UNSUPPORTED, self.to_string(), HashMap::new()),
+            SparkError::Cancelled => throwable(SPARK, self.to_string(), HashMap::new()),
+            SparkError::Limit(m) => throwable(RUNTIME, m.clone(), HashMap::new()),
+            SparkError::Io(e) => throwable(SPARK, e.to_string(), HashMap::new()),
+        }
+    }
+
+    fn code(&self) -> Code {
+        match self {
+            SparkError::InvalidRequest(_) => Code::InvalidArgument,
+            SparkError::Cancelled => Code::Cancelled,
+            SparkError::Limit(_) => Code::ResourceExhausted,
+            _ => Code::Internal,
+        }
+    }
+
+    /// The gRPC status PySpark decodes; `error_id` lets FetchErrorDetails find the details.
+    pub fn to_status(&self, error_id: &str) -> Status {
+        let t = self.throwable();
+        let mut metadata = HashMap::new();
+        metadata.insert("classes".to_string(), serde_json::to_string(&t.classes).unwrap_or_default());
+        if let Some(c) = &t.error_class {
+            metadata.insert("errorClass".into(), c.clone());
+        }
+        if let Some(s) = t.sql_state {
+            metadata.insert("sqlState".into(), s.to_string());
+        }
+        metadata.insert("messageParameters".into(), serde_json::to_string(&t.parameters).unwrap_or_default());
+        metadata.insert("errorId".into(), error_id.to_string());
+        let reason = t.classes.first().copied().unwrap_or("org.apache.spark.SparkException");
+        let details = ErrorDetails::with_error_info(reason, "org.apache.spark", metadata);
+        // gRPC metadata must stay small: Spark truncates the status message too.
+        let message: String = t.message.chars().take(2048).collect();
+        Status::with_error_details(self.code(), message, details)
+    }
+}
