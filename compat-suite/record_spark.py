@@ -27,7 +27,7 @@ os.environ["TZ"] = "UTC"
 time.tzset()
 
 from cases import AREAS, load_area  # noqa: E402
-from harness.normalize import run_and_normalise  # noqa: E402
+from harness.normalize import MESSAGE_KEEP, run_and_normalise  # noqa: E402
 from harness.servers import spark_connect_server, spark_home_of_current_python  # noqa: E402
 from harness.session import new_session, quiet_pyspark_loggers, stop_quietly  # noqa: E402
 
@@ -73,7 +73,9 @@ def record(url: str, areas, only_cases, verbose: bool) -> int:
                     problems += 1
                     continue
                 err["contains"] = case.error_contains
+                err["message"] = err["message"][:MESSAGE_KEEP]
             elif err is not None:
+                err["message"] = err["message"][:MESSAGE_KEEP]
                 print(f"PROBLEM {case.id}: unexpected error in Spark: {err}")
                 problems += 1
                 continue

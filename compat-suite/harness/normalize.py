@@ -12,10 +12,12 @@ bytes as hex prefixed by '0x'."""
 import datetime
 import decimal
 import json
+import re
 from typing import Any, Optional
 
 # Only the first part of an error message is kept in the recording (for a reader);
-# the comparison uses class, condition, SQLSTATE and the case's own substring.
+# the comparison uses class, condition, SQLSTATE and the case's own substring, which is
+# looked for in the whole message.
 MESSAGE_KEEP = 300
 
 
@@ -134,7 +136,7 @@ def error_message(e: BaseException) -> str:
     return text if text else str(e)
 
 
-def norm_error(e: BaseException) -> dict:
+def norm_error(e: BaseException, tmp: Any = None) -> dict:
     sql_state = None
     fn = getattr(e, "getSqlState", None)
     if callable(fn):
@@ -143,11 +145,17 @@ def norm_error(e: BaseException) -> dict:
         except Exception:
             sql_state = None
     message = error_message(e)
+    # Drop what changes from run to run: the JVM stack trace, the Python call site of a
+    # DataFrame query context, and the expression ids of plans (`id#123`).
+    message = message.split("\nJVM stacktrace:")[0].split("\n== DataFrame ==")[0]
+    message = re.sub(r"#\d+L?\b", "#N", message)
+    if tmp is not None:  # the case's tmp folder differs between runs
+        message = message.replace(str(tmp), "<tmp>")
     return {
         "class": type(e).__name__,
         "condition": error_condition(e),
         "sqlstate": sql_state,
-        "message": message.split("\nJVM stacktrace:")[0][:MESSAGE_KEEP],
+        "message": message,
     }
 
 
@@ -157,7 +165,4 @@ def run_and_normalise(case: Any, spark: Any, tmp: Any) -> dict:
         value = case.fn(spark, tmp)
         return norm_result(value, case.ordered)
     except Exception as e:  # noqa: BLE001 - every failure is data here
-        err = norm_error(e)
-        # The tmp folder differs between runs: keep recorded messages reproducible.
-        err["message"] = err["message"].replace(str(tmp), "<tmp>")
-        return {"error": err}
+        return {"error": norm_error(e, tmp)}

@@ -50,9 +50,11 @@ def running_server(
     argv: Callable[[int, Path], List[str]],
     timeout: float = 30.0,
     env: Optional[dict] = None,
+    poll: float = 0.1,
 ) -> Iterator[str]:
     """Start `argv(port, workdir)` in a temp workdir, wait until the port accepts
-    connections, yield its sc:// URL, and kill the process afterwards.
+    connections (checking every `poll` seconds), yield its sc:// URL, and kill the
+    process afterwards.
 
     The server's stdout and stderr go to `<workdir>/server.log`; its tail is in the error
     raised if the server exits early or never listens."""
@@ -83,7 +85,7 @@ def running_server(
                         f"{name} did not listen on port {port} within {timeout:.0f}s; "
                         f"its output:\n{_tail(log_path)}"
                     )
-                time.sleep(0.1)
+                time.sleep(poll)
             yield f"sc://127.0.0.1:{port}"
         finally:
             _stop(proc)
