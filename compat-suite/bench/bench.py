@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""Time one PySpark workload against sluice and, when available, Apache Spark Connect and
+Sail, in one run (figures from different runs drift). See README.md beside this file.
+
+Workloads (each repeated N times; the median is reported):
+  start      spawn the server, wait for its port, first `spark.range(1).collect()`
+  range_sum  `spark.range(10_000_000).selectExpr("sum(id)").collect()` on a new session
+  json_group `spark.read.json(<20 files, 1,000,000 rows>).groupBy("category").count()
+             .collect()` on a new session
+"""
+
+import argparse
+import glob
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+os.environ["TZ"] = "UTC"
+time.tzset()
+
+from harness.servers import running_server  # noqa: E402
+from harness.session import new_session, quiet_pyspark_loggers, stop_quietly  # noqa: E402
+
+RANGE_N = 10_000_000
+CATEGORIES = [f"category_{i:02d}" for i in range(50)]
+
+
+# ---------------------------------------------------------------- input data
+
+
+def json_dataset(cache: Path, rows: int, files: int) -> Path:
+    """`rows` JSON lines in `files` files, made once (deterministically) and kept."""
+    folder = cache / f"json-{rows}x{files}"
+    if (folder / "_DONE").exists():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    rng = random.Random(42)
+    per_file = rows // files
+    base = 1_700_000_000
+    next_id = 0
+    for f in range(files):
+        count = per_file if f < files - 1 else rows - per_file * (files - 1)
+        with open(folder / f"part-{f:03d}.json", "w", encoding="utf-8") as out:
+            for _ in range(count):
+                ts = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(base + rng.randrange(31_536_000)))
+                out.write(
+                    json.dumps(
+                        {
+                            "id": next_id,
+                            "name": f"name_{rng.randrange(100_000)}",
+                            "category": rng.choice(CATEGORIES),
+                            "amount": round(rng.uniform(0, 1000), 2),
+                            "ts": ts,
+                        }
+                    )
+                    + "\n"
+                )
+                next_id += 1
+    (folder / "_DONE").write_text("")
+    return folder
+
+
+# ---------------------------------------------------------------- servers
+
+
+class Server:
+    def __init__(self, name, argv, env=None, start_timeout=180.0):
+        self.name, self.argv, self.env, self.start_timeout = name, argv, env, start_timeout
+
+    def run(self):
+        return running_server(self.name, self.argv, self.start_timeout, env=self.env, poll=0.02)
+
+
+def sluice_server(binary: str) -> Server:
+    return Server("sluice", lambda port, _wd: [binary, "--port", str(port)], start_timeout=60)
+
+
+def spark_server(spark_home: str) -> Server:
+    def argv(port, workdir):
+        return [
+            os.path.join(spark_home, "bin", "spark-submit"),
+            "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+            "--master", "local[2]",
+            "--driver-java-options", "-Duser.timezone=UTC",
+            "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
+            "--conf", f"spark.connect.grpc.binding.port={port}",
+            "--conf", "spark.ui.enabled=false",
+            "--conf", "spark.sql.session.timeZone=UTC",
+            "--conf", f"spark.sql.warehouse.dir={workdir / 'warehouse'}",
+        ]  # fmt: skip
+
+    return Server("spark", argv, env={"SPARK_HOME": spark_home})
+
+
+def sail_server(sail: str) -> Server:
+    return Server(
+        "sail", lambda port, _wd: [sail, "spark", "server", "--ip", "127.0.0.1", "--port", str(port)]
+    )
+
+
+def spark_home_from(venv_or_home: str):
+    """A SPARK_HOME, or a venv holding the full pyspark package."""
+    if os.path.isdir(os.path.join(venv_or_home, "jars")):
+        return venv_or_home
+    found = glob.glob(os.path.join(venv_or_home, "lib", "python3*", "site-packages", "pyspark"))
+    for home in found:
+        if os.path.isdir(os.path.join(home, "jars")):
+            return home
+    return None
+
+
+# ---------------------------------------------------------------- workloads
+
+
+def time_start(server: Server) -> float:
+    started = time.perf_counter()
+    with server.run() as url:
+        s = new_session(url)
+        try:
+            assert s.range(1).collect()[0].id == 0
+            took = time.perf_counter() - started
+        finally:
+            stop_quietly(s)
+    return took
+
+
+def time_range_sum(url: str) -> float:
+    started = time.perf_counter()
+    s = new_session(url)
+    try:
+        total = s.range(RANGE_N).selectExpr("sum(id)").collect()[0][0]
+        took = time.perf_counter() - started
+    finally:
+        stop_quietly(s)
+    assert total == RANGE_N * (RANGE_N - 1) // 2, total
+    return took
+
+
+def time_json_group(url: str, folder: Path, rows: int) -> float:
+    started = time.perf_counter()
+    s = new_session(url)
+    try:
+        got = s.read.json(str(folder)).groupBy("category").count().collect()
+        took = time.perf_counter() - started
+    finally:
+        stop_quietly(s)
+    assert len(got) == len(CATEGORIES) and sum(r["count"] for r in got) == rows, got[:3]
+    return took
+
+
+def bench_server(server: Server, args, folder: Path) -> dict:
+    times = {"start": [], "range_sum": [], "json_group": []}
+    for i in range(args.repeats):
+        times["start"].append(time_start(server))
+        log(f"{server.name} start #{i + 1}: {times['start'][-1]:.3f}s")
+    with server.run() as url:
+        for _ in range(args.warmup):
+            time_range_sum(url)
+            time_json_group(url, folder, args.rows)
+        for i in range(args.repeats):
+            times["range_sum"].append(time_range_sum(url))
+            times["json_group"].append(time_json_group(url, folder, args.rows))
+            log(
+                f"{server.name} run #{i + 1}: range_sum {times['range_sum'][-1]:.3f}s, "
+                f"json_group {times['json_group'][-1]:.3f}s"
+            )
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def fmt(seconds) -> str:
+    if seconds is None:
+        return "n/a"
+    return f"{seconds:.3f} s" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def table(results: dict, args) -> str:
+    names = list(results)
+    peers = [n for n in names if n != "sluice"]
+    labels = {
+        "start": "server start to first result",
+        "range_sum": f"`range({RANGE_N:_})` sum, new session",
+        "json_group": f"`read.json` {args.rows:_} rows / {args.files} files + groupBy count",
+    }
+    head = ["workload"] + names + [f"sluice/{p}" for p in peers if "sluice" in results]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key, label in labels.items():
+        row = [label] + [fmt(results[n].get(key)) for n in names]
+        if "sluice" in results:
+            for p in peers:
+                a, b = results["sluice"].get(key), results[p].get(key)
+                row.append(f"{a / b:.2f}" if a and b else "n/a")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    default_target = os.environ.get("CARGO_TARGET_DIR") or os.path.expanduser("~/.cache/sluice-target")
+    ap.add_argument("--sluice-bin", default=os.environ.get("SLUICE_BIN") or os.path.join(default_target, "debug", "sluice"))
+    ap.add_argument("--spark", default=os.environ.get("SPARK_HOME"),
+                    help="SPARK_HOME, or a venv with the full pyspark package (default: $SPARK_HOME)")
+    ap.add_argument("--sail", default=shutil.which("sail"),
+                    help="the sail executable, or a venv that has it (default: sail on PATH)")
+    ap.add_argument("--only", action="append", choices=["sluice", "spark", "sail"], help="only these servers")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1, help="untimed runs of the query workloads per server")
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--files", type=int, default=20)
+    ap.add_argument("--cache-dir", default=os.path.expanduser("~/.cache/sluice-bench"))
+    args = ap.parse_args()
+    quiet_pyspark_loggers()
+
+    servers = []
+    wanted = set(args.only or ["sluice", "spark", "sail"])
+    if "sluice" in wanted:
+        if os.path.isfile(args.sluice_bin):
+            servers.append(sluice_server(args.sluice_bin))
+        else:
+            log(f"sluice: no binary at {args.sluice_bin}; skipped")
+    if "spark" in wanted:
+        home = spark_home_from(args.spark) if args.spark else None
+        if home:
+            servers.append(spark_server(home))
+        else:
+            log("spark: give --spark SPARK_HOME_OR_VENV (or set SPARK_HOME); skipped")
+    if "sail" in wanted:
+        sail = args.sail
+        if sail and os.path.isdir(sail):
+            sail = os.path.join(sail, "bin", "sail")
+        if sail and os.path.isfile(sail):
+            servers.append(sail_server(sail))
+        else:
+            log("sail: give --sail PATH_OR_VENV (or put sail on PATH); skipped")
+    if not servers:
+        log("no server to benchmark")
+        return 2
+
+    folder = json_dataset(Path(args.cache_dir), args.rows, args.files)
+    log(f"data: {folder}")
+    results = {}
+    for server in servers:
+        results[server.name] = bench_server(server, args, folder)
+    print(f"\nmedians of {args.repeats} runs (client: pyspark {__import__('pyspark').__version__}, "
+          f"{os.cpu_count()} cores)\n")
+    print(table(results, args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
