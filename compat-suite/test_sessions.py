@@ -310,7 +310,7 @@ def test_reattach_unknown_operation_fails(spark, remote):
 
 def test_client_collect_uses_reattachable_execution(spark):
     """The stock client path (reattachable by default) returns every row."""
-    assert spark.conf.get("spark.connect.session.reattachable", "true") in ("true", "True")
+    assert spark.client._use_reattachable_execute
     rows = spark.range(200_000).selectExpr("id % 7 AS k").groupBy("k").count().collect()
     assert sorted((r.k, r["count"]) for r in rows) == [
         (k, len(range(k, 200_000, 7))) for k in range(7)
