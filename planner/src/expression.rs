@@ -1,6 +1,6 @@
 //! Spark Connect expressions to DataFusion expressions, resolving columns as Spark does
 //! (case-insensitively, qualified by alias or by the `plan_id` of `df["col"]`).
-use datafusion::common::{Column, DFSchema, TableReference};
+use datafusion::common::{Column, DFSchema};
 use datafusion::functions::core::expr_fn::get_field;
 use datafusion::logical_expr::expr::{Sort, WindowFunction, WindowFunctionParams};
 use datafusion::logical_expr::{
@@ -78,7 +78,7 @@ impl Planner<'_> {
                     }
                     None => return Err(PlanError::invalid("cast without a target type")),
                 };
-                functions::cast(self, inner, to, schema)
+                functions::cast_to(self, inner, to, schema)
             }
             ExprType::UnresolvedExtractValue(x) => {
                 let child = self.expr(required(&x.child)?, schema)?;
@@ -108,7 +108,11 @@ impl Planner<'_> {
     ) -> PlanResult<Expr> {
         let args = args
             .iter()
-            .map(|a| self.expr(a, schema))
+            .map(|a| match &a.expr_type {
+                // `count(*)` counts rows, as `count(1)` does.
+                Some(ExprType::UnresolvedStar(_)) if name.eq_ignore_ascii_case("count") => Ok(lit(1i32)),
+                _ => self.expr(a, schema),
+            })
             .collect::<PlanResult<Vec<_>>>()?;
         functions::call(self, name, args, distinct, schema)
     }
@@ -123,16 +127,6 @@ impl Planner<'_> {
             NullOrdering::SortNullsUnspecified => asc,
         };
         Ok(e.sort(asc, nulls_first))
-    }
-
-    pub(crate) fn sort_exprs(&self, orders: &[Expression], schema: &DFSchema) -> PlanResult<Vec<Sort>> {
-        orders
-            .iter()
-            .map(|o| match &o.expr_type {
-                Some(ExprType::SortOrder(s)) => self.sort(s, schema),
-                _ => Ok(self.expr(o, schema)?.sort(true, true)),
-            })
-            .collect()
     }
 
     fn window(&self, w: &pexpr::Window, schema: &DFSchema) -> PlanResult<Expr> {
@@ -318,9 +312,4 @@ pub(crate) fn required<T>(x: &Option<Box<T>>) -> PlanResult<&T> {
 pub(crate) fn column_at(schema: &DFSchema, i: usize) -> Expr {
     let (q, f) = schema.qualified_field(i);
     Expr::Column(Column::new(q.cloned(), f.name()))
-}
-
-/// A column with the given qualifier, as an expression.
-pub(crate) fn qualified(q: Option<&TableReference>, name: &str) -> Expr {
-    Expr::Column(Column::new(q.cloned(), name))
 }

@@ -293,10 +293,6 @@ pub(crate) fn cast_to(p: &Planner, e: Expr, to: DataType, schema: &DFSchema) -> 
     Ok(if p.config.ansi { cast(e, to) } else { try_cast(e, to) })
 }
 
-pub(crate) fn cast(p: &Planner, e: Expr, to: DataType, schema: &DFSchema) -> PlanResult<Expr> {
-    cast_to(p, e, to, schema)
-}
-
 /// `col[key]` / `getItem` / `getField`: 0-based for arrays, by key for maps, by name for structs.
 pub(crate) fn extract_value(p: &Planner, child: Expr, key: Expr, schema: &DFSchema) -> PlanResult<Expr> {
     match child.get_type(schema)? {

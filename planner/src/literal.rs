@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use arrow::array::{new_empty_array, Array, ArrayRef, MapArray, StructArray};
 use arrow::buffer::OffsetBuffer;
-use arrow::datatypes::{DataType, Field, Fields, IntervalDayTime, IntervalMonthDayNano, TimeUnit};
+use arrow::datatypes::{DataType, Field, Fields, IntervalDayTime, IntervalMonthDayNano};
 use datafusion::common::ScalarValue;
 use proto::connect::expression::literal::LiteralType;
 use proto::connect::expression::Literal;
@@ -11,6 +11,7 @@ use proto::connect::expression::Literal;
 use crate::error::{PlanError, PlanResult};
 use crate::types;
 
+#[allow(deprecated)] // the client still fills the deprecated type fields
 pub fn to_scalar(lit: &Literal, tz: &str) -> PlanResult<ScalarValue> {
     let t = lit
         .literal_type

@@ -112,7 +112,13 @@ impl Planner<'_> {
     }
 
     fn function_name(&self, name: &str, args: &[Expression], distinct: bool, schema: &DFSchema) -> String {
-        let a: Vec<String> = args.iter().map(|x| self.name_of(x, schema)).collect();
+        let a: Vec<String> = args
+            .iter()
+            .map(|x| match &x.expr_type {
+                Some(ExprType::UnresolvedStar(_)) if name == "count" => "1".to_string(),
+                _ => self.name_of(x, schema),
+            })
+            .collect();
         if let (Some((_, op)), [l, r]) = (INFIX.iter().find(|(n, _)| *n == name), a.as_slice()) {
             return format!("({l} {op} {r})");
         }

@@ -1,6 +1,5 @@
 //! Spark functions that neither DataFusion nor `datafusion-spark` provide with Spark's
 //! semantics. Each is a [`Def`]: a name, a return type rule and an array kernel.
-use std::any::Any;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -17,8 +16,8 @@ use datafusion::logical_expr::{
 
 type Kernel = fn(&[ArrayRef], &DataType) -> Result<ArrayRef>;
 
-/// One Spark function implemented here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// One Spark function implemented here; its name identifies it.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Def {
     name: &'static str,
     ret: fn(&[DataType]) -> DataType,
@@ -26,7 +25,7 @@ pub(crate) struct Def {
     volatile: bool,
 }
 
-pub(crate) const DIVIDE: Def = Def { name: "/", ret: |_| DataType::Float64, kernel: |a, _| divide(a, false), volatile: false };
+pub(crate) const DIVIDE: Def = Def { name: "try_divide", ret: |_| DataType::Float64, kernel: |a, _| divide(a, false), volatile: false };
 pub(crate) const DIVIDE_ANSI: Def = Def { name: "/", ret: |_| DataType::Float64, kernel: |a, _| divide(a, true), volatile: false };
 pub(crate) const SPLIT: Def = Def { name: "split", ret: |_| string_list(), kernel: split, volatile: false };
 pub(crate) const REGEXP_EXTRACT: Def = Def { name: "regexp_extract", ret: |_| DataType::Utf8, kernel: regexp_extract, volatile: false };
@@ -38,6 +37,20 @@ const FROM_JSON: Def = Def { name: "from_json", ret: |_| DataType::Null, kernel:
 /// Uniform draws in [0, 1) from a seed (its only argument), for `sample`.
 pub(crate) const SEEDED_RANDOM: Def =
     Def { name: "rand", ret: |_| DataType::Float64, kernel: seeded_random, volatile: true };
+
+impl PartialEq for Def {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Def {}
+
+impl std::hash::Hash for Def {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
 
 fn string_list() -> DataType {
     DataType::List(Arc::new(Field::new("element", DataType::Utf8, true)))
@@ -52,9 +65,6 @@ struct SparkUdf {
 }
 
 impl ScalarUDFImpl for SparkUdf {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
     fn name(&self) -> &str {
         self.def.name
     }

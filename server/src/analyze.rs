@@ -33,6 +33,11 @@ async fn logical(session: &Session, plan: Option<Plan>) -> SparkResult<LogicalPl
     plan_relation(session, &root(plan)?).await
 }
 
+fn same_plan(a: &LogicalPlan, b: &LogicalPlan) -> bool {
+    let (a, b) = (a.display_indent().to_string(), b.display_indent().to_string());
+    a == b
+}
+
 fn semantic_hash(plan: &LogicalPlan) -> i32 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     plan.display_indent().to_string().hash(&mut h);
@@ -69,7 +74,9 @@ fn input_files(rel: &Relation, out: &mut Vec<String>) {
 
 fn children(rel: &Relation) -> Vec<&Relation> {
     use RelType::*;
-    let one = |r: &Option<Box<Relation>>| r.as_deref().into_iter().collect::<Vec<_>>();
+    fn one(r: &Option<Box<Relation>>) -> Vec<&Relation> {
+        r.as_deref().into_iter().collect()
+    }
     match &rel.rel_type {
         Some(Project(p)) => one(&p.input),
         Some(Filter(f)) => one(&f.input),
@@ -158,7 +165,7 @@ pub async fn analyze(session: &Session, request: Option<Analyze>) -> SparkResult
             let a = state.optimize(&logical(session, s.target_plan).await?)?;
             let b = state.optimize(&logical(session, s.other_plan).await?)?;
             AnalyzeResult::SameSemantics(resp::SameSemantics {
-                result: a.display_indent().to_string() == b.display_indent().to_string(),
+                result: same_plan(&a, &b),
             })
         }
         Analyze::SemanticHash(s) => {

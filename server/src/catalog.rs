@@ -1,6 +1,5 @@
 //! Where names resolve: temp views (per session), global temp views (shared), and file
 //! sources. Implements the planner's [`Resolver`].
-use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -32,9 +31,6 @@ impl ViewSchema {
 
 #[async_trait]
 impl SchemaProvider for ViewSchema {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
     fn table_names(&self) -> Vec<String> {
         self.names()
     }

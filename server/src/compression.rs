@@ -1,6 +1,7 @@
 //! `Plan.compressed_operation`: plans the client compressed with zstd.
 use prost::Message;
-use proto::connect::plan::compressed_operation::{CompressionCodec, OpType as CompressedType};
+use proto::connect::plan::compressed_operation::OpType as CompressedType;
+use proto::connect::CompressionCodec;
 use proto::connect::plan::{CompressedOperation, OpType};
 use proto::connect::{Command, Relation};
 

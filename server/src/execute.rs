@@ -334,7 +334,3 @@ pub fn local_relation(batch: &RecordBatch) -> SparkResult<Relation> {
 pub fn sql_result(out: &Responder<'_>, relation: Relation) {
     out.send(ResponseType::SqlCommandResult(SqlCommandResult { relation: Some(relation) }));
 }
-
-pub fn collect_plan(session: &Session, plan: LogicalPlan) -> impl std::future::Future<Output = SparkResult<Vec<RecordBatch>>> + '_ {
-    async move { Ok(DataFrame::new(session.ctx.state(), plan).collect().await?) }
-}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::datasource::{provider_as_source, MemTable};
 use datafusion::logical_expr::{col, Expr, LogicalPlan, LogicalPlanBuilder};
-use datafusion::prelude::{CsvReadOptions, NdJsonReadOptions, ParquetReadOptions, SessionContext};
+use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
 use planner::{DataSource, PlanError, PlanResult};
 
 /// Options sluice reads; anything else is refused rather than silently ignored.
@@ -125,7 +125,7 @@ fn spark_csv_type(t: &DataType) -> DataType {
 
 async fn read_json(ctx: &SessionContext, source: &DataSource) -> PlanResult<LogicalPlan> {
     let ext = extension(source, ".json");
-    let options = || NdJsonReadOptions::default().file_extension(ext);
+    let options = || JsonReadOptions::default().file_extension(ext);
     let df = match &source.schema {
         Some(s) => ctx.read_json(source.paths.clone(), options().schema(s)).await?,
         None => {

@@ -21,10 +21,11 @@ fn strings(columns: &[(&str, Vec<String>)]) -> SparkResult<RecordBatch> {
     Ok(RecordBatch::try_new(schema, arrays)?)
 }
 
+#[allow(deprecated)] // clients still send the deprecated fields
 pub async fn sql_command(session: &Session, out: &Responder<'_>, cmd: SqlCommand) -> SparkResult<()> {
     if let Some(input) = cmd.input {
         // Newer clients wrap the SQL in a relation already.
-        return run_sql_text(session, out, *input).await;
+        return run_sql_text(session, out, input).await;
     }
     let relation = Relation {
         common: None,

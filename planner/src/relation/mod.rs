@@ -5,8 +5,9 @@ mod source;
 
 use std::collections::HashMap;
 
-use datafusion::logical_expr::{col, Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder};
+use datafusion::logical_expr::{col, Expr, LogicalPlan, LogicalPlanBuilder};
 use futures::future::BoxFuture;
+use proto::connect::expression::{ExprType, Literal};
 use proto::connect::relation::RelType;
 use proto::connect::Relation;
 
@@ -45,8 +46,8 @@ impl Planner<'_> {
             RelType::ChunkedCachedLocalRelation(c) => source::chunked_local_relation(self, c),
             RelType::Range(r) => source::range(self, r),
             RelType::Sql(s) => {
-                let args = s.args.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<_, _>>();
-                crate::sql::plan_query(self, &s.query, &args, &s.pos_args).await
+                let (named, positional) = sql_arguments(s)?;
+                crate::sql::plan_query(self, &s.query, &named, &positional).await
             }
             RelType::Project(p) => {
                 // `spark.sql("SELECT 1")`-style projections arrive without an input.
@@ -58,7 +59,7 @@ impl Planner<'_> {
             }
             RelType::Filter(f) => {
                 let input = self.input(&f.input).await?;
-                let cond = crate::expression::required(&f.condition)?;
+                let cond = f.condition.as_ref().ok_or_else(|| PlanError::invalid("filter without a condition"))?;
                 let cond = self.expr(cond, input.schema())?;
                 Ok(LogicalPlanBuilder::from(input).filter(cond)?.build()?)
             }
@@ -143,7 +144,6 @@ impl Planner<'_> {
             datafusion::logical_expr::WindowFunctionDefinition::WindowUDF(row_number),
             vec![],
         )))
-        .build()?
         .alias(ROW_NUMBER);
         let plan = LogicalPlanBuilder::from(input)
             .window(vec![numbered])?
@@ -175,4 +175,22 @@ fn non_negative(n: i32, what: &str) -> PlanResult<usize> {
             "[INVALID_LIMIT_LIKE_EXPRESSION.IS_NEGATIVE] The {what} like expression \"{n}\" is invalid. The {what} expression must be equal to or greater than 0, but got {n}."
         ))
     })
+}
+
+/// SQL parameters: Spark 4 clients send expressions, older ones literals.
+#[allow(deprecated)] // `args` / `pos_args` are what older clients send
+fn sql_arguments(s: &proto::connect::Sql) -> PlanResult<(HashMap<String, Literal>, Vec<Literal>)> {
+    let literal = |e: &proto::connect::Expression| match &e.expr_type {
+        Some(ExprType::Literal(l)) => Ok(l.clone()),
+        _ => Err(PlanError::unsupported("a SQL parameter that is not a literal")),
+    };
+    let mut named: HashMap<String, Literal> = s.args.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    for (k, v) in &s.named_arguments {
+        named.insert(k.clone(), literal(v)?);
+    }
+    let mut positional = s.pos_args.clone();
+    for e in &s.pos_arguments {
+        positional.push(literal(e)?);
+    }
+    Ok((named, positional))
 }

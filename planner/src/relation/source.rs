@@ -128,7 +128,8 @@ pub(crate) fn range(p: &Planner, r: &Range) -> PlanResult<LogicalPlan> {
         .get("range")
         .ok_or_else(|| PlanError::UnknownFunction("`range`".into()))?;
     let start = r.start.unwrap_or(0);
-    let provider = f.create_table_provider(&[lit(start), lit(r.end), lit(r.step)])?;
+    let args = [lit(start), lit(r.end), lit(r.step)];
+    let provider = f.create_table_provider_with_args(datafusion::catalog::TableFunctionArgs::new(&args, p.state))?;
     let plan = LogicalPlanBuilder::scan("range", provider_as_source(provider), None)?
         .project(vec![col("value").alias("id")])?
         .build()?;
