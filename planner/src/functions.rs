@@ -15,6 +15,7 @@ use datafusion::logical_expr::{
 use crate::error::{PlanError, PlanResult};
 use crate::{datetime, udf, Planner};
 
+
 /// The arguments of one call, already planned.
 pub(crate) struct Call<'p, 'a> {
     pub p: &'p Planner<'a>,
@@ -76,11 +77,46 @@ const SPARK: &[(&str, Builder)] = &[
     ("countdistinct", |c| aggregate(Call { distinct: true, ..c }, "count")),
     ("collect_list", |c| aggregate(c, "array_agg")),
     ("collect_set", |c| aggregate(Call { distinct: true, ..c }, "array_agg")),
-    ("first", |c| aggregate(c, "first_value")),
-    ("last", |c| aggregate(c, "last_value")),
+    ("first", |c| first_last(c, "first_value")),
+    ("last", |c| first_last(c, "last_value")),
+    ("first_value", |c| first_last(c, "first_value")),
+    ("last_value", |c| first_last(c, "last_value")),
+    ("variance", |c| aggregate(c, "var_samp")),
+    ("count_if", count_if),
+    ("typeof", |c| {
+        let schema = c.schema;
+        Ok(lit(crate::types::simple_string(&one(c)?.get_type(schema)?)))
+    }),
+    ("dayofweek", |c| {
+        let day = date_part(c, "dow")?;
+        Ok(binary_expr(day, Operator::Plus, lit(1i32)))
+    }),
+    ("instr", |c| {
+        let p = c.p;
+        let [s, sub] = two("instr", c)?;
+        Ok(cast(scalar(p, "strpos", vec![s, sub])?, DataType::Int32))
+    }),
+    ("locate", locate),
+    ("sort_array", sort_array),
+    ("get", |c| {
+        let p = c.p;
+        let [arr, i] = two("get", c)?;
+        let index = binary_expr(cast(i, DataType::Int64), Operator::Plus, lit(1i64));
+        scalar(p, "array_element", vec![arr, index])
+    }),
+    ("try_element_at", element_at),
+    ("element_at", element_at),
+    ("rand", random),
+    ("random", random),
+    ("date_add", |c| with_dates(c, "date_add", &[0])),
+    ("date_sub", |c| with_dates(c, "date_sub", &[0])),
+    ("date_diff", |c| with_dates(c, "date_diff", &[0, 1])),
+    ("last_day", |c| with_dates(c, "last_day", &[0])),
+    ("add_months", |c| with_dates(c, "add_months", &[0])),
+    ("next_day", |c| with_dates(c, "next_day", &[0])),
     ("approx_count_distinct", |c| aggregate(c, "approx_distinct")),
     ("substr", |c| scalar(c.p, "substring", c.args)),
-    ("datediff", |c| scalar(c.p, "date_diff", c.args)),
+    ("datediff", |c| with_dates(c, "date_diff", &[0, 1])),
     ("struct", make_struct),
     ("year", |c| date_part(c, "year")),
     ("quarter", |c| date_part(c, "quarter")),
@@ -88,6 +124,9 @@ const SPARK: &[(&str, Builder)] = &[
     ("day", |c| date_part(c, "day")),
     ("dayofmonth", |c| date_part(c, "day")),
     ("dayofyear", |c| date_part(c, "doy")),
+    ("hour", |c| timestamp_part(c, "hour")),
+    ("minute", |c| timestamp_part(c, "minute")),
+    ("second", |c| timestamp_part(c, "second")),
     ("to_timestamp", datetime::to_timestamp),
     ("to_date", datetime::to_date),
     ("date_format", datetime::date_format),
@@ -183,6 +222,92 @@ fn aggregate(c: Call, name: &str) -> PlanResult<Expr> {
     Ok(Expr::AggregateFunction(AggregateFunction::new_udf(f, c.args, c.distinct, None, vec![], None)))
 }
 
+/// `first(x, ignoreNulls)` / `last(...)`: the flag becomes DataFusion's null treatment.
+fn first_last(c: Call, name: &str) -> PlanResult<Expr> {
+    let mut args = c.args.clone();
+    let ignore_nulls = match args.get(1) {
+        Some(Expr::Literal(ScalarValue::Boolean(Some(b)), _)) => {
+            let b = *b;
+            args.truncate(1);
+            b
+        }
+        _ => false,
+    };
+    let f = c
+        .p
+        .state
+        .aggregate_functions()
+        .get(name)
+        .cloned()
+        .ok_or_else(|| PlanError::UnknownFunction(crate::error::quote(name)))?;
+    let treatment = ignore_nulls.then_some(datafusion::sql::sqlparser::ast::NullTreatment::IgnoreNulls.into());
+    Ok(Expr::AggregateFunction(AggregateFunction::new_udf(f, args, c.distinct, None, vec![], treatment)))
+}
+
+/// `count_if(cond)`: rows where the condition holds (0 when none).
+fn count_if(c: Call) -> PlanResult<Expr> {
+    let p = c.p;
+    let schema = c.schema;
+    let cond = one(Call { p, args: c.args, distinct: false, schema })?;
+    let counted = when(cond, lit(1i32)).end()?;
+    aggregate(Call { p, args: vec![counted], distinct: false, schema }, "count")
+}
+
+/// `locate(substr, str[, pos])`: 1-based position, 0 when absent.
+fn locate(c: Call) -> PlanResult<Expr> {
+    let mut args = c.args.into_iter();
+    let (Some(sub), Some(s)) = (args.next(), args.next()) else { return Err(arity("locate", 2)) };
+    match args.next() {
+        None | Some(Expr::Literal(ScalarValue::Int32(Some(1)), _)) => {
+            Ok(cast(scalar(c.p, "strpos", vec![s, sub])?, DataType::Int32))
+        }
+        Some(_) => Err(PlanError::unsupported("locate() with a start position other than 1")),
+    }
+}
+
+/// `sort_array(arr, asc)`: ascending puts nulls first, descending last.
+fn sort_array(c: Call) -> PlanResult<Expr> {
+    let mut args = c.args.into_iter();
+    let arr = args.next().ok_or_else(|| arity("sort_array", 1))?;
+    let asc = !matches!(args.next(), Some(Expr::Literal(ScalarValue::Boolean(Some(false)), _)));
+    let (dir, nulls) = if asc { ("ASC", "NULLS FIRST") } else { ("DESC", "NULLS LAST") };
+    scalar(c.p, "array_sort", vec![arr, lit(dir), lit(nulls)])
+}
+
+/// `element_at(array, i)` (1-based) / `element_at(map, key)`; NULL when absent.
+fn element_at(c: Call) -> PlanResult<Expr> {
+    let p = c.p;
+    let schema = c.schema;
+    let [base, key] = two("element_at", c)?;
+    match base.get_type(schema)? {
+        DataType::Map(..) => scalar(p, "get_field", vec![base, key]),
+        _ => scalar(p, "array_element", vec![base, key]),
+    }
+}
+
+/// `rand(seed)` repeats for a seed; `rand()` does not.
+fn random(c: Call) -> PlanResult<Expr> {
+    match c.args.first() {
+        Some(seed) => Ok(udf::call(udf::SEEDED_RANDOM, vec![seed.clone()])),
+        None => scalar(c.p, "random", vec![]),
+    }
+}
+
+/// Date functions take date strings too, as Spark casts them implicitly.
+fn with_dates(c: Call, name: &str, positions: &[usize]) -> PlanResult<Expr> {
+    let schema = c.schema;
+    let args = c
+        .args
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let is_string = matches!(a.get_type(schema), Ok(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View));
+            if positions.contains(&i) && is_string { cast(a, DataType::Date32) } else { a }
+        })
+        .collect();
+    scalar(c.p, name, args)
+}
+
 /// Calls the registered scalar function `name`.
 pub(crate) fn scalar(p: &Planner, name: &str, args: Vec<Expr>) -> PlanResult<Expr> {
     let f = p
@@ -204,6 +329,18 @@ fn date_part(c: Call, part: &str) -> PlanResult<Expr> {
         _ => x,
     };
     Ok(cast(scalar(p, "date_part", vec![lit(part), x])?, DataType::Int32))
+}
+
+/// `hour(x)` etc. accept timestamp strings, cast in the session time zone.
+fn timestamp_part(c: Call, name: &str) -> PlanResult<Expr> {
+    let schema = c.schema;
+    let p = c.p;
+    let x = one(c)?;
+    let x = match x.get_type(schema)? {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => cast(x, crate::types::timestamp_type(&p.config.time_zone)),
+        _ => x,
+    };
+    scalar(p, name, vec![x])
 }
 
 /// `struct(a, b)` names its fields after the columns it is given, `colN` otherwise.

@@ -57,6 +57,10 @@ impl Planner<'_> {
                 self.function_name(&f.function_name, &f.arguments, false, schema)
             }
             ExprType::ExpressionString(s) => crate::sql::expression_name(&s.expression),
+            // `col("a").cast(...)` keeps the column's name.
+            ExprType::Cast(c) if matches!(c.expr.as_deref().and_then(|x| x.expr_type.as_ref()), Some(ExprType::UnresolvedAttribute(_))) => {
+                c.expr.as_deref().map(|x| self.name_of(x, schema)).unwrap_or_default()
+            }
             ExprType::Cast(c) => {
                 let inner = c.expr.as_deref().map(|x| self.name_of(x, schema)).unwrap_or_default();
                 let tz = &self.config.time_zone;
@@ -124,9 +128,8 @@ impl Planner<'_> {
         }
         match (name, a.as_slice()) {
             ("not", [x]) => format!("(NOT {x})"),
-            ("negative", [x]) => format!("(- {x})"),
-            ("isNull", [x]) => format!("({x} IS NULL)"),
-            ("isNotNull", [x]) => format!("({x} IS NOT NULL)"),
+            ("isNull" | "isnull", [x]) => format!("({x} IS NULL)"),
+            ("isNotNull" | "isnotnull", [x]) => format!("({x} IS NOT NULL)"),
             ("isNaN", [x]) => format!("isnan({x})"),
             ("in", [x, rest @ ..]) => format!("({x} IN ({}))", rest.join(", ")),
             ("like", [x, p]) => format!("{x} LIKE {p}"),

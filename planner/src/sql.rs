@@ -239,6 +239,10 @@ fn rename_outputs(plan: LogicalPlan, names: Option<Vec<String>>) -> PlanResult<L
 /// division of doubles.
 fn spark_semantics(plan: LogicalPlan, ansi: bool) -> PlanResult<LogicalPlan> {
     let out = plan.transform_up_with_subqueries(|node| {
+        // LIMIT / OFFSET counts stay as DataFusion wants them.
+        if matches!(node, LogicalPlan::Limit(_)) {
+            return Ok(Transformed::no(node));
+        }
         let mut schema = DFSchema::empty();
         for input in node.inputs() {
             schema.merge(input.schema());
@@ -258,13 +262,31 @@ fn spark_semantics(plan: LogicalPlan, ansi: bool) -> PlanResult<LogicalPlan> {
 }
 
 /// Plans an expression string (`expr("a + 1")`, `selectExpr`, `filter("a > 1")`).
+/// Parses one select item (`expr`, `expr AS a`, `expr a`) the way a SELECT list would.
+fn parse_select_item(text: &str) -> PlanResult<ast::ExprWithAlias> {
+    let sql = format!("SELECT {text}");
+    let statement = parse_one(&sql).map_err(|_| parse_error(text, "found: EOF"))?;
+    let item = match statement {
+        DFStatement::Statement(s) => match *s {
+            Statement::Query(q) => match *q.body {
+                SetExpr::Select(select) if select.projection.len() == 1 && select.from.is_empty() => {
+                    select.projection.into_iter().next()
+                }
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    };
+    match item {
+        Some(SelectItem::UnnamedExpr(expr)) => Ok(ast::ExprWithAlias { expr, alias: None }),
+        Some(SelectItem::ExprWithAlias { expr, alias }) => Ok(ast::ExprWithAlias { expr, alias: Some(alias) }),
+        _ => Err(parse_error(text, "found: EOF")),
+    }
+}
+
 pub(crate) fn plan_expression(p: &Planner, text: &str, schema: &DFSchema) -> PlanResult<Expr> {
-    let parsed = DFParserBuilder::new(text)
-        .with_dialect(&DatabricksDialect {})
-        .build()
-        .map_err(|e| parse_error(text, e))?
-        .parse_into_expr()
-        .map_err(|e| parse_error(text, e))?;
+    let parsed = parse_select_item(text)?;
     let alias = parsed.alias.as_ref().map(|a| a.value.clone());
     let e = p.state.create_logical_expr_from_sql_expr(parsed, schema)?;
     let e = match e {
@@ -282,6 +304,10 @@ fn divide_in_expr(e: Expr, schema: &DFSchema, ansi: bool) -> PlanResult<Expr> {
     let divide = if ansi { udf::DIVIDE_ANSI } else { udf::DIVIDE };
     Ok(e
         .transform_up(|x| match x {
+            // Spark types an integer literal INT when it fits, BIGINT otherwise.
+            Expr::Literal(ScalarValue::Int64(Some(v)), meta) if i32::try_from(v).is_ok() => {
+                Ok(Transformed::yes(Expr::Literal(ScalarValue::Int32(Some(v as i32)), meta)))
+            }
             Expr::BinaryExpr(BinaryExpr { left, op: Operator::Divide, right }) => {
                 let decimal =
                     |e: &Expr| matches!(e.get_type(schema), Ok(DataType::Decimal128(..) | DataType::Decimal256(..)));
@@ -299,11 +325,7 @@ fn divide_in_expr(e: Expr, schema: &DFSchema, ansi: bool) -> PlanResult<Expr> {
 
 /// Spark's name for an expression string as a column (`selectExpr("a + 1")` → `(a + 1)`).
 pub(crate) fn expression_name(text: &str) -> String {
-    let parsed = DFParserBuilder::new(text)
-        .with_dialect(&DatabricksDialect {})
-        .build()
-        .and_then(|mut p| p.parse_into_expr());
-    match parsed {
+    match parse_select_item(text) {
         Ok(e) => match e.alias {
             Some(a) => a.value,
             None => spark_name(&e.expr),
@@ -354,13 +376,14 @@ fn spark_name(e: &SqlExpr) -> String {
             if *negated { format!("(NOT {s})") } else { s }
         }
         SqlExpr::Case { operand, conditions, else_result, .. } => {
+            // Spark names `CASE a WHEN 7` as its expanded form `CASE WHEN (a = 7)`.
             let mut s = String::from("CASE");
-            if let Some(o) = operand {
-                s.push(' ');
-                s.push_str(&spark_name(o));
-            }
             for w in conditions {
-                s.push_str(&format!(" WHEN {} THEN {}", spark_name(&w.condition), spark_name(&w.result)));
+                let cond = match operand {
+                    Some(o) => format!("({} = {})", spark_name(o), spark_name(&w.condition)),
+                    None => spark_name(&w.condition),
+                };
+                s.push_str(&format!(" WHEN {cond} THEN {}", spark_name(&w.result)));
             }
             if let Some(e) = else_result {
                 s.push_str(&format!(" ELSE {}", spark_name(e)));
@@ -368,6 +391,12 @@ fn spark_name(e: &SqlExpr) -> String {
             s + " END"
         }
         SqlExpr::Function(f) => function_name(f),
+        SqlExpr::Substring { expr, substring_from, substring_for, shorthand, .. } => {
+            let from = substring_from.as_deref().map(spark_name).unwrap_or_else(|| "1".into());
+            let len = substring_for.as_deref().map(spark_name).unwrap_or_else(|| i32::MAX.to_string());
+            let name = if *shorthand { "substr" } else { "substring" };
+            format!("{name}({}, {from}, {len})", spark_name(expr))
+        }
         other => other.to_string(),
     }
 }

@@ -109,6 +109,7 @@ fn sql_state(class: &str) -> Option<&'static str> {
         ("UNRESOLVED_ROUTINE", "42883"),
         ("PARSE_SYNTAX_ERROR", "42601"),
         ("DIVIDE_BY_ZERO", "22012"),
+        ("REMAINDER_BY_ZERO", "22012"),
         ("CAST_INVALID_INPUT", "22018"),
         ("ARITHMETIC_OVERFLOW", "22003"),
         ("DATATYPE_MISMATCH", "42K09"),
@@ -150,6 +151,15 @@ fn from_datafusion(e: &DataFusionError) -> SparkThrowable {
             return from_plan(p);
         }
     }
+    if let DataFusionError::SchemaError(s, _) = root {
+        if let datafusion::common::SchemaError::FieldNotFound { field, valid_fields } = s.as_ref() {
+            let suggestions: Vec<String> = valid_fields.iter().map(|c| format!("`{}`", c.name)).collect();
+            return from_plan(&PlanError::UnresolvedColumn {
+                name: format!("`{}`", field.name),
+                suggestions: suggestions.join(", "),
+            });
+        }
+    }
     let text = root.to_string();
     let strip = |s: &str| s.trim_matches('"').to_string();
     if let Some(c) = NO_FIELD.captures(&text) {
@@ -166,7 +176,15 @@ fn from_datafusion(e: &DataFusionError) -> SparkThrowable {
     if let Some(c) = NO_FUNCTION.captures(&text) {
         return from_plan(&PlanError::UnknownFunction(format!("`{}`", &c[1])));
     }
-    if text.contains("DIVIDE_BY_ZERO") || text.contains("Divide by zero") {
+    if text.contains("Divide by zero") && !text.contains("DIVIDE_BY_ZERO") {
+        // DataFusion's own divide-by-zero comes from `%` (sluice's `/` raises DIVIDE_BY_ZERO).
+        return throwable(
+            ARITHMETIC,
+            "[REMAINDER_BY_ZERO] Remainder by zero. Use `try_mod` to tolerate divisor being 0 and return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass this error. SQLSTATE: 22012".into(),
+            HashMap::from([("config".into(), "\"spark.sql.ansi.enabled\"".into())]),
+        );
+    }
+    if text.contains("DIVIDE_BY_ZERO") {
         return throwable(
             ARITHMETIC,
             "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate divisor being 0 and return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass this error. SQLSTATE: 22012".into(),

@@ -147,7 +147,8 @@ impl Session {
             .with_create_default_catalog_and_schema(false)
             .set_bool("datafusion.sql_parser.enable_ident_normalization", false)
             .set_str("datafusion.sql_parser.dialect", "Databricks")
-            .set_str("datafusion.execution.time_zone", config.get("spark.sql.session.timeZone").unwrap_or("UTC"));
+            // Spark reads `1.5` in SQL as a decimal, not a double.
+            .set_bool("datafusion.sql_parser.parse_float_as_decimal", true);
         let state = SessionStateBuilder::new()
             .with_config(df_config)
             .with_default_features()

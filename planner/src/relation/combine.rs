@@ -32,17 +32,31 @@ fn qualified_names(plan: &LogicalPlan) -> HashSet<(Option<String>, String)> {
         .collect()
 }
 
+/// Whether `side` has an unqualified column whose name `other` also has.
+fn has_bare_clash(side: &LogicalPlan, other: &LogicalPlan) -> bool {
+    let names: HashSet<String> = other.schema().columns().into_iter().map(|c| c.name).collect();
+    side.schema().columns().iter().any(|c| c.relation.is_none() && names.contains(&c.name))
+}
+
 impl Planner<'_> {
     pub(crate) async fn join(&self, j: &Join) -> PlanResult<LogicalPlan> {
-        let left = self.input(&j.left).await?;
+        let left_start = self.plan_id_mark();
+        let mut left = self.input(&j.left).await?;
         let left_end = self.plan_id_mark();
         let mut right = self.input(&j.right).await?;
-        // Both sides may expose the same qualified names (a self-join): give the right side
-        // its own qualifier, and tell `df["x"]` references of that side about it.
-        if !qualified_names(&left).is_disjoint(&qualified_names(&right)) {
-            let alias = format!("__sluice_right_{}", self.plan_id_mark());
+        let right_end = self.plan_id_mark();
+        // DataFusion cannot hold `k` and `t.k` (or `t.k` twice) in one schema, Spark can.
+        // A side whose bare names clash gets a qualifier of its own; `df["x"]` references
+        // into that side are told about it.
+        if has_bare_clash(&left, &right) {
+            let alias = format!("__sluice_left_{left_end}");
+            left = LogicalPlanBuilder::from(left).alias(alias.as_str())?.build()?;
+            self.requalify_since(left_start, left_end, left.schema());
+        }
+        if has_bare_clash(&right, &left) || !qualified_names(&left).is_disjoint(&qualified_names(&right)) {
+            let alias = format!("__sluice_right_{right_end}");
             right = LogicalPlanBuilder::from(right).alias(alias.as_str())?.build()?;
-            self.requalify_since(left_end, self.plan_id_mark(), right.schema());
+            self.requalify_since(left_end, right_end, right.schema());
         }
         let Some(kind) = join_type(j.join_type())? else {
             let plan = LogicalPlanBuilder::from(left).cross_join(right)?;

@@ -37,6 +37,34 @@ fn rebase(e: Expr, extracted: &[Expr]) -> PlanResult<Expr> {
         .data)
 }
 
+/// Spark allows two output columns of one name (`select a, a`); DataFusion only when they
+/// differ in qualifier, so each duplicate gets a qualifier of its own. Referring to the name
+/// afterwards is then ambiguous, as in Spark.
+fn keep_duplicates(items: Vec<Expr>) -> Vec<Expr> {
+    let key = |e: &Expr| match e {
+        Expr::Column(c) => (c.relation.as_ref().map(|r| r.to_string()), c.name.clone()),
+        other => (None, other.schema_name().to_string()),
+    };
+    let keys: Vec<(Option<String>, String)> = items.iter().map(key).collect();
+    let names: Vec<&String> = keys.iter().map(|(_, n)| n).collect();
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let clashes = keys.iter().enumerate().any(|(j, k)| j != i && (k == &keys[i] || (k.1 == keys[i].1 && (k.0.is_none() || keys[i].0.is_none()))));
+            if !clashes {
+                return e;
+            }
+            let name = names[i].clone();
+            let inner = match e {
+                Expr::Alias(a) => *a.expr,
+                other => other,
+            };
+            inner.alias_qualified(Some(format!("__sluice_dup_{i}").as_str()), name)
+        })
+        .collect()
+}
+
 fn strip_alias(e: &Expr) -> (&Expr, Option<&str>) {
     match e {
         Expr::Alias(Alias { expr, name, .. }) => (expr, Some(name)),
@@ -123,7 +151,7 @@ impl Planner<'_> {
         let generators: Vec<usize> =
             items.iter().enumerate().filter(|(_, e)| matches!(strip_alias(e).0, Expr::Unnest(_))).map(|(i, _)| i).collect();
         if generators.is_empty() {
-            return Ok(LogicalPlanBuilder::from(plan).project(items)?.build()?);
+            return Ok(LogicalPlanBuilder::from(plan).project(keep_duplicates(items))?.build()?);
         }
         // explode(x): project x under a temporary name, unnest it, then name it as Spark does.
         let mut inner = vec![];

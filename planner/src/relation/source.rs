@@ -36,11 +36,23 @@ impl Planner<'_> {
                     schema,
                     options,
                 };
-                self.resolver.data_source(source).await
+                unqualified(self.resolver.data_source(source).await?)
             }
             None => Err(PlanError::invalid("read without a source")),
         }
     }
+}
+
+/// Columns of data that has no table name carry no qualifier, as in Spark.
+pub(crate) fn unqualified(plan: LogicalPlan) -> PlanResult<LogicalPlan> {
+    let schema = plan.schema().clone();
+    if schema.columns().iter().all(|c| c.relation.is_none()) {
+        return Ok(plan);
+    }
+    let exprs: Vec<Expr> = (0..schema.fields().len())
+        .map(|i| crate::expression::column_at(&schema, i).alias(schema.field(i).name()))
+        .collect();
+    Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
 }
 
 /// An Arrow schema from a parsed Spark struct type.
@@ -98,12 +110,9 @@ pub(crate) fn chunked_local_relation(p: &Planner, c: &ChunkedCachedLocalRelation
 fn in_memory(schema: SchemaRef, batches: Vec<RecordBatch>, declared: Option<SchemaRef>) -> PlanResult<LogicalPlan> {
     let table = MemTable::try_new(schema.clone(), vec![batches])?;
     let plan = LogicalPlanBuilder::scan("local_relation", provider_as_source(Arc::new(table)), None)?.build()?;
-    let Some(declared) = declared else {
-        return Ok(plan);
+    let Some(declared) = declared.filter(|d| d.fields().len() == schema.fields().len()) else {
+        return unqualified(plan);
     };
-    if declared.fields().len() != schema.fields().len() {
-        return Ok(plan);
-    }
     let exprs: Vec<Expr> = schema
         .fields()
         .iter()
