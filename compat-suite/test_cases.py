@@ -2,6 +2,7 @@
 what Apache Spark returned (expected/<area>.json, written by record_spark.py)."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,32 @@ def _expected(area: str) -> dict:
 EXPECTED = {area: _expected(area) for area in AREAS}
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def _known_gaps() -> dict:
+    """Cases sluice is known not to match yet (`known_gaps.txt`: `area::name  # why`).
+    They run as strict xfails: one that starts passing fails the run until it is removed
+    from the list, so the list cannot go stale. Not applied when validating another
+    server through SLUICE_REMOTE."""
+    path = Path(__file__).resolve().parent / "known_gaps.txt"
+    if os.environ.get("SLUICE_REMOTE") or not path.exists():
+        return {}
+    gaps = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        case_id, _, why = line.partition("#")
+        if case_id.strip():
+            gaps[case_id.strip()] = why.strip() or "known gap"
+    return gaps
+
+
+KNOWN_GAPS = _known_gaps()
+PARAMS = [
+    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[c.id]))
+    if c.id in KNOWN_GAPS
+    else c
+    for c in CASES
+]
+
+
+@pytest.mark.parametrize("case", PARAMS, ids=[c.id for c in CASES])
 def test_case(case, remote, tmp_path):
     recorded = EXPECTED[case.area].get("cases", {})
     if case.name not in recorded:

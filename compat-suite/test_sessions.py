@@ -549,8 +549,12 @@ def run_client(url: str, roots: Path, timeout: float = 120):
     """A separate Python process: gRPC reads GRPC_DEFAULT_SSL_ROOTS_FILE_PATH once."""
     env = {**os.environ, "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": str(roots), "TZ": "UTC"}
     env.pop("SPARK_CONNECT_AUTHENTICATE_TOKEN", None)
+    # A script file, not `python -c`: PySpark takes a main module without a file for its
+    # own doctest runner and exits early.
+    script = roots.parent / "client_snippet.py"
+    script.write_text(CLIENT_SNIPPET)
     return subprocess.run(
-        [sys.executable, "-c", CLIENT_SNIPPET, url],
+        [sys.executable, str(script), url],
         env=env, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
 

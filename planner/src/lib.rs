@@ -12,6 +12,7 @@ mod names;
 mod relation;
 pub mod show;
 pub mod sql;
+pub mod table_functions;
 pub mod types;
 mod udf;
 

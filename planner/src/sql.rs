@@ -293,21 +293,30 @@ pub(crate) fn plan_expression(p: &Planner, text: &str, schema: &DFSchema) -> Pla
         Expr::Alias(a) => *a.expr,
         other => other,
     };
-    let e = divide_in_expr(e, schema, p.config.ansi)?;
+    let e = divide_in_expr(int_literals(e)?, schema, p.config.ansi)?;
     Ok(match alias {
         Some(a) => e.alias(a),
         None => e,
     })
 }
 
+/// Spark types an integer literal INT when it fits, BIGINT otherwise (DataFusion: BIGINT).
+/// Only for standalone expressions: in a whole SQL plan, later nodes refer to earlier ones
+/// by names that spell the literal's type.
+fn int_literals(e: Expr) -> PlanResult<Expr> {
+    Ok(e.transform_up(|x| match x {
+        Expr::Literal(ScalarValue::Int64(Some(v)), meta) if i32::try_from(v).is_ok() => {
+            Ok(Transformed::yes(Expr::Literal(ScalarValue::Int32(Some(v as i32)), meta)))
+        }
+        other => Ok(Transformed::no(other)),
+    })?
+    .data)
+}
+
 fn divide_in_expr(e: Expr, schema: &DFSchema, ansi: bool) -> PlanResult<Expr> {
     let divide = if ansi { udf::DIVIDE_ANSI } else { udf::DIVIDE };
     Ok(e
         .transform_up(|x| match x {
-            // Spark types an integer literal INT when it fits, BIGINT otherwise.
-            Expr::Literal(ScalarValue::Int64(Some(v)), meta) if i32::try_from(v).is_ok() => {
-                Ok(Transformed::yes(Expr::Literal(ScalarValue::Int32(Some(v as i32)), meta)))
-            }
             Expr::BinaryExpr(BinaryExpr { left, op: Operator::Divide, right }) => {
                 let decimal =
                     |e: &Expr| matches!(e.get_type(schema), Ok(DataType::Decimal128(..) | DataType::Decimal256(..)));

@@ -155,6 +155,9 @@ impl Session {
             .with_spark_features()
             .build();
         let ctx = SessionContext::new_with_state(state);
+        if let Some(range) = ctx.state().table_functions().get("range").cloned() {
+            ctx.register_udtf("range", Arc::new(planner::table_functions::SparkRange::new(range)));
+        }
         let catalog = Arc::new(MemoryCatalogProvider::new());
         catalog.register_schema(DEFAULT_DB, Arc::new(ViewSchema::default()) as Arc<dyn SchemaProvider>)?;
         catalog.register_schema(GLOBAL_TEMP, global_views as Arc<dyn SchemaProvider>)?;

@@ -139,10 +139,10 @@ pub(crate) fn range(p: &Planner, r: &Range) -> PlanResult<LogicalPlan> {
     let start = r.start.unwrap_or(0);
     let args = [lit(start), lit(r.end), lit(r.step)];
     let provider = f.create_table_provider_with_args(datafusion::catalog::TableFunctionArgs::new(&args, p.state))?;
-    let plan = LogicalPlanBuilder::scan("range", provider_as_source(provider), None)?
-        .project(vec![col("value").alias("id")])?
-        .build()?;
-    Ok(plan)
+    let scan = LogicalPlanBuilder::scan("range", provider_as_source(provider), None)?;
+    // DataFusion's own `range` names its column `value`; the session may carry Spark's.
+    let column = if scan.schema().has_column_with_unqualified_name("value") { "value" } else { "id" };
+    Ok(scan.project(vec![col(column).alias("id")])?.build()?)
 }
 
 /// `df.sample(fraction, seed)`: a Bernoulli sample; a seed makes it repeatable.

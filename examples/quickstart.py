@@ -1,0 +1,19 @@
+"""A first PySpark session against sluice: DataFrames, SQL, show()."""
+import os
+
+from pyspark.sql import SparkSession, functions as F
+
+spark = SparkSession.builder.remote(os.environ.get("SPARK_REMOTE", "sc://localhost:15002")).getOrCreate()
+print("server reports Spark", spark.version)
+
+orders = spark.createDataFrame(
+    [(1, "books", 12.5), (2, "games", 30.0), (3, "books", 7.25), (4, "music", None)],
+    "id INT, category STRING, amount DOUBLE",
+)
+orders.groupBy("category").agg(F.count("*"), F.sum("amount")).orderBy("category").show()
+
+orders.createOrReplaceTempView("orders")
+spark.sql("SELECT category, round(avg(amount), 2) AS avg_amount FROM orders GROUP BY category ORDER BY 1").show()
+
+print(spark.range(10_000_000).selectExpr("sum(id)").collect())
+spark.stop()
