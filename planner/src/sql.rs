@@ -21,6 +21,11 @@ use crate::error::{PlanError, PlanResult};
 use crate::expression::column_at;
 use crate::{literal, udf, Planner};
 
+/// Splits a possibly backquoted multi-part name (`` db.`my table` ``) into its parts.
+pub fn split_identifier(name: &str) -> Vec<String> {
+    crate::expression::split_name(name)
+}
+
 /// A SQL statement as sluice dispatches it.
 #[derive(Debug)]
 pub enum SparkStatement {

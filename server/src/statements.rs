@@ -150,7 +150,7 @@ fn show_tables(session: &Session, database: Option<String>, pattern: Option<Stri
 }
 
 /// SHOW TABLES patterns: `*` matches anything, `|` separates alternatives, case-insensitive.
-fn like_pattern(p: &str) -> regex::Regex {
+pub fn like_pattern(p: &str) -> regex::Regex {
     let alternatives: Vec<String> = p.split('|').map(|a| regex::escape(a.trim()).replace("\\*", ".*")).collect();
     regex::Regex::new(&format!("(?i)^(?:{})$", alternatives.join("|")))
         .unwrap_or_else(|_| regex::Regex::new("^$").expect("valid regex"))

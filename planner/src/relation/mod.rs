@@ -1,5 +1,6 @@
 //! Spark Connect relations to DataFusion logical plans.
 mod combine;
+mod na;
 mod project;
 mod source;
 
@@ -116,6 +117,18 @@ impl Planner<'_> {
             RelType::Sample(s) => {
                 let input = self.input(&s.input).await?;
                 source::sample(self, input, s)
+            }
+            RelType::FillNa(f) => {
+                let input = self.input(&f.input).await?;
+                self.fill_na(input, f)
+            }
+            RelType::DropNa(d) => {
+                let input = self.input(&d.input).await?;
+                self.drop_na(input, d)
+            }
+            RelType::Replace(r) => {
+                let input = self.input(&r.input).await?;
+                self.replace_na(input, r)
             }
             // Hints and repartitioning change physical layout only; DataFusion picks its own.
             RelType::Hint(h) => self.input(&h.input).await,

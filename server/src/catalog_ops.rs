@@ -1,0 +1,152 @@
+//! `spark.catalog.*`: the client sends each call as a `Catalog` relation and reads the
+//! answer's columns by position.
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, ListBuilder, RecordBatch, StringArray, StringBuilder};
+use arrow::datatypes::{Field, Schema};
+use proto::connect::catalog::CatType;
+use proto::connect::Catalog;
+
+use crate::catalog::{CATALOG, DEFAULT_DB, GLOBAL_TEMP};
+use crate::error::{SparkError, SparkResult};
+use crate::session::Session;
+
+fn batch(columns: Vec<(&str, ArrayRef)>) -> SparkResult<RecordBatch> {
+    let schema = Schema::new(
+        columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>(),
+    );
+    Ok(RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, a)| a).collect())?)
+}
+
+fn strings(values: Vec<Option<String>>) -> ArrayRef {
+    Arc::new(StringArray::from(values))
+}
+
+fn bools(values: Vec<bool>) -> ArrayRef {
+    Arc::new(BooleanArray::from(values))
+}
+
+fn known_database(db: &str) -> bool {
+    db.eq_ignore_ascii_case(DEFAULT_DB) || db.eq_ignore_ascii_case(GLOBAL_TEMP)
+}
+
+fn schema_not_found(db: &str) -> SparkError {
+    SparkError::Plan(planner::PlanError::analysis(format!(
+        "[SCHEMA_NOT_FOUND] The schema `{db}` cannot be found. Verify the spelling and correctness of the schema and catalog."
+    )))
+}
+
+pub async fn run(session: &Session, c: &Catalog) -> SparkResult<RecordBatch> {
+    let kind = c.cat_type.as_ref().ok_or_else(|| SparkError::invalid("catalog call without a type"))?;
+    match kind {
+        CatType::CurrentDatabase(_) => batch(vec![("current_database", strings(vec![Some(DEFAULT_DB.into())]))]),
+        CatType::CurrentCatalog(_) => batch(vec![("current_catalog", strings(vec![Some(CATALOG.into())]))]),
+        CatType::SetCurrentDatabase(s) if s.db_name.eq_ignore_ascii_case(DEFAULT_DB) => batch(vec![]),
+        CatType::SetCurrentDatabase(s) => Err(schema_not_found(&s.db_name)),
+        CatType::DatabaseExists(d) => batch(vec![("exists", bools(vec![known_database(&d.db_name)]))]),
+        CatType::ListDatabases(_) => batch(vec![
+            ("name", strings(vec![Some(DEFAULT_DB.into())])),
+            ("catalog", strings(vec![Some(CATALOG.into())])),
+            ("description", strings(vec![Some("default database".into())])),
+            ("locationUri", strings(vec![Some(format!("file:{}", session.config().get("spark.sql.warehouse.dir").unwrap_or("")))])),
+        ]),
+        CatType::ListTables(l) => list_tables(session, l.db_name.as_deref(), l.pattern.as_deref()),
+        CatType::TableExists(t) => {
+            let exists = view_exists(session, t.db_name.as_deref(), &t.table_name).await?;
+            batch(vec![("exists", bools(vec![exists]))])
+        }
+        CatType::DropTempView(d) => {
+            let dropped = session.views().deregister_table(&d.view_name)?.is_some();
+            batch(vec![("dropped", bools(vec![dropped]))])
+        }
+        CatType::DropGlobalTempView(d) => {
+            let dropped = session.global_views().deregister_table(&d.view_name)?.is_some();
+            batch(vec![("dropped", bools(vec![dropped]))])
+        }
+        CatType::ListColumns(l) => list_columns(session, l.db_name.as_deref(), &l.table_name).await,
+        other => Err(SparkError::unsupported(format!(
+            "spark.catalog call {}",
+            format!("{other:?}").split('(').next().unwrap_or("?")
+        ))),
+    }
+}
+
+/// `name`, or `db.name`, split as the catalog sees it.
+fn split(db: Option<&str>, name: &str) -> (Option<String>, String) {
+    let parts = planner::sql::split_identifier(name);
+    match (db, parts.as_slice()) {
+        (Some(db), _) => (Some(db.to_string()), name.to_string()),
+        (None, [.., db, table]) => (Some(db.clone()), table.clone()),
+        _ => (None, name.to_string()),
+    }
+}
+
+async fn view_exists(session: &Session, db: Option<&str>, name: &str) -> SparkResult<bool> {
+    let (db, table) = split(db, name);
+    let schema = match db.as_deref() {
+        Some(d) if d.eq_ignore_ascii_case(GLOBAL_TEMP) => session.global_views(),
+        Some(d) if !known_database(d) => return Ok(false),
+        _ => session.views(),
+    };
+    Ok(schema.table_exist(&table))
+}
+
+fn list_tables(session: &Session, db: Option<&str>, pattern: Option<&str>) -> SparkResult<RecordBatch> {
+    if let Some(d) = db.filter(|d| !known_database(d)) {
+        return Err(schema_not_found(d));
+    }
+    let global = db.is_some_and(|d| d.eq_ignore_ascii_case(GLOBAL_TEMP));
+    let mut rows: Vec<(String, Option<String>)> = vec![];
+    if global {
+        rows.extend(session.global_views().table_names().into_iter().map(|n| (n, Some(GLOBAL_TEMP.to_string()))));
+    }
+    rows.extend(session.views().table_names().into_iter().map(|n| (n, None)));
+    if let Some(p) = pattern {
+        let re = crate::statements::like_pattern(p);
+        rows.retain(|(n, _)| re.is_match(n));
+    }
+    let mut namespace = ListBuilder::new(StringBuilder::new());
+    for (_, ns) in &rows {
+        if let Some(ns) = ns {
+            namespace.values().append_value(ns);
+        }
+        namespace.append(true);
+    }
+    let n = rows.len();
+    batch(vec![
+        ("name", strings(rows.iter().map(|(name, _)| Some(name.clone())).collect())),
+        ("catalog", strings(rows.iter().map(|(_, ns)| ns.as_ref().map(|_| CATALOG.to_string())).collect())),
+        ("namespace", Arc::new(namespace.finish())),
+        ("description", strings(vec![None; n])),
+        ("tableType", strings(vec![Some("TEMPORARY".into()); n])),
+        ("isTemporary", bools(vec![true; n])),
+    ])
+}
+
+async fn list_columns(session: &Session, db: Option<&str>, name: &str) -> SparkResult<RecordBatch> {
+    let (db, table) = split(db, name);
+    let mut parts: Vec<String> = db.into_iter().collect();
+    parts.push(table);
+    let rel = proto::connect::Relation {
+        common: None,
+        rel_type: Some(proto::connect::relation::RelType::Read(proto::connect::Read {
+            is_streaming: false,
+            read_type: Some(proto::connect::read::ReadType::NamedTable(proto::connect::read::NamedTable {
+                unparsed_identifier: parts.iter().map(|p| format!("`{}`", p.replace('`', "``"))).collect::<Vec<_>>().join("."),
+                options: Default::default(),
+            })),
+        })),
+    };
+    let plan = crate::execute::plan_relation(session, &rel).await?;
+    let fields = plan.schema().fields();
+    let n = fields.len();
+    batch(vec![
+        ("name", strings(fields.iter().map(|f| Some(f.name().clone())).collect())),
+        ("description", strings(vec![None; n])),
+        ("dataType", strings(fields.iter().map(|f| Some(planner::types::simple_string(f.data_type()))).collect())),
+        ("nullable", bools(fields.iter().map(|f| f.is_nullable()).collect())),
+        ("isPartition", bools(vec![false; n])),
+        ("isBucket", bools(vec![false; n])),
+        ("isCluster", bools(vec![false; n])),
+    ])
+}
