@@ -182,7 +182,9 @@ impl Planner<'_> {
             // Spark's default: whole partition without ordering, RANGE up to the current row with it.
             None => builder.window_frame(WindowFrame::new(Some(!order_by.is_empty()))),
         };
-        Ok(builder.build()?)
+        let out = builder.build()?;
+        // Spark's ranking functions return INT; DataFusion's return unsigned or BIGINT.
+        Ok(if ranks_are_int(&out) { datafusion::logical_expr::cast(out, arrow::datatypes::DataType::Int32) } else { out })
     }
 
     fn window_frame(
@@ -302,6 +304,13 @@ fn nested(mut e: Expr, fields: &[String]) -> Expr {
         e = get_field(e, f.as_str());
     }
     e
+}
+
+fn ranks_are_int(e: &Expr) -> bool {
+    match e {
+        Expr::WindowFunction(w) => matches!(w.fun.name(), "row_number" | "rank" | "dense_rank" | "ntile"),
+        _ => false,
+    }
 }
 
 pub(crate) fn required<T>(x: &Option<Box<T>>) -> PlanResult<&T> {

@@ -162,6 +162,79 @@ impl VisitorMut for Parameters<'_> {
     }
 }
 
+/// Spark types an integer literal INT when it fits; DataFusion types every one BIGINT. The
+/// literals that are values (operands, arguments, select items, VALUES rows) become
+/// `CAST(n AS INT)` before planning; positions such as `ORDER BY 1` and LIMIT stay numbers.
+struct IntLiterals;
+
+fn int_literal(e: &mut SqlExpr) {
+    let SqlExpr::Value(v) = e else { return };
+    let Value::Number(n, false) = &v.value else { return };
+    if n.parse::<i32>().is_err() {
+        return;
+    }
+    let number = std::mem::replace(e, SqlExpr::Value(Value::Null.into()));
+    *e = SqlExpr::Cast {
+        kind: ast::CastKind::Cast,
+        expr: Box::new(number),
+        data_type: ast::DataType::Int(None),
+        array: false,
+        format: None,
+    };
+}
+
+impl VisitorMut for IntLiterals {
+    type Break = ();
+    fn post_visit_expr(&mut self, expr: &mut SqlExpr) -> std::ops::ControlFlow<()> {
+        match expr {
+            SqlExpr::BinaryOp { left, right, .. } => {
+                int_literal(left);
+                int_literal(right);
+            }
+            SqlExpr::UnaryOp { expr, .. } => int_literal(expr),
+            SqlExpr::Function(f) => {
+                if let FunctionArguments::List(list) = &mut f.args {
+                    for a in &mut list.args {
+                        if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = a {
+                            int_literal(e);
+                        }
+                    }
+                }
+            }
+            SqlExpr::Case { conditions, else_result, .. } => {
+                for w in conditions {
+                    int_literal(&mut w.result);
+                }
+                if let Some(e) = else_result {
+                    int_literal(e);
+                }
+            }
+            SqlExpr::InList { list, .. } => list.iter_mut().for_each(int_literal),
+            _ => {}
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+    fn post_visit_query(&mut self, query: &mut ast::Query) -> std::ops::ControlFlow<()> {
+        match query.body.as_mut() {
+            SetExpr::Select(select) => {
+                for item in &mut select.projection {
+                    match item {
+                        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => int_literal(e),
+                        _ => {}
+                    }
+                }
+            }
+            SetExpr::Values(values) => {
+                for row in &mut values.rows {
+                    row.content.iter_mut().for_each(int_literal);
+                }
+            }
+            _ => {}
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
 /// Plans a query with named (`:x`) and positional (`?`) literal arguments.
 pub(crate) async fn plan_query(
     p: &Planner<'_>,
@@ -199,6 +272,9 @@ pub async fn plan_query_with(
         DFStatement::Statement(s) => select_names(s),
         _ => None,
     };
+    if let DFStatement::Statement(s) = &mut statement {
+        let _ = s.visit(&mut IntLiterals);
+    }
     let mut plan = p.state.statement_to_plan(statement).await?;
     if !params.values.is_empty() {
         plan = plan.with_param_values(ParamValues::List(params.values.into_iter().map(Into::into).collect()))?;
