@@ -78,6 +78,9 @@ impl Planner<'_> {
                     }
                     None => return Err(PlanError::invalid("cast without a target type")),
                 };
+                if c.eval_mode() == pexpr::cast::EvalMode::Try {
+                    return Ok(datafusion::logical_expr::try_cast(inner, to));
+                }
                 functions::cast_to(self, inner, to, schema)
             }
             ExprType::UnresolvedExtractValue(x) => {

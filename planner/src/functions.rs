@@ -82,6 +82,11 @@ const SPARK: &[(&str, Builder)] = &[
     ("first_value", |c| first_last(c, "first_value")),
     ("last_value", |c| first_last(c, "last_value")),
     ("variance", |c| aggregate(c, "var_samp")),
+    ("cardinality", |c| scalar(c.p, "size", c.args)),
+    ("log", |c| match c.args.len() {
+        1 => scalar(c.p, "ln", c.args),
+        _ => scalar(c.p, "log", c.args),
+    }),
     ("count_if", count_if),
     ("typeof", |c| {
         let schema = c.schema;

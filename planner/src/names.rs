@@ -69,7 +69,8 @@ impl Planner<'_> {
                     Some(pexpr::cast::CastToType::TypeStr(s)) => types::parse_data_type(s, tz).ok(),
                     None => None,
                 };
-                format!("CAST({inner} AS {})", ty.map(|t| types::sql_name(&t)).unwrap_or_default())
+                let kind = if c.eval_mode() == pexpr::cast::EvalMode::Try { "TRY_CAST" } else { "CAST" };
+                format!("{kind}({inner} AS {})", ty.map(|t| types::sql_name(&t)).unwrap_or_default())
             }
             ExprType::UnresolvedExtractValue(x) => {
                 let child = x.child.as_deref().map(|c| self.name_of(c, schema)).unwrap_or_default();
@@ -137,6 +138,10 @@ impl Planner<'_> {
             ("rlike", [x, p]) => format!("RLIKE({x}, {p})"),
             ("startsWith", [x, p]) => format!("startswith({x}, {p})"),
             ("endsWith", [x, p]) => format!("endswith({x}, {p})"),
+            ("first" | "last", [x, flag]) if flag == "false" => format!("{name}({x})"),
+            ("explode" | "explode_outer", _) => "col".into(),
+            ("regexp_replace", [s, p, r]) => format!("regexp_replace({s}, {p}, {r}, 1)"),
+            ("log", [x]) => format!("ln({x})"),
             ("when", conds) => {
                 let mut s = String::from("CASE");
                 for pair in conds.chunks(2) {
@@ -158,11 +163,21 @@ impl Planner<'_> {
 
 /// Functions Spark names after their canonical form, not the alias the user called.
 fn spark_function_alias(name: &str) -> &str {
-    match name {
-        "mean" => "avg",
-        "substr" => "substring",
-        other => other,
-    }
+    const ALIASES: &[(&str, &str)] = &[
+        ("mean", "avg"),
+        ("substr", "substring"),
+        ("signum", "SIGNUM"),
+        ("sqrt", "SQRT"),
+        ("pow", "POWER"),
+        ("power", "POWER"),
+        ("exp", "EXP"),
+        ("log10", "LOG10"),
+        ("log2", "LOG2"),
+        ("ceil", "CEIL"),
+        ("ceiling", "CEIL"),
+        ("floor", "FLOOR"),
+    ];
+    ALIASES.iter().find(|(from, _)| *from == name).map(|(_, to)| *to).unwrap_or(name)
 }
 
 fn window_frame_name(w: &pexpr::Window) -> String {
