@@ -8,7 +8,8 @@ use crate::literal::format_double;
 
 /// Spark's text for one value inside `show()`.
 pub fn cell(array: &ArrayRef, row: usize) -> String {
-    if array.is_null(row) {
+    // A NullArray has no validity buffer, so `is_null` alone would call its values valid.
+    if array.is_null(row) || array.data_type() == &DataType::Null {
         return "NULL".into();
     }
     match array.data_type() {
@@ -84,17 +85,17 @@ fn timestamp(array: &ArrayRef, row: usize, unit: &TimeUnit, tz: Option<&str>) ->
     }
 }
 
-/// Spark's `Utils.stringHalfWidth`: East Asian wide characters take two columns.
+/// Spark's `Utils.stringHalfWidth`: the UTF-16 length (Java's `String.length`), plus one
+/// for every East Asian full-width character, which takes two terminal columns.
 fn width(s: &str) -> usize {
-    s.chars()
-        .map(|c| {
-            let c = c as u32;
-            let wide = matches!(c,
-                0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF
-                | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6);
-            if wide { 2 } else { 1 }
-        })
-        .sum()
+    s.chars().map(|c| c.len_utf16() + usize::from(full_width(c))).sum()
+}
+
+/// The character ranges of Spark's `Utils.fullWidthRegex`.
+fn full_width(c: char) -> bool {
+    matches!(c as u32,
+        0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE10..=0xFE19
+        | 0xFE30..=0xFE6F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6)
 }
 
 /// Spark escapes control characters so a cell stays on one line.
@@ -115,21 +116,31 @@ fn escape_meta(s: &str) -> String {
     out
 }
 
+/// Cuts a cell longer than `truncate` (counted in UTF-16 units, as Java's `String.length`):
+/// to `truncate - 3` units plus `...`, or, below 4, to `truncate` units without dots.
 fn truncate_cell(s: String, truncate: usize) -> String {
-    let n = s.chars().count();
-    if truncate == 0 || n <= truncate {
+    if truncate == 0 || s.encode_utf16().count() <= truncate {
         return s;
     }
-    if truncate < 4 {
-        s.chars().take(truncate).collect()
-    } else {
-        s.chars().take(truncate - 3).collect::<String>() + "..."
-    }
+    let (keep, dots) = if truncate < 4 { (truncate, "") } else { (truncate - 3, "...") };
+    prefix_utf16(&s, keep) + dots
+}
+
+/// The longest prefix of `s` of at most `units` UTF-16 units (never splitting a character).
+fn prefix_utf16(s: &str, units: usize) -> String {
+    let mut used = 0;
+    s.chars()
+        .take_while(|c| {
+            used += c.len_utf16();
+            used <= units
+        })
+        .collect()
 }
 
 /// Header plus up to `num_rows` rows as strings; and whether more rows exist.
 fn rows(fields: &[Field], batches: &[RecordBatch], num_rows: usize, truncate: usize) -> (Vec<Vec<String>>, bool) {
-    let mut out = vec![fields.iter().map(|f| truncate_cell(escape_meta(f.name()), truncate)).collect::<Vec<_>>()];
+    // Spark truncates the cells but never the column names.
+    let mut out = vec![fields.iter().map(|f| escape_meta(f.name())).collect::<Vec<_>>()];
     let mut total = 0;
     for b in batches {
         for r in 0..b.num_rows() {
@@ -143,8 +154,10 @@ fn rows(fields: &[Field], batches: &[RecordBatch], num_rows: usize, truncate: us
     (out, total > num_rows)
 }
 
-fn more_rows(num_rows: usize, sep: &str) -> String {
-    format!("only showing top {num_rows} {}{sep}", if num_rows == 1 { "row" } else { "rows" })
+/// The footer when rows were left out; `end` follows it (Spark ends the text table without a
+/// newline here but the HTML one with one).
+fn more_rows(num_rows: usize, end: &str) -> String {
+    format!("only showing top {num_rows} {}{end}", if num_rows == 1 { "row" } else { "rows" })
 }
 
 fn pad(s: &str, to: usize, left: bool) -> String {
@@ -182,13 +195,12 @@ pub fn show_string(fields: &[Field], batches: &[RecordBatch], num_rows: usize, t
         let columns = rows[0].len();
         let widths: Vec<usize> =
             (0..columns).map(|i| rows.iter().map(|r| width(&r[i])).fold(3, usize::max)).collect();
-        let sep: String = widths.iter().map(|w| "-".repeat(*w)).fold("+".to_string(), |acc, d| acc + &d + "+") + "\n";
+        // Like Scala's `addString(sb, "+", "+", "+\n")`: a table without columns is `++`.
+        let dashes: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+        let sep = format!("+{}+\n", dashes.join("+"));
         let line = |row: &Vec<String>| -> String {
-            row.iter()
-                .zip(&widths)
-                .map(|(c, w)| pad(c, *w, truncate > 0))
-                .fold("|".to_string(), |acc, c| acc + &c + "|")
-                + "\n"
+            let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| pad(c, *w, truncate > 0)).collect();
+            format!("|{}|\n", cells.join("|"))
         };
         sb.push_str(&sep);
         sb.push_str(&line(&rows[0]));
@@ -199,7 +211,7 @@ pub fn show_string(fields: &[Field], batches: &[RecordBatch], num_rows: usize, t
         sb.push_str(&sep);
     }
     if more {
-        sb.push_str(&more_rows(num_rows, "\n"));
+        sb.push_str(&more_rows(num_rows, ""));
     }
     sb
 }
@@ -222,7 +234,7 @@ pub fn html_string(fields: &[Field], batches: &[RecordBatch], num_rows: usize, t
     }
     sb.push_str("</table>\n");
     if more {
-        sb.push_str(&more_rows(num_rows, "<br/>\n"));
+        sb.push_str(&more_rows(num_rows, "\n"));
     }
     sb
 }
@@ -258,7 +270,7 @@ mod tests {
         let out = show_string(&fields, &[b], 1, 20, false);
         assert_eq!(
             out,
-            "+---+--------------------+\n| id|                name|\n+---+--------------------+\n|  1|a very long name ...|\n+---+--------------------+\nonly showing top 1 row\n"
+            "+---+--------------------+\n| id|                name|\n+---+--------------------+\n|  1|a very long name ...|\n+---+--------------------+\nonly showing top 1 row"
         );
     }
 

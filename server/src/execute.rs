@@ -163,8 +163,9 @@ async fn render(
     let plan = plan_relation(session, input).await?;
     let plan = LogicalPlanBuilder::from(plan).limit(0, Some(n + 1))?.build()?;
     let df = DataFrame::new(session.ctx.state(), plan);
+    // From the plan, not the batches: an empty result may come without any batch.
+    let schema = spark_schema(df.schema().as_arrow());
     let batches = df.collect().await?;
-    let schema = spark_schema(batches.first().map(|b| b.schema()).as_deref().unwrap_or(&Schema::empty()));
     let fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     let batches = batches.iter().map(|b| to_spark_batch(b, &schema)).collect::<SparkResult<Vec<_>>>()?;
     Ok(f(&fields, &batches, n))
