@@ -117,6 +117,7 @@ fn sql_state(class: &str) -> Option<&'static str> {
         ("UNBOUND_SQL_PARAMETER", "42P02"),
         ("OPERATION_CANCELED", "HY008"),
         ("MALFORMED_RECORD_IN_PARSING", "22023"),
+        ("FAILED_READ_FILE", "KD001"),
         ("PATH_NOT_FOUND", "42K03"),
         ("PATH_ALREADY_EXISTS", "42K04"),
         ("TEMP_TABLE_OR_VIEW_ALREADY_EXISTS", "42P07"),
@@ -214,6 +215,12 @@ fn from_datafusion(e: &DataFusionError) -> SparkThrowable {
                 ("targetType".into(), ty.into()),
             ]),
         );
+    }
+    // Spark raises the file readers' failures (sources.rs) as a SparkException.
+    if let DataFusionError::Execution(m) = root {
+        if m.starts_with("[FAILED_READ_FILE") || m.starts_with("[MALFORMED_RECORD_IN_PARSING") {
+            return throwable(SPARK, m.clone(), HashMap::new());
+        }
     }
     if text.contains("MALFORMED_RECORD_IN_PARSING") || text.contains("Json error") || text.contains("Csv error") {
         return throwable(RUNTIME, text, HashMap::new());
