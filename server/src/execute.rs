@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::ViewTable;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::DataFrame;
@@ -14,8 +13,7 @@ use proto::connect::command::CommandType;
 use proto::connect::execute_plan_response::{ArrowBatch, ResponseType, ResultComplete, SqlCommandResult};
 use proto::connect::plan::OpType;
 use proto::connect::relation::RelType;
-use proto::connect::write_operation::{SaveMode, SaveType};
-use proto::connect::{Command, ExecutePlanResponse, LocalRelation, Plan, Relation, WriteOperation};
+use proto::connect::{Command, ExecutePlanResponse, LocalRelation, Plan, Relation};
 
 use crate::catalog::SessionResolver;
 use crate::error::{SparkError, SparkResult};
@@ -231,7 +229,7 @@ async fn run_command(session: &Session, out: &Responder<'_>, cmd: Command) -> Sp
             let plan = plan_relation(session, input).await?;
             create_view(session, &v.name, plan, v.replace, v.is_global)
         }
-        Some(CommandType::WriteOperation(w)) => write(session, w).await,
+        Some(CommandType::WriteOperation(w)) => crate::writers::write(session, w).await,
         Some(CommandType::MlCommand(ml)) => {
             // PySpark sends CleanCache at exit on its own: nothing is cached, so it succeeds.
             use proto::connect::ml_command::Command as Ml;
@@ -264,61 +262,6 @@ pub fn create_view(session: &Session, name: &str, plan: LogicalPlan, replace: bo
     let view = ViewTable::new(plan, None);
     schema.register_table(short, Arc::new(view))?;
     Ok(())
-}
-
-/// `df.write.format(f).mode(m).partitionBy(..).save(path)` for parquet, csv and json.
-async fn write(session: &Session, w: WriteOperation) -> SparkResult<()> {
-    let input = w.input.as_ref().ok_or_else(|| SparkError::invalid("write without input"))?;
-    let path = match &w.save_type {
-        Some(SaveType::Path(p)) => p.clone(),
-        Some(SaveType::Table(_)) => return Err(SparkError::unsupported("saveAsTable / insertInto (Delta tables arrive with delta_sink)")),
-        None => return Err(SparkError::invalid("write without a path or table")),
-    };
-    let format = w.source.clone().unwrap_or_else(|| "parquet".into()).to_ascii_lowercase();
-    if !w.bucket_by.is_none() || !w.sort_column_names.is_empty() {
-        return Err(SparkError::unsupported("bucketBy / sortBy"));
-    }
-    let exists = std::path::Path::new(&path).exists();
-    match w.mode() {
-        SaveMode::ErrorIfExists | SaveMode::Unspecified if exists => {
-            return Err(SparkError::Plan(planner::PlanError::analysis(format!(
-                "[PATH_ALREADY_EXISTS] Path file:{} already exists. Set mode as \"overwrite\" to overwrite the existing path. SQLSTATE: 42K04",
-                absolute(&path)
-            ))))
-        }
-        SaveMode::Ignore if exists => return Ok(()),
-        SaveMode::Overwrite if exists => std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path))?,
-        _ => {}
-    }
-    std::fs::create_dir_all(&path)?;
-    let plan = plan_relation(session, input).await?;
-    let df = DataFrame::new(session.ctx.state(), plan);
-    let options = DataFrameWriteOptions::new().with_partition_by(w.partitioning_columns.clone());
-    let opt = |k: &str| w.options.iter().find(|(key, _)| key.eq_ignore_ascii_case(k)).map(|(_, v)| v.clone());
-    // DataFusion names each file uniquely, so appends add files next to the existing ones.
-    let target = format!("{}/", path.trim_end_matches('/'));
-    match format.as_str() {
-        "parquet" => {
-            df.write_parquet(&target, options, None).await?;
-        }
-        "csv" => {
-            let mut csv = datafusion::config::CsvOptions::default();
-            csv.has_header = Some(opt("header").is_some_and(|h| h.eq_ignore_ascii_case("true")));
-            if let Some(sep) = opt("sep").or_else(|| opt("delimiter")) {
-                csv.delimiter = *sep.as_bytes().first().unwrap_or(&b',');
-            }
-            df.write_csv(&target, options, Some(csv)).await?;
-        }
-        "json" => {
-            df.write_json(&target, options, None).await?;
-        }
-        other => return Err(SparkError::unsupported(format!("writing the format `{other}`"))),
-    }
-    Ok(())
-}
-
-fn absolute(p: &str) -> String {
-    std::path::absolute(p).map(|a| a.display().to_string()).unwrap_or_else(|_| p.to_string())
 }
 
 /// A LocalRelation holding `batch`, as Spark returns the results of SQL commands.

@@ -10,6 +10,7 @@ mod service;
 mod session;
 mod sources;
 mod statements;
+mod writers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
