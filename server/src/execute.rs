@@ -133,6 +133,10 @@ async fn run_relation(session: &Session, out: &Responder<'_>, rel: &Relation) ->
             .await?;
             return send_batch(out, &single_string("show_string", text)?, true);
         }
+        Some(RelType::Catalog(c)) => {
+            let batch = crate::catalog_ops::run(session, c).await?;
+            return send_batch(out, &batch, true);
+        }
         Some(RelType::HtmlString(s)) => {
             let input = required(&s.input)?;
             let text = render(session, input, s.num_rows, |f, b, n| {

@@ -1,6 +1,7 @@
 //! `sluice`: a Spark Connect server on DataFusion.
 mod analyze;
 mod catalog;
+mod catalog_ops;
 mod compression;
 mod config;
 mod config_ops;
