@@ -59,7 +59,11 @@ pub fn spark_to_chrono(pattern: &str) -> PlanResult<String> {
                     out.push_str(&body[..end].replace('%', "%%"));
                     rest = &body[end + 1..];
                 }
-                None => return Err(PlanError::invalid(format!("unterminated quote in datetime pattern '{pattern}'"))),
+                None => {
+                    return Err(PlanError::invalid(format!(
+                        "unterminated quote in datetime pattern '{pattern}'"
+                    )))
+                }
             }
         } else if c.is_ascii_alphabetic() {
             let run = rest.chars().take_while(|x| *x == c).count();
@@ -95,7 +99,9 @@ fn pattern_arg(e: Option<Expr>) -> PlanResult<Option<String>> {
         Some(Expr::Literal(ScalarValue::Utf8(Some(p)) | ScalarValue::Utf8View(Some(p)), _)) => {
             Ok(Some(spark_to_chrono(&p)?))
         }
-        Some(_) => Err(PlanError::unsupported("a datetime pattern that is not a string literal")),
+        Some(_) => Err(PlanError::unsupported(
+            "a datetime pattern that is not a string literal",
+        )),
     }
 }
 
@@ -107,16 +113,23 @@ fn session_timestamp(c: &Call) -> DataType {
 pub(crate) fn to_timestamp(c: Call) -> PlanResult<Expr> {
     let ts = session_timestamp(&c);
     let mut args = c.args.into_iter();
-    let x = args.next().ok_or_else(|| PlanError::analysis("to_timestamp needs an argument"))?;
+    let x = args
+        .next()
+        .ok_or_else(|| PlanError::analysis("to_timestamp needs an argument"))?;
     match pattern_arg(args.next())? {
         None => Ok(cast(x, ts)),
-        Some(fmt) => Ok(cast(scalar(c.p, "to_timestamp_micros", vec![x, lit(fmt)])?, ts)),
+        Some(fmt) => Ok(cast(
+            scalar(c.p, "to_timestamp_micros", vec![x, lit(fmt)])?,
+            ts,
+        )),
     }
 }
 
 pub(crate) fn to_date(c: Call) -> PlanResult<Expr> {
     let mut args = c.args.into_iter();
-    let x = args.next().ok_or_else(|| PlanError::analysis("to_date needs an argument"))?;
+    let x = args
+        .next()
+        .ok_or_else(|| PlanError::analysis("to_date needs an argument"))?;
     match pattern_arg(args.next())? {
         None => Ok(cast(x, DataType::Date32)),
         Some(fmt) => scalar(c.p, "to_date", vec![x, lit(fmt)]),
@@ -133,18 +146,27 @@ fn as_timestamp(c: &Call, x: Expr) -> PlanResult<Expr> {
 
 pub(crate) fn date_format(c: Call) -> PlanResult<Expr> {
     let mut args = c.args.clone().into_iter();
-    let x = args.next().ok_or_else(|| PlanError::analysis("date_format needs a timestamp"))?;
+    let x = args
+        .next()
+        .ok_or_else(|| PlanError::analysis("date_format needs a timestamp"))?;
     let x = as_timestamp(&c, x)?;
-    let fmt = pattern_arg(args.next())?.ok_or_else(|| PlanError::analysis("date_format needs a pattern"))?;
+    let fmt = pattern_arg(args.next())?
+        .ok_or_else(|| PlanError::analysis("date_format needs a pattern"))?;
     scalar(c.p, "to_char", vec![x, lit(fmt)])
 }
 
 pub(crate) fn from_unixtime(c: Call) -> PlanResult<Expr> {
     let ts = session_timestamp(&c);
     let mut args = c.args.into_iter();
-    let secs = args.next().ok_or_else(|| PlanError::analysis("from_unixtime needs seconds"))?;
+    let secs = args
+        .next()
+        .ok_or_else(|| PlanError::analysis("from_unixtime needs seconds"))?;
     let fmt = pattern_arg(args.next())?.unwrap_or_else(|| "%Y-%m-%d %H:%M:%S".into());
-    let micros = binary_expr(cast(secs, DataType::Int64), Operator::Multiply, lit(1_000_000i64));
+    let micros = binary_expr(
+        cast(secs, DataType::Int64),
+        Operator::Multiply,
+        lit(1_000_000i64),
+    );
     scalar(c.p, "to_char", vec![cast(micros, ts), lit(fmt)])
 }
 
@@ -156,7 +178,10 @@ pub(crate) fn unix_timestamp(c: Call) -> PlanResult<Expr> {
         (Some(x), Some(fmt)) => cast(scalar(c.p, "to_timestamp_micros", vec![x, lit(fmt)])?, ts),
         (Some(x), None) => as_timestamp(&c, x)?,
     };
-    let micros = cast(cast(value, DataType::Timestamp(TimeUnit::Microsecond, None)), DataType::Int64);
+    let micros = cast(
+        cast(value, DataType::Timestamp(TimeUnit::Microsecond, None)),
+        DataType::Int64,
+    );
     Ok(binary_expr(micros, Operator::Divide, lit(1_000_000i64)))
 }
 
@@ -170,9 +195,15 @@ mod tests {
 
     #[test]
     fn translates_common_patterns() {
-        assert_eq!(spark_to_chrono("yyyy-MM-dd HH:mm:ss").unwrap(), "%Y-%m-%d %H:%M:%S");
+        assert_eq!(
+            spark_to_chrono("yyyy-MM-dd HH:mm:ss").unwrap(),
+            "%Y-%m-%d %H:%M:%S"
+        );
         assert_eq!(spark_to_chrono("dd/MM/yyyy").unwrap(), "%d/%m/%Y");
-        assert_eq!(spark_to_chrono("yyyy-MM-dd'T'HH:mm:ss.SSS").unwrap(), "%Y-%m-%dT%H:%M:%S.%3f");
+        assert_eq!(
+            spark_to_chrono("yyyy-MM-dd'T'HH:mm:ss.SSS").unwrap(),
+            "%Y-%m-%dT%H:%M:%S.%3f"
+        );
         assert_eq!(spark_to_chrono("MMM d, yyyy").unwrap(), "%b %-d, %Y");
         assert!(spark_to_chrono("yyyy-qq").is_err());
     }

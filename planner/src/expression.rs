@@ -58,8 +58,12 @@ impl Planner<'_> {
             ExprType::UnresolvedFunction(f) => {
                 self.function(&f.function_name, &f.arguments, f.is_distinct, schema)
             }
-            ExprType::CallFunction(f) => self.function(&f.function_name, &f.arguments, false, schema),
-            ExprType::ExpressionString(s) => crate::sql::plan_expression(self, &s.expression, schema),
+            ExprType::CallFunction(f) => {
+                self.function(&f.function_name, &f.arguments, false, schema)
+            }
+            ExprType::ExpressionString(s) => {
+                crate::sql::plan_expression(self, &s.expression, schema)
+            }
             ExprType::Alias(a) => {
                 let inner = self.expr(required(&a.expr)?, schema)?;
                 match a.name.as_slice() {
@@ -113,7 +117,9 @@ impl Planner<'_> {
             .iter()
             .map(|a| match &a.expr_type {
                 // `count(*)` counts rows, as `count(1)` does.
-                Some(ExprType::UnresolvedStar(_)) if name.eq_ignore_ascii_case("count") => Ok(lit(1i32)),
+                Some(ExprType::UnresolvedStar(_)) if name.eq_ignore_ascii_case("count") => {
+                    Ok(lit(1i32))
+                }
                 _ => self.expr(a, schema),
             })
             .collect::<PlanResult<Vec<_>>>()?;
@@ -187,7 +193,11 @@ impl Planner<'_> {
         };
         let out = builder.build()?;
         // Spark's ranking functions return INT; DataFusion's return unsigned or BIGINT.
-        Ok(if ranks_are_int(&out) { datafusion::logical_expr::cast(out, arrow::datatypes::DataType::Int32) } else { out })
+        Ok(if ranks_are_int(&out) {
+            datafusion::logical_expr::cast(out, arrow::datatypes::DataType::Int32)
+        } else {
+            out
+        })
     }
 
     fn window_frame(
@@ -199,18 +209,28 @@ impl Planner<'_> {
             FrameType::Row => WindowFrameUnits::Rows,
             _ => WindowFrameUnits::Range,
         };
-        let bound = |b: &Option<Box<pexpr::window::window_frame::FrameBoundary>>, lower: bool| -> PlanResult<WindowFrameBound> {
+        let bound = |b: &Option<Box<pexpr::window::window_frame::FrameBoundary>>,
+                     lower: bool|
+         -> PlanResult<WindowFrameBound> {
             let b = b.as_ref().and_then(|b| b.boundary.as_ref());
             Ok(match b {
                 Some(Boundary::CurrentRow(_)) | None => WindowFrameBound::CurrentRow,
-                Some(Boundary::Unbounded(_)) if lower => WindowFrameBound::Preceding(datafusion::common::ScalarValue::Null),
-                Some(Boundary::Unbounded(_)) => WindowFrameBound::Following(datafusion::common::ScalarValue::Null),
+                Some(Boundary::Unbounded(_)) if lower => {
+                    WindowFrameBound::Preceding(datafusion::common::ScalarValue::Null)
+                }
+                Some(Boundary::Unbounded(_)) => {
+                    WindowFrameBound::Following(datafusion::common::ScalarValue::Null)
+                }
                 Some(Boundary::Value(v)) => {
                     let Expr::Literal(value, _) = self.expr(v, schema)? else {
-                        return Err(PlanError::analysis("window frame boundary must be a literal"));
+                        return Err(PlanError::analysis(
+                            "window frame boundary must be a literal",
+                        ));
                     };
                     let n = value.to_string().parse::<i64>().map_err(|_| {
-                        PlanError::analysis(format!("window frame boundary {value} is not an integer"))
+                        PlanError::analysis(format!(
+                            "window frame boundary {value} is not an integer"
+                        ))
                     })?;
                     let magnitude = datafusion::common::ScalarValue::UInt64(Some(n.unsigned_abs()));
                     match n.cmp(&0) {
@@ -221,7 +241,11 @@ impl Planner<'_> {
                 }
             })
         };
-        Ok(WindowFrame::new_bounds(units, bound(&f.lower, true)?, bound(&f.upper, false)?))
+        Ok(WindowFrame::new_bounds(
+            units,
+            bound(&f.lower, true)?,
+            bound(&f.upper, false)?,
+        ))
     }
 
     /// Resolves `name` (possibly `qualifier.col` or `col.field`) against `schema`.
@@ -237,15 +261,16 @@ impl Planner<'_> {
                 return Ok(expr);
             }
         }
-        self.resolve_parts(&parts, schema)?.ok_or_else(|| PlanError::UnresolvedColumn {
-            name: quote(name),
-            suggestions: schema
-                .columns()
-                .iter()
-                .map(|c| quote(&c.name))
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
+        self.resolve_parts(&parts, schema)?
+            .ok_or_else(|| PlanError::UnresolvedColumn {
+                name: quote(name),
+                suggestions: schema
+                    .columns()
+                    .iter()
+                    .map(|c| quote(&c.name))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
     }
 
     fn resolve_by_plan_id(&self, parts: &[String], id: i64, schema: &DFSchema) -> Option<Expr> {
@@ -270,7 +295,9 @@ impl Planner<'_> {
                 .iter()
                 .filter(|c| {
                     eq_name(&c.name, &parts[1], cs)
-                        && c.relation.as_ref().is_some_and(|r| eq_name(r.table(), &parts[0], cs))
+                        && c.relation
+                            .as_ref()
+                            .is_some_and(|r| eq_name(r.table(), &parts[0], cs))
                 })
                 .collect();
             if let Some(c) = unique(&matches, &parts[..2].join("."))? {
@@ -279,7 +306,10 @@ impl Planner<'_> {
         }
         let exact: Vec<&Column> = columns.iter().filter(|c| c.name == parts[0]).collect();
         let matches = if exact.is_empty() && !cs {
-            columns.iter().filter(|c| eq_name(&c.name, &parts[0], false)).collect()
+            columns
+                .iter()
+                .filter(|c| eq_name(&c.name, &parts[0], false))
+                .collect()
         } else {
             exact
         };
@@ -311,13 +341,16 @@ fn nested(mut e: Expr, fields: &[String]) -> Expr {
 
 fn ranks_are_int(e: &Expr) -> bool {
     match e {
-        Expr::WindowFunction(w) => matches!(w.fun.name(), "row_number" | "rank" | "dense_rank" | "ntile"),
+        Expr::WindowFunction(w) => {
+            matches!(w.fun.name(), "row_number" | "rank" | "dense_rank" | "ntile")
+        }
         _ => false,
     }
 }
 
 pub(crate) fn required<T>(x: &Option<Box<T>>) -> PlanResult<&T> {
-    x.as_deref().ok_or_else(|| PlanError::invalid("missing expression"))
+    x.as_deref()
+        .ok_or_else(|| PlanError::invalid("missing expression"))
 }
 
 /// A column of `schema` by position, as an expression.

@@ -15,7 +15,6 @@ use datafusion::logical_expr::{
 use crate::error::{PlanError, PlanResult};
 use crate::{datetime, udf, Planner};
 
-
 /// The arguments of one call, already planned.
 pub(crate) struct Call<'p, 'a> {
     pub p: &'p Planner<'a>,
@@ -73,10 +72,34 @@ const SPARK: &[(&str, Builder)] = &[
     ("count", count),
     ("mean", |c| aggregate(c, "avg")),
     ("avg", |c| aggregate(c, "avg")),
-    ("count_distinct", |c| aggregate(Call { distinct: true, ..c }, "count")),
-    ("countdistinct", |c| aggregate(Call { distinct: true, ..c }, "count")),
+    ("count_distinct", |c| {
+        aggregate(
+            Call {
+                distinct: true,
+                ..c
+            },
+            "count",
+        )
+    }),
+    ("countdistinct", |c| {
+        aggregate(
+            Call {
+                distinct: true,
+                ..c
+            },
+            "count",
+        )
+    }),
     ("collect_list", |c| aggregate(c, "array_agg")),
-    ("collect_set", |c| aggregate(Call { distinct: true, ..c }, "array_agg")),
+    ("collect_set", |c| {
+        aggregate(
+            Call {
+                distinct: true,
+                ..c
+            },
+            "array_agg",
+        )
+    }),
     ("first", |c| first_last(c, "first_value")),
     ("last", |c| first_last(c, "last_value")),
     ("first_value", |c| first_last(c, "first_value")),
@@ -142,18 +165,28 @@ const SPARK: &[(&str, Builder)] = &[
     ("now", datetime::current_timestamp),
     ("current_date", |c| scalar(c.p, "current_date", vec![])),
     ("monotonically_increasing_id", monotonically_increasing_id),
-    ("explode", |c| Ok(Expr::Unnest(datafusion::logical_expr::expr::Unnest::new(one(c)?)))),
+    ("explode", |c| {
+        Ok(Expr::Unnest(datafusion::logical_expr::expr::Unnest::new(
+            one(c)?,
+        )))
+    }),
     ("split", |c| Ok(udf::call(udf::SPLIT, c.args))),
-    ("regexp_extract", |c| Ok(udf::call(udf::REGEXP_EXTRACT, c.args))),
+    ("regexp_extract", |c| {
+        Ok(udf::call(udf::REGEXP_EXTRACT, c.args))
+    }),
     ("regexp_replace", |c| {
         let mut args = c.args;
         args.push(lit("g"));
         scalar(c.p, "regexp_replace", args)
     }),
-    ("get_json_object", |c| Ok(udf::call(udf::GET_JSON_OBJECT, c.args))),
+    ("get_json_object", |c| {
+        Ok(udf::call(udf::GET_JSON_OBJECT, c.args))
+    }),
     ("to_json", |c| Ok(udf::call(udf::TO_JSON, c.args))),
     ("from_json", from_json),
-    ("input_file_name", |_| Err(PlanError::unsupported("input_file_name()"))),
+    ("input_file_name", |_| {
+        Err(PlanError::unsupported("input_file_name()"))
+    }),
 ];
 
 fn arity(name: &str, n: usize) -> PlanError {
@@ -185,14 +218,21 @@ fn divide(c: Call) -> PlanResult<Expr> {
     let schema = c.schema;
     let ansi = c.p.config.ansi;
     let [l, r] = two("/", c)?;
-    let is_decimal =
-        |e: &Expr| matches!(e.get_type(schema), Ok(DataType::Decimal128(..) | DataType::Decimal256(..)));
+    let is_decimal = |e: &Expr| {
+        matches!(
+            e.get_type(schema),
+            Ok(DataType::Decimal128(..) | DataType::Decimal256(..))
+        )
+    };
     if is_decimal(&l) && is_decimal(&r) {
         return Ok(binary_expr(l, Operator::Divide, r));
     }
     let l = cast(l, DataType::Float64);
     let r = cast(r, DataType::Float64);
-    Ok(udf::call(if ansi { udf::DIVIDE_ANSI } else { udf::DIVIDE }, vec![l, r]))
+    Ok(udf::call(
+        if ansi { udf::DIVIDE_ANSI } else { udf::DIVIDE },
+        vec![l, r],
+    ))
 }
 
 fn case_when(c: Call) -> PlanResult<Expr> {
@@ -217,14 +257,20 @@ fn count(c: Call) -> PlanResult<Expr> {
 }
 
 fn aggregate(c: Call, name: &str) -> PlanResult<Expr> {
-    let f = c
-        .p
-        .state
-        .aggregate_functions()
-        .get(name)
-        .cloned()
-        .ok_or_else(|| PlanError::UnknownFunction(crate::error::quote(name)))?;
-    Ok(Expr::AggregateFunction(AggregateFunction::new_udf(f, c.args, c.distinct, None, vec![], None)))
+    let f =
+        c.p.state
+            .aggregate_functions()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| PlanError::UnknownFunction(crate::error::quote(name)))?;
+    Ok(Expr::AggregateFunction(AggregateFunction::new_udf(
+        f,
+        c.args,
+        c.distinct,
+        None,
+        vec![],
+        None,
+    )))
 }
 
 /// `first(x, ignoreNulls)` / `last(...)`: the flag becomes DataFusion's null treatment.
@@ -238,35 +284,59 @@ fn first_last(c: Call, name: &str) -> PlanResult<Expr> {
         }
         _ => false,
     };
-    let f = c
-        .p
-        .state
-        .aggregate_functions()
-        .get(name)
-        .cloned()
-        .ok_or_else(|| PlanError::UnknownFunction(crate::error::quote(name)))?;
-    let treatment = ignore_nulls.then_some(datafusion::sql::sqlparser::ast::NullTreatment::IgnoreNulls.into());
-    Ok(Expr::AggregateFunction(AggregateFunction::new_udf(f, args, c.distinct, None, vec![], treatment)))
+    let f =
+        c.p.state
+            .aggregate_functions()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| PlanError::UnknownFunction(crate::error::quote(name)))?;
+    let treatment =
+        ignore_nulls.then_some(datafusion::sql::sqlparser::ast::NullTreatment::IgnoreNulls.into());
+    Ok(Expr::AggregateFunction(AggregateFunction::new_udf(
+        f,
+        args,
+        c.distinct,
+        None,
+        vec![],
+        treatment,
+    )))
 }
 
 /// `count_if(cond)`: rows where the condition holds (0 when none).
 fn count_if(c: Call) -> PlanResult<Expr> {
     let p = c.p;
     let schema = c.schema;
-    let cond = one(Call { p, args: c.args, distinct: false, schema })?;
+    let cond = one(Call {
+        p,
+        args: c.args,
+        distinct: false,
+        schema,
+    })?;
     let counted = when(cond, lit(1i32)).end()?;
-    aggregate(Call { p, args: vec![counted], distinct: false, schema }, "count")
+    aggregate(
+        Call {
+            p,
+            args: vec![counted],
+            distinct: false,
+            schema,
+        },
+        "count",
+    )
 }
 
 /// `locate(substr, str[, pos])`: 1-based position, 0 when absent.
 fn locate(c: Call) -> PlanResult<Expr> {
     let mut args = c.args.into_iter();
-    let (Some(sub), Some(s)) = (args.next(), args.next()) else { return Err(arity("locate", 2)) };
+    let (Some(sub), Some(s)) = (args.next(), args.next()) else {
+        return Err(arity("locate", 2));
+    };
     match args.next() {
         None | Some(Expr::Literal(ScalarValue::Int32(Some(1)), _)) => {
             Ok(cast(scalar(c.p, "strpos", vec![s, sub])?, DataType::Int32))
         }
-        Some(_) => Err(PlanError::unsupported("locate() with a start position other than 1")),
+        Some(_) => Err(PlanError::unsupported(
+            "locate() with a start position other than 1",
+        )),
     }
 }
 
@@ -274,8 +344,15 @@ fn locate(c: Call) -> PlanResult<Expr> {
 fn sort_array(c: Call) -> PlanResult<Expr> {
     let mut args = c.args.into_iter();
     let arr = args.next().ok_or_else(|| arity("sort_array", 1))?;
-    let asc = !matches!(args.next(), Some(Expr::Literal(ScalarValue::Boolean(Some(false)), _)));
-    let (dir, nulls) = if asc { ("ASC", "NULLS FIRST") } else { ("DESC", "NULLS LAST") };
+    let asc = !matches!(
+        args.next(),
+        Some(Expr::Literal(ScalarValue::Boolean(Some(false)), _))
+    );
+    let (dir, nulls) = if asc {
+        ("ASC", "NULLS FIRST")
+    } else {
+        ("DESC", "NULLS LAST")
+    };
     scalar(c.p, "array_sort", vec![arr, lit(dir), lit(nulls)])
 }
 
@@ -306,8 +383,15 @@ fn with_dates(c: Call, name: &str, positions: &[usize]) -> PlanResult<Expr> {
         .into_iter()
         .enumerate()
         .map(|(i, a)| {
-            let is_string = matches!(a.get_type(schema), Ok(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View));
-            if positions.contains(&i) && is_string { cast(a, DataType::Date32) } else { a }
+            let is_string = matches!(
+                a.get_type(schema),
+                Ok(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+            );
+            if positions.contains(&i) && is_string {
+                cast(a, DataType::Date32)
+            } else {
+                a
+            }
         })
         .collect();
     scalar(c.p, name, args)
@@ -333,7 +417,10 @@ fn date_part(c: Call, part: &str) -> PlanResult<Expr> {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => cast(x, DataType::Date32),
         _ => x,
     };
-    Ok(cast(scalar(p, "date_part", vec![lit(part), x])?, DataType::Int32))
+    Ok(cast(
+        scalar(p, "date_part", vec![lit(part), x])?,
+        DataType::Int32,
+    ))
 }
 
 /// `hour(x)` etc. accept timestamp strings, cast in the session time zone.
@@ -342,7 +429,9 @@ fn timestamp_part(c: Call, name: &str) -> PlanResult<Expr> {
     let p = c.p;
     let x = one(c)?;
     let x = match x.get_type(schema)? {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => cast(x, crate::types::timestamp_type(&p.config.time_zone)),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            cast(x, crate::types::timestamp_type(&p.config.time_zone))
+        }
         _ => x,
     };
     scalar(p, name, vec![x])
@@ -365,21 +454,28 @@ fn make_struct(c: Call) -> PlanResult<Expr> {
 
 /// A unique, increasing id per row: the row number in this plan's output, from 0.
 fn monotonically_increasing_id(c: Call) -> PlanResult<Expr> {
-    let f = c
-        .p
-        .state
-        .window_functions()
-        .get("row_number")
-        .cloned()
-        .ok_or_else(|| PlanError::UnknownFunction("`row_number`".into()))?;
-    let rn = Expr::WindowFunction(Box::new(WindowFunction::new(WindowFunctionDefinition::WindowUDF(f), vec![])));
-    Ok(binary_expr(cast(rn, DataType::Int64), Operator::Minus, lit(1i64)))
+    let f =
+        c.p.state
+            .window_functions()
+            .get("row_number")
+            .cloned()
+            .ok_or_else(|| PlanError::UnknownFunction("`row_number`".into()))?;
+    let rn = Expr::WindowFunction(Box::new(WindowFunction::new(
+        WindowFunctionDefinition::WindowUDF(f),
+        vec![],
+    )));
+    Ok(binary_expr(
+        cast(rn, DataType::Int64),
+        Operator::Minus,
+        lit(1i64),
+    ))
 }
 
 fn from_json(c: Call) -> PlanResult<Expr> {
     let tz = c.p.config.time_zone.clone();
     let mut args = c.args.into_iter();
-    let (Some(json), Some(Expr::Literal(ScalarValue::Utf8(Some(schema)), _))) = (args.next(), args.next())
+    let (Some(json), Some(Expr::Literal(ScalarValue::Utf8(Some(schema)), _))) =
+        (args.next(), args.next())
     else {
         return Err(PlanError::analysis(
             "[INVALID_SCHEMA.NON_STRING_LITERAL] The input schema of from_json must be a string literal.",
@@ -398,12 +494,20 @@ pub(crate) fn call(
     schema: &DFSchema,
 ) -> PlanResult<Expr> {
     let key = name.to_ascii_lowercase();
-    let c = Call { p, args, distinct, schema };
+    let c = Call {
+        p,
+        args,
+        distinct,
+        schema,
+    };
     if let Some((_, build)) = SPARK.iter().find(|(n, _)| *n == key) {
         return build(c);
     }
     if let Some(f) = p.state.scalar_functions().get(&key) {
-        return Ok(Expr::ScalarFunction(ScalarFunction::new_udf(f.clone(), c.args)));
+        return Ok(Expr::ScalarFunction(ScalarFunction::new_udf(
+            f.clone(),
+            c.args,
+        )));
     }
     if p.state.aggregate_functions().contains_key(&key) {
         return aggregate(c, &key);
@@ -429,14 +533,27 @@ pub(crate) fn cast_to(p: &Planner, e: Expr, to: DataType, schema: &DFSchema) -> 
             return scalar(p, "to_char", vec![e, lit("%Y-%m-%d %H:%M:%S")]);
         }
     }
-    if matches!(to, DataType::Timestamp(TimeUnit::Microsecond, _)) && matches!(from, DataType::Utf8) {
-        return Ok(Expr::Cast(datafusion::logical_expr::Cast::new(Box::new(e), to)));
+    if matches!(to, DataType::Timestamp(TimeUnit::Microsecond, _)) && matches!(from, DataType::Utf8)
+    {
+        return Ok(Expr::Cast(datafusion::logical_expr::Cast::new(
+            Box::new(e),
+            to,
+        )));
     }
-    Ok(if p.config.ansi { cast(e, to) } else { try_cast(e, to) })
+    Ok(if p.config.ansi {
+        cast(e, to)
+    } else {
+        try_cast(e, to)
+    })
 }
 
 /// `col[key]` / `getItem` / `getField`: 0-based for arrays, by key for maps, by name for structs.
-pub(crate) fn extract_value(p: &Planner, child: Expr, key: Expr, schema: &DFSchema) -> PlanResult<Expr> {
+pub(crate) fn extract_value(
+    p: &Planner,
+    child: Expr,
+    key: Expr,
+    schema: &DFSchema,
+) -> PlanResult<Expr> {
     match child.get_type(schema)? {
         DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..) => {
             let index = binary_expr(cast(key, DataType::Int64), Operator::Plus, lit(1i64));

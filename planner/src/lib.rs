@@ -58,7 +58,11 @@ pub struct PlannerConfig {
 
 impl Default for PlannerConfig {
     fn default() -> Self {
-        Self { time_zone: "UTC".into(), ansi: true, case_sensitive: false }
+        Self {
+            time_zone: "UTC".into(),
+            ansi: true,
+            case_sensitive: false,
+        }
     }
 }
 
@@ -73,7 +77,12 @@ pub struct Planner<'a> {
 
 impl<'a> Planner<'a> {
     pub fn new(state: &'a SessionState, resolver: &'a dyn Resolver, config: PlannerConfig) -> Self {
-        Self { state, resolver, config, plan_ids: Mutex::new(vec![]) }
+        Self {
+            state,
+            resolver,
+            config,
+            plan_ids: Mutex::new(vec![]),
+        }
     }
 
     /// Plans a relation (the root of a query plan).
@@ -89,7 +98,10 @@ impl<'a> Planner<'a> {
 
     pub(crate) fn plan_id_schema(&self, id: i64) -> Option<DFSchemaRef> {
         let ids = self.plan_ids.lock().ok()?;
-        ids.iter().rev().find(|(i, _)| *i == id).map(|(_, s)| s.clone())
+        ids.iter()
+            .rev()
+            .find(|(i, _)| *i == id)
+            .map(|(_, s)| s.clone())
     }
 
     /// Number of plan ids recorded so far; with [`Planner::requalify_since`] this tells a

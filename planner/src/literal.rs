@@ -30,17 +30,18 @@ pub fn to_scalar(lit: &Literal, tz: &str) -> PlanResult<ScalarValue> {
         LiteralType::Decimal(d) => decimal(&d.value, d.precision, d.scale)?,
         LiteralType::String(s) => ScalarValue::Utf8(Some(s.clone())),
         LiteralType::Date(d) => ScalarValue::Date32(Some(*d)),
-        LiteralType::Timestamp(us) => {
-            ScalarValue::TimestampMicrosecond(Some(*us), Some(tz.into()))
-        }
+        LiteralType::Timestamp(us) => ScalarValue::TimestampMicrosecond(Some(*us), Some(tz.into())),
         LiteralType::TimestampNtz(us) => ScalarValue::TimestampMicrosecond(Some(*us), None),
         LiteralType::CalendarInterval(i) => ScalarValue::IntervalMonthDayNano(Some(
             IntervalMonthDayNano::new(i.months, i.days, i.microseconds * 1000),
         )),
         LiteralType::YearMonthInterval(m) => ScalarValue::IntervalYearMonth(Some(*m)),
-        LiteralType::DayTimeInterval(us) => ScalarValue::IntervalDayTime(Some(
-            IntervalDayTime::new((us / 86_400_000_000) as i32, ((us % 86_400_000_000) / 1000) as i32),
-        )),
+        LiteralType::DayTimeInterval(us) => {
+            ScalarValue::IntervalDayTime(Some(IntervalDayTime::new(
+                (us / 86_400_000_000) as i32,
+                ((us % 86_400_000_000) / 1000) as i32,
+            )))
+        }
         LiteralType::Array(a) => {
             let element_type = match &a.element_type {
                 Some(t) => types::from_proto(t, tz)?,
@@ -74,7 +75,8 @@ pub fn to_scalar(lit: &Literal, tz: &str) -> PlanResult<ScalarValue> {
         }
         LiteralType::Struct(s) => {
             let values = scalars(&s.elements, tz)?;
-            let names: Vec<String> = match s.struct_type.as_ref().map(|t| types::from_proto(t, tz)) {
+            let names: Vec<String> = match s.struct_type.as_ref().map(|t| types::from_proto(t, tz))
+            {
                 Some(Ok(DataType::Struct(fields))) => {
                     fields.iter().map(|f| f.name().clone()).collect()
                 }
@@ -124,7 +126,11 @@ fn decimal(value: &str, precision: Option<i32>, scale: Option<i32>) -> PlanResul
     } else {
         unscaled / 10i128.pow((-adjust) as u32)
     };
-    Ok(ScalarValue::Decimal128(Some(unscaled), precision as u8, scale as i8))
+    Ok(ScalarValue::Decimal128(
+        Some(unscaled),
+        precision as u8,
+        scale as i8,
+    ))
 }
 
 /// Spark's `Literal.toString`, used when a literal appears in a column name.
@@ -133,7 +139,9 @@ pub fn spark_name(value: &ScalarValue) -> String {
         return "NULL".into();
     }
     match value {
-        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => s.clone(),
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => s.clone(),
         ScalarValue::Float64(Some(v)) => format_double(*v),
         ScalarValue::Float32(Some(v)) => format_double(f64::from(*v)),
         ScalarValue::Date32(Some(_)) => format!("DATE '{value}'"),
@@ -166,7 +174,9 @@ fn value_micros(v: &ScalarValue) -> Option<i64> {
 fn cast_string(v: &ScalarValue) -> Option<String> {
     let arr = v.to_array().ok()?;
     let s = arrow::compute::cast(&arr, &DataType::Utf8).ok()?;
-    ScalarValue::try_from_array(&s, 0).ok().map(|s| s.to_string())
+    ScalarValue::try_from_array(&s, 0)
+        .ok()
+        .map(|s| s.to_string())
 }
 
 /// Java's `Double.toString` for the values people write: `1.0`, `0.5`, `1.0E10`.
@@ -182,7 +192,11 @@ pub fn format_double(v: f64) -> String {
         // Java switches to scientific notation outside [1e-3, 1e7).
         let s = format!("{v:E}");
         let (mantissa, exp) = s.split_once('E').unwrap_or((&s, "0"));
-        let mantissa = if mantissa.contains('.') { mantissa.to_string() } else { format!("{mantissa}.0") };
+        let mantissa = if mantissa.contains('.') {
+            mantissa.to_string()
+        } else {
+            format!("{mantissa}.0")
+        };
         return format!("{mantissa}E{exp}");
     }
     let s = format!("{v}");

@@ -58,39 +58,78 @@ impl Planner<'_> {
             }
             ExprType::ExpressionString(s) => crate::sql::expression_name(&s.expression),
             // `col("a").cast(...)` keeps the column's name.
-            ExprType::Cast(c) if matches!(c.expr.as_deref().and_then(|x| x.expr_type.as_ref()), Some(ExprType::UnresolvedAttribute(_))) => {
-                c.expr.as_deref().map(|x| self.name_of(x, schema)).unwrap_or_default()
+            ExprType::Cast(c)
+                if matches!(
+                    c.expr.as_deref().and_then(|x| x.expr_type.as_ref()),
+                    Some(ExprType::UnresolvedAttribute(_))
+                ) =>
+            {
+                c.expr
+                    .as_deref()
+                    .map(|x| self.name_of(x, schema))
+                    .unwrap_or_default()
             }
             ExprType::Cast(c) => {
-                let inner = c.expr.as_deref().map(|x| self.name_of(x, schema)).unwrap_or_default();
+                let inner = c
+                    .expr
+                    .as_deref()
+                    .map(|x| self.name_of(x, schema))
+                    .unwrap_or_default();
                 let tz = &self.config.time_zone;
                 let ty = match &c.cast_to_type {
                     Some(pexpr::cast::CastToType::Type(t)) => types::from_proto(t, tz).ok(),
                     Some(pexpr::cast::CastToType::TypeStr(s)) => types::parse_data_type(s, tz).ok(),
                     None => None,
                 };
-                let kind = if c.eval_mode() == pexpr::cast::EvalMode::Try { "TRY_CAST" } else { "CAST" };
-                format!("{kind}({inner} AS {})", ty.map(|t| types::sql_name(&t)).unwrap_or_default())
+                let kind = if c.eval_mode() == pexpr::cast::EvalMode::Try {
+                    "TRY_CAST"
+                } else {
+                    "CAST"
+                };
+                format!(
+                    "{kind}({inner} AS {})",
+                    ty.map(|t| types::sql_name(&t)).unwrap_or_default()
+                )
             }
             ExprType::UnresolvedExtractValue(x) => {
-                let child = x.child.as_deref().map(|c| self.name_of(c, schema)).unwrap_or_default();
-                let key = x.extraction.as_deref().map(|k| self.name_of(k, schema)).unwrap_or_default();
+                let child = x
+                    .child
+                    .as_deref()
+                    .map(|c| self.name_of(c, schema))
+                    .unwrap_or_default();
+                let key = x
+                    .extraction
+                    .as_deref()
+                    .map(|k| self.name_of(k, schema))
+                    .unwrap_or_default();
                 format!("{child}[{key}]")
             }
             ExprType::UnresolvedStar(_) => "*".into(),
             ExprType::Window(w) => {
-                let f = w.window_function.as_deref().map(|f| self.name_of(f, schema)).unwrap_or_default();
+                let f = w
+                    .window_function
+                    .as_deref()
+                    .map(|f| self.name_of(f, schema))
+                    .unwrap_or_default();
                 let mut spec = vec![];
                 if !w.partition_spec.is_empty() {
                     spec.push(format!(
                         "PARTITION BY {}",
-                        w.partition_spec.iter().map(|p| self.name_of(p, schema)).collect::<Vec<_>>().join(", ")
+                        w.partition_spec
+                            .iter()
+                            .map(|p| self.name_of(p, schema))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ));
                 }
                 if !w.order_spec.is_empty() {
                     spec.push(format!(
                         "ORDER BY {}",
-                        w.order_spec.iter().map(|o| self.sort_name(o, schema)).collect::<Vec<_>>().join(", ")
+                        w.order_spec
+                            .iter()
+                            .map(|o| self.sort_name(o, schema))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ));
                 }
                 spec.push(window_frame_name(w));
@@ -102,7 +141,11 @@ impl Planner<'_> {
 
     fn sort_name(&self, o: &pexpr::SortOrder, schema: &DFSchema) -> String {
         use pexpr::sort_order::{NullOrdering, SortDirection};
-        let child = o.child.as_deref().map(|c| self.name_of(c, schema)).unwrap_or_default();
+        let child = o
+            .child
+            .as_deref()
+            .map(|c| self.name_of(c, schema))
+            .unwrap_or_default();
         let asc = o.direction() != SortDirection::Descending;
         let nulls_first = match o.null_ordering() {
             NullOrdering::SortNullsFirst => true,
@@ -116,7 +159,13 @@ impl Planner<'_> {
         )
     }
 
-    fn function_name(&self, name: &str, args: &[Expression], distinct: bool, schema: &DFSchema) -> String {
+    fn function_name(
+        &self,
+        name: &str,
+        args: &[Expression],
+        distinct: bool,
+        schema: &DFSchema,
+    ) -> String {
         let a: Vec<String> = args
             .iter()
             .map(|x| match &x.expr_type {
@@ -177,7 +226,11 @@ fn spark_function_alias(name: &str) -> &str {
         ("ceiling", "CEIL"),
         ("floor", "FLOOR"),
     ];
-    ALIASES.iter().find(|(from, _)| *from == name).map(|(_, to)| *to).unwrap_or(name)
+    ALIASES
+        .iter()
+        .find(|(from, _)| *from == name)
+        .map(|(_, to)| *to)
+        .unwrap_or(name)
 }
 
 fn window_frame_name(w: &pexpr::Window) -> String {
@@ -189,7 +242,11 @@ fn window_frame_name(w: &pexpr::Window) -> String {
             "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW".into()
         };
     };
-    let units = if f.frame_type() == FrameType::Row { "ROWS" } else { "RANGE" };
+    let units = if f.frame_type() == FrameType::Row {
+        "ROWS"
+    } else {
+        "RANGE"
+    };
     let bound = |b: &Option<Box<pexpr::window::window_frame::FrameBoundary>>, lower: bool| match b
         .as_ref()
         .and_then(|b| b.boundary.as_ref())
@@ -198,7 +255,9 @@ fn window_frame_name(w: &pexpr::Window) -> String {
         Some(Boundary::Unbounded(_)) => "UNBOUNDED FOLLOWING".to_string(),
         Some(Boundary::Value(v)) => match &v.expr_type {
             Some(ExprType::Literal(l)) => {
-                let n = literal::to_scalar(l, "UTC").map(|s| s.to_string()).unwrap_or_default();
+                let n = literal::to_scalar(l, "UTC")
+                    .map(|s| s.to_string())
+                    .unwrap_or_default();
                 match n.strip_prefix('-') {
                     Some(m) => format!("{m} PRECEDING"),
                     None if n == "0" => "CURRENT ROW".into(),
@@ -209,5 +268,9 @@ fn window_frame_name(w: &pexpr::Window) -> String {
         },
         _ => "CURRENT ROW".into(),
     };
-    format!("{units} BETWEEN {} AND {}", bound(&f.lower, true), bound(&f.upper, false))
+    format!(
+        "{units} BETWEEN {} AND {}",
+        bound(&f.lower, true),
+        bound(&f.upper, false)
+    )
 }

@@ -13,13 +13,28 @@ pub fn cell(array: &ArrayRef, row: usize) -> String {
         return "NULL".into();
     }
     match array.data_type() {
-        DataType::Float64 => format_double(array.as_primitive::<arrow::datatypes::Float64Type>().value(row)),
-        DataType::Float32 => format_float(array.as_primitive::<arrow::datatypes::Float32Type>().value(row)),
+        DataType::Float64 => format_double(
+            array
+                .as_primitive::<arrow::datatypes::Float64Type>()
+                .value(row),
+        ),
+        DataType::Float32 => format_float(
+            array
+                .as_primitive::<arrow::datatypes::Float32Type>()
+                .value(row),
+        ),
         DataType::Binary | DataType::LargeBinary | DataType::BinaryView => {
             let bytes = arrow::compute::cast(&array.slice(row, 1), &DataType::Binary)
                 .map(|a| a.as_binary::<i32>().value(0).to_vec())
                 .unwrap_or_default();
-            format!("[{}]", bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" "))
+            format!(
+                "[{}]",
+                bytes
+                    .iter()
+                    .map(|b| format!("{b:02X}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
         }
         DataType::Timestamp(unit, tz) => timestamp(array, row, unit, tz.as_deref()),
         DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..) => {
@@ -31,8 +46,9 @@ pub fn cell(array: &ArrayRef, row: usize) -> String {
             let map = array.as_map();
             let entries = map.value(row);
             let (keys, vals) = (entries.column(0).clone(), entries.column(1).clone());
-            let items: Vec<String> =
-                (0..entries.len()).map(|i| format!("{} -> {}", cell(&keys, i), cell(&vals, i))).collect();
+            let items: Vec<String> = (0..entries.len())
+                .map(|i| format!("{} -> {}", cell(&keys, i), cell(&vals, i)))
+                .collect();
             format!("{{{}}}", items.join(", "))
         }
         DataType::Struct(_) => {
@@ -72,14 +88,21 @@ fn timestamp(array: &ArrayRef, row: usize, unit: &TimeUnit, tz: Option<&str>) ->
         return plain(array, row);
     };
     let _ = unit;
-    let options = FormatOptions::default().with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.f"))
+    let options = FormatOptions::default()
+        .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.f"))
         .with_timestamp_tz_format(Some("%Y-%m-%d %H:%M:%S%.f"));
-    let text = ArrayFormatter::try_new(micros.as_ref(), &options).map(|f| f.value(0).to_string()).unwrap_or_default();
+    let text = ArrayFormatter::try_new(micros.as_ref(), &options)
+        .map(|f| f.value(0).to_string())
+        .unwrap_or_default();
     // Spark drops trailing zeros of the fraction, and the fraction when it is zero.
     match text.rsplit_once('.') {
         Some((head, frac)) if text.len() > 19 => {
             let frac = frac.trim_end_matches('0');
-            if frac.is_empty() { head.to_string() } else { format!("{head}.{frac}") }
+            if frac.is_empty() {
+                head.to_string()
+            } else {
+                format!("{head}.{frac}")
+            }
         }
         _ => text,
     }
@@ -88,7 +111,9 @@ fn timestamp(array: &ArrayRef, row: usize, unit: &TimeUnit, tz: Option<&str>) ->
 /// Spark's `Utils.stringHalfWidth`: the UTF-16 length (Java's `String.length`), plus one
 /// for every East Asian full-width character, which takes two terminal columns.
 fn width(s: &str) -> usize {
-    s.chars().map(|c| c.len_utf16() + usize::from(full_width(c))).sum()
+    s.chars()
+        .map(|c| c.len_utf16() + usize::from(full_width(c)))
+        .sum()
 }
 
 /// The character ranges of Spark's `Utils.fullWidthRegex`.
@@ -122,7 +147,11 @@ fn truncate_cell(s: String, truncate: usize) -> String {
     if truncate == 0 || s.encode_utf16().count() <= truncate {
         return s;
     }
-    let (keep, dots) = if truncate < 4 { (truncate, "") } else { (truncate - 3, "...") };
+    let (keep, dots) = if truncate < 4 {
+        (truncate, "")
+    } else {
+        (truncate - 3, "...")
+    };
     prefix_utf16(&s, keep) + dots
 }
 
@@ -138,9 +167,17 @@ fn prefix_utf16(s: &str, units: usize) -> String {
 }
 
 /// Header plus up to `num_rows` rows as strings; and whether more rows exist.
-fn rows(fields: &[Field], batches: &[RecordBatch], num_rows: usize, truncate: usize) -> (Vec<Vec<String>>, bool) {
+fn rows(
+    fields: &[Field],
+    batches: &[RecordBatch],
+    num_rows: usize,
+    truncate: usize,
+) -> (Vec<Vec<String>>, bool) {
     // Spark truncates the cells but never the column names.
-    let mut out = vec![fields.iter().map(|f| escape_meta(f.name())).collect::<Vec<_>>()];
+    let mut out = vec![fields
+        .iter()
+        .map(|f| escape_meta(f.name()))
+        .collect::<Vec<_>>()];
     let mut total = 0;
     for b in batches {
         for r in 0..b.num_rows() {
@@ -148,7 +185,12 @@ fn rows(fields: &[Field], batches: &[RecordBatch], num_rows: usize, truncate: us
             if total > num_rows {
                 continue;
             }
-            out.push(b.columns().iter().map(|c| truncate_cell(escape_meta(&cell(c, r)), truncate)).collect());
+            out.push(
+                b.columns()
+                    .iter()
+                    .map(|c| truncate_cell(escape_meta(&cell(c, r)), truncate))
+                    .collect(),
+            );
         }
     }
     (out, total > num_rows)
@@ -157,7 +199,10 @@ fn rows(fields: &[Field], batches: &[RecordBatch], num_rows: usize, truncate: us
 /// The footer when rows were left out; `end` follows it (Spark ends the text table without a
 /// newline here but the HTML one with one).
 fn more_rows(num_rows: usize, end: &str) -> String {
-    format!("only showing top {num_rows} {}{end}", if num_rows == 1 { "row" } else { "rows" })
+    format!(
+        "only showing top {num_rows} {}{end}",
+        if num_rows == 1 { "row" } else { "rows" }
+    )
 }
 
 fn pad(s: &str, to: usize, left: bool) -> String {
@@ -171,21 +216,34 @@ fn pad(s: &str, to: usize, left: bool) -> String {
 
 /// `df.show(num_rows, truncate, vertical)`. `batches` may hold more than `num_rows` rows;
 /// the surplus only tells that more exist.
-pub fn show_string(fields: &[Field], batches: &[RecordBatch], num_rows: usize, truncate: usize, vertical: bool) -> String {
+pub fn show_string(
+    fields: &[Field],
+    batches: &[RecordBatch],
+    num_rows: usize,
+    truncate: usize,
+    vertical: bool,
+) -> String {
     let (rows, more) = rows(fields, batches, num_rows, truncate);
     let mut sb = String::new();
     if vertical {
         let names = &rows[0];
         let data = &rows[1..];
         let name_width = names.iter().map(|n| width(n)).fold(3, usize::max);
-        let data_width = data.iter().flat_map(|r| r.iter().map(|c| width(c))).fold(3, usize::max);
+        let data_width = data
+            .iter()
+            .flat_map(|r| r.iter().map(|c| width(c)))
+            .fold(3, usize::max);
         for (i, row) in data.iter().enumerate() {
             let header = format!("-RECORD {i}");
             sb.push_str(&header);
             sb.push_str(&"-".repeat((name_width + data_width + 5).saturating_sub(header.len())));
             sb.push('\n');
             for (name, value) in names.iter().zip(row) {
-                sb.push_str(&format!(" {} | {} \n", pad(name, name_width, false), pad(value, data_width, false)));
+                sb.push_str(&format!(
+                    " {} | {} \n",
+                    pad(name, name_width, false),
+                    pad(value, data_width, false)
+                ));
             }
         }
         if data.is_empty() {
@@ -193,13 +251,18 @@ pub fn show_string(fields: &[Field], batches: &[RecordBatch], num_rows: usize, t
         }
     } else {
         let columns = rows[0].len();
-        let widths: Vec<usize> =
-            (0..columns).map(|i| rows.iter().map(|r| width(&r[i])).fold(3, usize::max)).collect();
+        let widths: Vec<usize> = (0..columns)
+            .map(|i| rows.iter().map(|r| width(&r[i])).fold(3, usize::max))
+            .collect();
         // Like Scala's `addString(sb, "+", "+", "+\n")`: a table without columns is `++`.
         let dashes: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
         let sep = format!("+{}+\n", dashes.join("+"));
         let line = |row: &Vec<String>| -> String {
-            let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| pad(c, *w, truncate > 0)).collect();
+            let cells: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| pad(c, *w, truncate > 0))
+                .collect();
             format!("|{}|\n", cells.join("|"))
         };
         sb.push_str(&sep);
@@ -217,15 +280,26 @@ pub fn show_string(fields: &[Field], batches: &[RecordBatch], num_rows: usize, t
 }
 
 fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The HTML table notebooks show for a DataFrame (`_repr_html_`).
-pub fn html_string(fields: &[Field], batches: &[RecordBatch], num_rows: usize, truncate: usize) -> String {
+pub fn html_string(
+    fields: &[Field],
+    batches: &[RecordBatch],
+    num_rows: usize,
+    truncate: usize,
+) -> String {
     let (rows, more) = rows(fields, batches, num_rows, truncate);
     let mut sb = String::from("<table border='1'>\n");
     let tr = |row: &Vec<String>, tag: &str| -> String {
-        let cells: String = row.iter().map(|c| format!("<{tag}>{}</{tag}>", escape_html(c))).collect();
+        let cells: String = row
+            .iter()
+            .map(|c| format!("<{tag}>{}</{tag}>", escape_html(c)))
+            .collect();
         format!("<tr>{cells}</tr>\n")
     };
     sb.push_str(&tr(&rows[0], "th"));
@@ -257,7 +331,10 @@ mod tests {
             schema,
             vec![
                 Arc::new(Int64Array::from(vec![1, 22])),
-                Arc::new(StringArray::from(vec![Some("a very long name indeed, longer than twenty"), None])),
+                Arc::new(StringArray::from(vec![
+                    Some("a very long name indeed, longer than twenty"),
+                    None,
+                ])),
             ],
         )
         .unwrap()
@@ -266,7 +343,12 @@ mod tests {
     #[test]
     fn table_with_truncation_and_more_rows() {
         let b = batch();
-        let fields: Vec<Field> = b.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+        let fields: Vec<Field> = b
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
         let out = show_string(&fields, &[b], 1, 20, false);
         assert_eq!(
             out,
@@ -277,7 +359,12 @@ mod tests {
     #[test]
     fn vertical_layout() {
         let b = batch();
-        let fields: Vec<Field> = b.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+        let fields: Vec<Field> = b
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
         let out = show_string(&fields, &[b], 20, 0, true);
         assert!(out.starts_with("-RECORD 0-"));
         assert!(out.contains(" name | NULL"));

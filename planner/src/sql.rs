@@ -7,11 +7,13 @@ use std::sync::LazyLock;
 use arrow::datatypes::DataType;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, ParamValues, ScalarValue};
-use datafusion::logical_expr::{cast, BinaryExpr, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, Operator};
+use datafusion::logical_expr::{
+    cast, BinaryExpr, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, Operator,
+};
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{
-    self, Expr as SqlExpr, FunctionArg, FunctionArgExpr, FunctionArguments, SelectItem, SetExpr, Statement,
-    Value, VisitMut, VisitorMut,
+    self, Expr as SqlExpr, FunctionArg, FunctionArgExpr, FunctionArguments, SelectItem, SetExpr,
+    Statement, Value, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::DatabricksDialect;
 use proto::connect::expression::Literal;
@@ -32,19 +34,31 @@ pub enum SparkStatement {
     /// A query (or any statement DataFusion plans), planned with [`plan_query`].
     Query,
     /// `SET` (all), `SET key`, `SET key=value`.
-    Set { key: Option<String>, value: Option<String> },
+    Set {
+        key: Option<String>,
+        value: Option<String>,
+    },
     /// `SHOW TABLES [IN db] [LIKE 'pattern']`.
-    ShowTables { database: Option<String>, pattern: Option<String> },
+    ShowTables {
+        database: Option<String>,
+        pattern: Option<String>,
+    },
     /// `DESCRIBE [TABLE] [EXTENDED] name`.
     Describe { name: Vec<String> },
     /// `CREATE [OR REPLACE] [GLOBAL] TEMP VIEW name AS query`.
-    CreateTempView { name: String, replace: bool, global: bool, query: String },
+    CreateTempView {
+        name: String,
+        replace: bool,
+        global: bool,
+        query: String,
+    },
     /// `DROP VIEW [IF EXISTS] name`.
     DropView { name: Vec<String>, if_exists: bool },
 }
 
-static SET: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?is)^\s*SET(?:\s+([^=;]*?))?\s*(?:=\s*(.*?))?\s*;?\s*$").expect("valid regex"));
+static SET: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?is)^\s*SET(?:\s+([^=;]*?))?\s*(?:=\s*(.*?))?\s*;?\s*$").expect("valid regex")
+});
 static SHOW_TABLES: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?is)^\s*SHOW\s+TABLES(?:\s+(?:IN|FROM)\s+([\w`.]+))?(?:\s+(?:LIKE\s+)?'([^']*)')?\s*;?\s*$")
         .expect("valid regex")
@@ -76,7 +90,10 @@ pub fn classify(sql: &str) -> SparkStatement {
         };
     }
     if let Some(c) = DROP_VIEW.captures(sql) {
-        return SparkStatement::DropView { name: ident(&c[2]), if_exists: c.get(1).is_some() };
+        return SparkStatement::DropView {
+            name: ident(&c[2]),
+            if_exists: c.get(1).is_some(),
+        };
     }
     if let Some(c) = SHOW_TABLES.captures(sql) {
         return SparkStatement::ShowTables {
@@ -88,8 +105,14 @@ pub fn classify(sql: &str) -> SparkStatement {
         return SparkStatement::Describe { name: ident(&c[1]) };
     }
     if let Some(c) = SET.captures(sql) {
-        let key = c.get(1).map(|m| m.as_str().trim().to_string()).filter(|k| !k.is_empty());
-        return SparkStatement::Set { key, value: c.get(2).map(|m| m.as_str().trim().to_string()) };
+        let key = c
+            .get(1)
+            .map(|m| m.as_str().trim().to_string())
+            .filter(|k| !k.is_empty());
+        return SparkStatement::Set {
+            key,
+            value: c.get(2).map(|m| m.as_str().trim().to_string()),
+        };
     }
     SparkStatement::Query
 }
@@ -103,12 +126,23 @@ fn parse_error(sql: &str, e: impl std::fmt::Display) -> PlanError {
     let (token, pos) = match FOUND.captures(&msg) {
         Some(c) => (
             c[1].to_string(),
-            c.get(2).zip(c.get(3)).map(|(l, col)| (l.as_str().to_string(), col.as_str().parse::<usize>().unwrap_or(1))),
+            c.get(2).zip(c.get(3)).map(|(l, col)| {
+                (
+                    l.as_str().to_string(),
+                    col.as_str().parse::<usize>().unwrap_or(1),
+                )
+            }),
         ),
         None => ("end of input".to_string(), None),
     };
-    let token = if token == "EOF" { "end of input".to_string() } else { format!("'{token}'") };
-    let position = pos.map(|(l, c)| format!("(line {l}, pos {})", c.saturating_sub(1))).unwrap_or_default();
+    let token = if token == "EOF" {
+        "end of input".to_string()
+    } else {
+        format!("'{token}'")
+    };
+    let position = pos
+        .map(|(l, c)| format!("(line {l}, pos {})", c.saturating_sub(1)))
+        .unwrap_or_default();
     PlanError::Parse(format!(
         "[PARSE_SYNTAX_ERROR] Syntax error at or near {token}. SQLSTATE: 42601 {position}\n\n== SQL ==\n{sql}\n"
     ))
@@ -126,7 +160,9 @@ fn parse_one(sql: &str) -> PlanResult<DFStatement> {
             "[PARSE_SYNTAX_ERROR] Syntax error at or near end of input: expected exactly one statement. SQLSTATE: 42601\n\n== SQL ==\n{sql}\n"
         )));
     }
-    statements.pop_front().ok_or_else(|| PlanError::Parse("empty statement".into()))
+    statements
+        .pop_front()
+        .ok_or_else(|| PlanError::Parse("empty statement".into()))
 }
 
 /// Rewrites `:name` and `?` parameter markers to DataFusion's `$n`.
@@ -169,7 +205,9 @@ struct IntLiterals;
 
 fn int_literal(e: &mut SqlExpr) {
     let SqlExpr::Value(v) = e else { return };
-    let Value::Number(n, false) = &v.value else { return };
+    let Value::Number(n, false) = &v.value else {
+        return;
+    };
     if n.parse::<i32>().is_err() {
         return;
     }
@@ -201,7 +239,11 @@ impl VisitorMut for IntLiterals {
                     }
                 }
             }
-            SqlExpr::Case { conditions, else_result, .. } => {
+            SqlExpr::Case {
+                conditions,
+                else_result,
+                ..
+            } => {
                 for w in conditions {
                     int_literal(&mut w.result);
                 }
@@ -219,7 +261,9 @@ impl VisitorMut for IntLiterals {
             SetExpr::Select(select) => {
                 for item in &mut select.projection {
                     match item {
-                        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => int_literal(e),
+                        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                            int_literal(e)
+                        }
                         _ => {}
                     }
                 }
@@ -247,7 +291,10 @@ pub(crate) async fn plan_query(
         .iter()
         .map(|(k, v)| Ok((k.clone(), literal::to_scalar(v, tz)?)))
         .collect::<PlanResult<HashMap<_, _>>>()?;
-    let positional = positional.iter().map(|v| literal::to_scalar(v, tz)).collect::<PlanResult<Vec<_>>>()?;
+    let positional = positional
+        .iter()
+        .map(|v| literal::to_scalar(v, tz))
+        .collect::<PlanResult<Vec<_>>>()?;
     plan_query_with(p, sql, &named, &positional).await
 }
 
@@ -258,7 +305,13 @@ pub async fn plan_query_with(
     positional: &[ScalarValue],
 ) -> PlanResult<LogicalPlan> {
     let mut statement = parse_one(sql)?;
-    let mut params = Parameters { named, positional, next_positional: 0, values: vec![], missing: None };
+    let mut params = Parameters {
+        named,
+        positional,
+        next_positional: 0,
+        values: vec![],
+        missing: None,
+    };
     if let DFStatement::Statement(s) = &mut statement {
         let _ = s.visit(&mut params);
     }
@@ -277,7 +330,9 @@ pub async fn plan_query_with(
     }
     let mut plan = p.state.statement_to_plan(statement).await?;
     if !params.values.is_empty() {
-        plan = plan.with_param_values(ParamValues::List(params.values.into_iter().map(Into::into).collect()))?;
+        plan = plan.with_param_values(ParamValues::List(
+            params.values.into_iter().map(Into::into).collect(),
+        ))?;
     }
     let plan = spark_semantics(plan, p.config.ansi)?;
     rename_outputs(plan, names)
@@ -287,7 +342,9 @@ pub async fn plan_query_with(
 /// matched to output columns one by one (wildcards).
 fn select_names(s: &Statement) -> Option<Vec<String>> {
     let Statement::Query(q) = s else { return None };
-    let SetExpr::Select(select) = q.body.as_ref() else { return None };
+    let SetExpr::Select(select) = q.body.as_ref() else {
+        return None;
+    };
     select
         .projection
         .iter()
@@ -302,7 +359,13 @@ fn select_names(s: &Statement) -> Option<Vec<String>> {
 fn rename_outputs(plan: LogicalPlan, names: Option<Vec<String>>) -> PlanResult<LogicalPlan> {
     let Some(names) = names else { return Ok(plan) };
     let schema = plan.schema().clone();
-    if names.len() != schema.fields().len() || schema.fields().iter().zip(&names).all(|(f, n)| f.name() == n) {
+    if names.len() != schema.fields().len()
+        || schema
+            .fields()
+            .iter()
+            .zip(&names)
+            .all(|(f, n)| f.name() == n)
+    {
         return Ok(plan);
     }
     let exprs: Vec<Expr> = names
@@ -310,7 +373,11 @@ fn rename_outputs(plan: LogicalPlan, names: Option<Vec<String>>) -> PlanResult<L
         .enumerate()
         .map(|(i, n)| {
             let c = column_at(&schema, i);
-            if schema.field(i).name() == n { c } else { c.alias(n) }
+            if schema.field(i).name() == n {
+                c
+            } else {
+                c.alias(n)
+            }
         })
         .collect();
     Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
@@ -330,8 +397,13 @@ fn spark_semantics(plan: LogicalPlan, ansi: bool) -> PlanResult<LogicalPlan> {
         }
         let rewritten = node.map_expressions(|e| {
             let before = e.clone();
-            let after = divide_in_expr(e, &schema, ansi).map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
-            Ok(if after == before { Transformed::no(after) } else { Transformed::yes(after) })
+            let after = divide_in_expr(e, &schema, ansi)
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+            Ok(if after == before {
+                Transformed::no(after)
+            } else {
+                Transformed::yes(after)
+            })
         })?;
         if rewritten.transformed {
             Ok(Transformed::yes(rewritten.data.recompute_schema()?))
@@ -350,7 +422,9 @@ fn parse_select_item(text: &str) -> PlanResult<ast::ExprWithAlias> {
     let item = match statement {
         DFStatement::Statement(s) => match *s {
             Statement::Query(q) => match *q.body {
-                SetExpr::Select(select) if select.projection.len() == 1 && select.from.is_empty() => {
+                SetExpr::Select(select)
+                    if select.projection.len() == 1 && select.from.is_empty() =>
+                {
                     select.projection.into_iter().next()
                 }
                 _ => None,
@@ -361,7 +435,10 @@ fn parse_select_item(text: &str) -> PlanResult<ast::ExprWithAlias> {
     };
     match item {
         Some(SelectItem::UnnamedExpr(expr)) => Ok(ast::ExprWithAlias { expr, alias: None }),
-        Some(SelectItem::ExprWithAlias { expr, alias }) => Ok(ast::ExprWithAlias { expr, alias: Some(alias) }),
+        Some(SelectItem::ExprWithAlias { expr, alias }) => Ok(ast::ExprWithAlias {
+            expr,
+            alias: Some(alias),
+        }),
         _ => Err(parse_error(text, "found: EOF")),
     }
 }
@@ -386,9 +463,9 @@ pub(crate) fn plan_expression(p: &Planner, text: &str, schema: &DFSchema) -> Pla
 /// by names that spell the literal's type.
 fn int_literals(e: Expr) -> PlanResult<Expr> {
     Ok(e.transform_up(|x| match x {
-        Expr::Literal(ScalarValue::Int64(Some(v)), meta) if i32::try_from(v).is_ok() => {
-            Ok(Transformed::yes(Expr::Literal(ScalarValue::Int32(Some(v as i32)), meta)))
-        }
+        Expr::Literal(ScalarValue::Int64(Some(v)), meta) if i32::try_from(v).is_ok() => Ok(
+            Transformed::yes(Expr::Literal(ScalarValue::Int32(Some(v as i32)), meta)),
+        ),
         other => Ok(Transformed::no(other)),
     })?
     .data)
@@ -396,21 +473,35 @@ fn int_literals(e: Expr) -> PlanResult<Expr> {
 
 fn divide_in_expr(e: Expr, schema: &DFSchema, ansi: bool) -> PlanResult<Expr> {
     let divide = if ansi { udf::DIVIDE_ANSI } else { udf::DIVIDE };
-    Ok(e
-        .transform_up(|x| match x {
-            Expr::BinaryExpr(BinaryExpr { left, op: Operator::Divide, right }) => {
-                let decimal =
-                    |e: &Expr| matches!(e.get_type(schema), Ok(DataType::Decimal128(..) | DataType::Decimal256(..)));
-                if decimal(&left) && decimal(&right) {
-                    Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op: Operator::Divide, right })))
-                } else {
-                    let args = vec![cast(*left, DataType::Float64), cast(*right, DataType::Float64)];
-                    Ok(Transformed::yes(udf::call(divide, args)))
-                }
+    Ok(e.transform_up(|x| match x {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Divide,
+            right,
+        }) => {
+            let decimal = |e: &Expr| {
+                matches!(
+                    e.get_type(schema),
+                    Ok(DataType::Decimal128(..) | DataType::Decimal256(..))
+                )
+            };
+            if decimal(&left) && decimal(&right) {
+                Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr {
+                    left,
+                    op: Operator::Divide,
+                    right,
+                })))
+            } else {
+                let args = vec![
+                    cast(*left, DataType::Float64),
+                    cast(*right, DataType::Float64),
+                ];
+                Ok(Transformed::yes(udf::call(divide, args)))
             }
-            other => Ok(Transformed::no(other)),
-        })?
-        .data)
+        }
+        other => Ok(Transformed::no(other)),
+    })?
+    .data)
 }
 
 /// Spark's name for an expression string as a column (`selectExpr("a + 1")` → `(a + 1)`).
@@ -428,7 +519,9 @@ pub(crate) fn expression_name(text: &str) -> String {
 fn spark_name(e: &SqlExpr) -> String {
     match e {
         SqlExpr::Identifier(i) => i.value.clone(),
-        SqlExpr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.clone()).unwrap_or_default(),
+        SqlExpr::CompoundIdentifier(parts) => {
+            parts.last().map(|i| i.value.clone()).unwrap_or_default()
+        }
         SqlExpr::Nested(inner) => spark_name(inner),
         SqlExpr::BinaryOp { left, op, right } => {
             let op = match op {
@@ -437,8 +530,14 @@ fn spark_name(e: &SqlExpr) -> String {
             };
             format!("({} {op} {})", spark_name(left), spark_name(right))
         }
-        SqlExpr::UnaryOp { op: ast::UnaryOperator::Not, expr } => format!("(NOT {})", spark_name(expr)),
-        SqlExpr::UnaryOp { op: ast::UnaryOperator::Minus, expr } => match expr.as_ref() {
+        SqlExpr::UnaryOp {
+            op: ast::UnaryOperator::Not,
+            expr,
+        } => format!("(NOT {})", spark_name(expr)),
+        SqlExpr::UnaryOp {
+            op: ast::UnaryOperator::Minus,
+            expr,
+        } => match expr.as_ref() {
             SqlExpr::Value(_) => format!("-{}", spark_name(expr)),
             _ => format!("(- {})", spark_name(expr)),
         },
@@ -450,22 +549,46 @@ fn spark_name(e: &SqlExpr) -> String {
             Value::Boolean(b) => b.to_string(),
             other => other.to_string(),
         },
-        SqlExpr::Cast { expr, data_type, .. } => {
+        SqlExpr::Cast {
+            expr, data_type, ..
+        } => {
             let ty = crate::types::parse_data_type(&data_type.to_string(), "UTC")
                 .map(|t| crate::types::sql_name(&t))
                 .unwrap_or_else(|_| data_type.to_string().to_uppercase());
             format!("CAST({} AS {ty})", spark_name(expr))
         }
-        SqlExpr::InList { expr, list, negated } => {
+        SqlExpr::InList {
+            expr,
+            list,
+            negated,
+        } => {
             let items: Vec<String> = list.iter().map(spark_name).collect();
             let s = format!("({} IN ({}))", spark_name(expr), items.join(", "));
-            if *negated { format!("(NOT {s})") } else { s }
+            if *negated {
+                format!("(NOT {s})")
+            } else {
+                s
+            }
         }
-        SqlExpr::Like { negated, expr, pattern, .. } => {
+        SqlExpr::Like {
+            negated,
+            expr,
+            pattern,
+            ..
+        } => {
             let s = format!("{} LIKE {}", spark_name(expr), spark_name(pattern));
-            if *negated { format!("(NOT {s})") } else { s }
+            if *negated {
+                format!("(NOT {s})")
+            } else {
+                s
+            }
         }
-        SqlExpr::Case { operand, conditions, else_result, .. } => {
+        SqlExpr::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => {
             // Spark names `CASE a WHEN 7` as its expanded form `CASE WHEN (a = 7)`.
             let mut s = String::from("CASE");
             for w in conditions {
@@ -481,9 +604,21 @@ fn spark_name(e: &SqlExpr) -> String {
             s + " END"
         }
         SqlExpr::Function(f) => function_name(f),
-        SqlExpr::Substring { expr, substring_from, substring_for, shorthand, .. } => {
-            let from = substring_from.as_deref().map(spark_name).unwrap_or_else(|| "1".into());
-            let len = substring_for.as_deref().map(spark_name).unwrap_or_else(|| i32::MAX.to_string());
+        SqlExpr::Substring {
+            expr,
+            substring_from,
+            substring_for,
+            shorthand,
+            ..
+        } => {
+            let from = substring_from
+                .as_deref()
+                .map(spark_name)
+                .unwrap_or_else(|| "1".into());
+            let len = substring_for
+                .as_deref()
+                .map(spark_name)
+                .unwrap_or_else(|| i32::MAX.to_string());
             let name = if *shorthand { "substr" } else { "substring" };
             format!("{name}({}, {from}, {len})", spark_name(expr))
         }
@@ -505,7 +640,14 @@ fn function_name(f: &ast::Function) -> String {
             other => other.to_string(),
         })
         .collect();
-    let distinct = if matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct)) { "DISTINCT " } else { "" };
+    let distinct = if matches!(
+        list.duplicate_treatment,
+        Some(ast::DuplicateTreatment::Distinct)
+    ) {
+        "DISTINCT "
+    } else {
+        ""
+    };
     let mut s = format!("{name}({distinct}{})", args.join(", "));
     if let Some(over) = &f.over {
         s.push_str(&format!(" OVER {over}"));
@@ -524,14 +666,25 @@ mod tests {
         assert_eq!(expression_name("id * 2 AS x"), "x");
         assert_eq!(expression_name("upper(name)"), "upper(name)");
         assert_eq!(expression_name("CAST(a AS INT)"), "CAST(a AS INT)");
-        assert_eq!(expression_name("a = 1 AND b IS NULL"), "((a = 1) AND (b IS NULL))");
+        assert_eq!(
+            expression_name("a = 1 AND b IS NULL"),
+            "((a = 1) AND (b IS NULL))"
+        );
     }
 
     #[test]
     fn classifies_statements() {
-        assert!(matches!(classify("SET spark.sql.x=1"), SparkStatement::Set { key: Some(k), value: Some(v) } if k == "spark.sql.x" && v == "1"));
-        assert!(matches!(classify("show tables"), SparkStatement::ShowTables { .. }));
-        assert!(matches!(classify("CREATE OR REPLACE TEMP VIEW v AS SELECT 1"), SparkStatement::CreateTempView { replace: true, .. }));
+        assert!(
+            matches!(classify("SET spark.sql.x=1"), SparkStatement::Set { key: Some(k), value: Some(v) } if k == "spark.sql.x" && v == "1")
+        );
+        assert!(matches!(
+            classify("show tables"),
+            SparkStatement::ShowTables { .. }
+        ));
+        assert!(matches!(
+            classify("CREATE OR REPLACE TEMP VIEW v AS SELECT 1"),
+            SparkStatement::CreateTempView { replace: true, .. }
+        ));
         assert!(matches!(classify("SELECT 1"), SparkStatement::Query));
     }
 }

@@ -23,7 +23,9 @@ impl TableFunctionImpl for SparkRange {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         // range(start, end, step, numPartitions): partitioning is DataFusion's business.
         let exprs: Vec<_> = args.exprs().iter().take(3).cloned().collect();
-        let provider = self.inner.create_table_provider_with_args(TableFunctionArgs::new(&exprs, args.session()))?;
+        let provider = self
+            .inner
+            .create_table_provider_with_args(TableFunctionArgs::new(&exprs, args.session()))?;
         let plan = LogicalPlanBuilder::scan("range", provider_as_source(provider), None)?
             .project(vec![col("value").alias("id")])?
             .build()?;

@@ -69,7 +69,11 @@ pub fn from_proto(dt: &ProtoType, tz: &str) -> PlanResult<DataType> {
             let (Some(k), Some(v)) = (m.key_type.as_deref(), m.value_type.as_deref()) else {
                 return Err(PlanError::invalid("map type without key or value type"));
             };
-            map_type(from_proto(k, tz)?, from_proto(v, tz)?, m.value_contains_null)
+            map_type(
+                from_proto(k, tz)?,
+                from_proto(v, tz)?,
+                m.value_contains_null,
+            )
         }
         Kind::Struct(s) => DataType::Struct(struct_fields_from_proto(s, tz)?),
         Kind::Unparsed(u) => parse_data_type(&u.data_type_string, tz)?,
@@ -235,7 +239,11 @@ pub fn sql_name(dt: &DataType) -> String {
         ),
         DataType::List(f) => format!("ARRAY<{}>", sql_name(f.data_type())),
         DataType::Map(entries, _) => match map_key_value(entries) {
-            Ok((k, v)) => format!("MAP<{}, {}>", sql_name(k.data_type()), sql_name(v.data_type())),
+            Ok((k, v)) => format!(
+                "MAP<{}, {}>",
+                sql_name(k.data_type()),
+                sql_name(v.data_type())
+            ),
             Err(_) => "MAP".into(),
         },
         other => simple_string(other).to_uppercase(),
@@ -315,7 +323,9 @@ fn from_json(v: &Value, tz: &str) -> PlanResult<DataType> {
             }
             Some("array") => Ok(list_type(
                 from_json(o.get("elementType").ok_or_else(bad)?, tz)?,
-                o.get("containsNull").and_then(Value::as_bool).unwrap_or(true),
+                o.get("containsNull")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(true),
             )),
             Some("map") => Ok(map_type(
                 from_json(o.get("keyType").ok_or_else(bad)?, tz)?,
@@ -583,46 +593,32 @@ impl<'a> DdlParser<'a> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ddl_field_lists_and_types() {
-        let t = parse_ddl("a INT, b string NOT NULL, `c d` array<map<string,decimal(5,2)>>", "UTC").unwrap();
-        assert_eq!(simple_string(&t), "struct<a:int,b:string,c d:array<map<string,decimal(5,2)>>>");
-        let DataType::Struct(f) = &t else { panic!() };
-        assert!(!f[1].is_nullable());
-        assert_eq!(simple_string(&parse_ddl("bigint", "UTC").unwrap()), "bigint");
-        assert_eq!(simple_string(&parse_ddl("a: int, b: struct<x: double>", "UTC").unwrap()), "struct<a:int,b:struct<x:double>>");
-        assert!(parse_ddl("a INT,, b", "UTC").is_err());
-        assert!(parse_ddl("a foo", "UTC").is_err());
-    }
-
-    #[test]
-    fn json_round_trip() {
-        let t = parse_ddl("a int, b array<string>, c map<string,bigint>, d timestamp", "UTC").unwrap();
-        let json = to_json(&t).to_string();
-        assert_eq!(parse_schema_string(&json, "UTC").unwrap(), t);
-    }
-
-    #[test]
-    fn proto_round_trip() {
-        let t = parse_ddl("a tinyint, b decimal(12,3), c struct<x: date, y: timestamp_ntz>", "UTC").unwrap();
-        assert_eq!(from_proto(&to_proto(&t).unwrap(), "UTC").unwrap(), t);
-    }
-}
-
 /// Spark's `StructType.treeString` (what `printSchema()` prints).
 pub fn tree_string(schema: &Schema, level: Option<usize>) -> String {
     let mut out = String::from("root\n");
     for f in schema.fields() {
-        tree_field(&mut out, f.name(), f.data_type(), Some(f.is_nullable()), "nullable", 1, level.unwrap_or(usize::MAX));
+        tree_field(
+            &mut out,
+            f.name(),
+            f.data_type(),
+            Some(f.is_nullable()),
+            "nullable",
+            1,
+            level.unwrap_or(usize::MAX),
+        );
     }
     out
 }
 
-fn tree_field(out: &mut String, name: &str, dt: &DataType, null: Option<bool>, label: &str, depth: usize, max: usize) {
+fn tree_field(
+    out: &mut String,
+    name: &str,
+    dt: &DataType,
+    null: Option<bool>,
+    label: &str,
+    depth: usize,
+    max: usize,
+) {
     if depth > max {
         return;
     }
@@ -633,23 +629,98 @@ fn tree_field(out: &mut String, name: &str, dt: &DataType, null: Option<bool>, l
         DataType::Map(..) => "map".to_string(),
         other => json_atomic_name(other),
     };
-    let null = null.map(|n| format!(" ({label} = {n})")).unwrap_or_default();
+    let null = null
+        .map(|n| format!(" ({label} = {n})"))
+        .unwrap_or_default();
     out.push_str(&format!("{prefix} |-- {name}: {type_name}{null}\n"));
     match dt {
         DataType::Struct(fields) => {
             for f in fields {
-                tree_field(out, f.name(), f.data_type(), Some(f.is_nullable()), "nullable", depth + 1, max);
+                tree_field(
+                    out,
+                    f.name(),
+                    f.data_type(),
+                    Some(f.is_nullable()),
+                    "nullable",
+                    depth + 1,
+                    max,
+                );
             }
         }
-        DataType::List(e) | DataType::LargeList(e) => {
-            tree_field(out, "element", e.data_type(), Some(e.is_nullable()), "containsNull", depth + 1, max)
-        }
+        DataType::List(e) | DataType::LargeList(e) => tree_field(
+            out,
+            "element",
+            e.data_type(),
+            Some(e.is_nullable()),
+            "containsNull",
+            depth + 1,
+            max,
+        ),
         DataType::Map(entries, _) => {
             if let Ok((k, v)) = map_key_value(entries) {
                 tree_field(out, "key", k.data_type(), None, "", depth + 1, max);
-                tree_field(out, "value", v.data_type(), Some(v.is_nullable()), "valueContainsNull", depth + 1, max);
+                tree_field(
+                    out,
+                    "value",
+                    v.data_type(),
+                    Some(v.is_nullable()),
+                    "valueContainsNull",
+                    depth + 1,
+                    max,
+                );
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ddl_field_lists_and_types() {
+        let t = parse_ddl(
+            "a INT, b string NOT NULL, `c d` array<map<string,decimal(5,2)>>",
+            "UTC",
+        )
+        .unwrap();
+        assert_eq!(
+            simple_string(&t),
+            "struct<a:int,b:string,c d:array<map<string,decimal(5,2)>>>"
+        );
+        let DataType::Struct(f) = &t else { panic!() };
+        assert!(!f[1].is_nullable());
+        assert_eq!(
+            simple_string(&parse_ddl("bigint", "UTC").unwrap()),
+            "bigint"
+        );
+        assert_eq!(
+            simple_string(&parse_ddl("a: int, b: struct<x: double>", "UTC").unwrap()),
+            "struct<a:int,b:struct<x:double>>"
+        );
+        assert!(parse_ddl("a INT,, b", "UTC").is_err());
+        assert!(parse_ddl("a foo", "UTC").is_err());
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let t = parse_ddl(
+            "a int, b array<string>, c map<string,bigint>, d timestamp",
+            "UTC",
+        )
+        .unwrap();
+        let json = to_json(&t).to_string();
+        assert_eq!(parse_schema_string(&json, "UTC").unwrap(), t);
+    }
+
+    #[test]
+    fn proto_round_trip() {
+        let t = parse_ddl(
+            "a tinyint, b decimal(12,3), c struct<x: date, y: timestamp_ntz>",
+            "UTC",
+        )
+        .unwrap();
+        assert_eq!(from_proto(&to_proto(&t).unwrap(), "UTC").unwrap(), t);
     }
 }

@@ -25,18 +25,56 @@ pub(crate) struct Def {
     volatile: bool,
 }
 
-pub(crate) const DIVIDE: Def = Def { name: "try_divide", ret: |_| DataType::Float64, kernel: |a, _| divide(a, false), volatile: false };
-pub(crate) const DIVIDE_ANSI: Def = Def { name: "/", ret: |_| DataType::Float64, kernel: |a, _| divide(a, true), volatile: false };
-pub(crate) const SPLIT: Def = Def { name: "split", ret: |_| string_list(), kernel: split, volatile: false };
-pub(crate) const REGEXP_EXTRACT: Def = Def { name: "regexp_extract", ret: |_| DataType::Utf8, kernel: regexp_extract, volatile: false };
-pub(crate) const GET_JSON_OBJECT: Def =
-    Def { name: "get_json_object", ret: |_| DataType::Utf8, kernel: get_json_object, volatile: false };
-pub(crate) const TO_JSON: Def = Def { name: "to_json", ret: |_| DataType::Utf8, kernel: to_json, volatile: false };
-const FROM_JSON: Def = Def { name: "from_json", ret: |_| DataType::Null, kernel: from_json_kernel, volatile: false };
+pub(crate) const DIVIDE: Def = Def {
+    name: "try_divide",
+    ret: |_| DataType::Float64,
+    kernel: |a, _| divide(a, false),
+    volatile: false,
+};
+pub(crate) const DIVIDE_ANSI: Def = Def {
+    name: "/",
+    ret: |_| DataType::Float64,
+    kernel: |a, _| divide(a, true),
+    volatile: false,
+};
+pub(crate) const SPLIT: Def = Def {
+    name: "split",
+    ret: |_| string_list(),
+    kernel: split,
+    volatile: false,
+};
+pub(crate) const REGEXP_EXTRACT: Def = Def {
+    name: "regexp_extract",
+    ret: |_| DataType::Utf8,
+    kernel: regexp_extract,
+    volatile: false,
+};
+pub(crate) const GET_JSON_OBJECT: Def = Def {
+    name: "get_json_object",
+    ret: |_| DataType::Utf8,
+    kernel: get_json_object,
+    volatile: false,
+};
+pub(crate) const TO_JSON: Def = Def {
+    name: "to_json",
+    ret: |_| DataType::Utf8,
+    kernel: to_json,
+    volatile: false,
+};
+const FROM_JSON: Def = Def {
+    name: "from_json",
+    ret: |_| DataType::Null,
+    kernel: from_json_kernel,
+    volatile: false,
+};
 
 /// Uniform draws in [0, 1) from a seed (its only argument), for `sample`.
-pub(crate) const SEEDED_RANDOM: Def =
-    Def { name: "rand", ret: |_| DataType::Float64, kernel: seeded_random, volatile: true };
+pub(crate) const SEEDED_RANDOM: Def = Def {
+    name: "rand",
+    ret: |_| DataType::Float64,
+    kernel: seeded_random,
+    volatile: true,
+};
 
 impl PartialEq for Def {
     fn eq(&self, other: &Self) -> bool {
@@ -76,15 +114,29 @@ impl ScalarUDFImpl for SparkUdf {
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let out_type = self.fixed.clone().unwrap_or_else(|| args.return_type().clone());
+        let out_type = self
+            .fixed
+            .clone()
+            .unwrap_or_else(|| args.return_type().clone());
         Ok(ColumnarValue::Array((self.def.kernel)(&arrays, &out_type)?))
     }
 }
 
 fn udf_expr(def: Def, fixed: Option<DataType>, args: Vec<Expr>) -> Expr {
-    let volatility = if def.volatile { Volatility::Volatile } else { Volatility::Immutable };
-    let udf = SparkUdf { def, signature: Signature::variadic_any(volatility), fixed };
-    Expr::ScalarFunction(ScalarFunction::new_udf(Arc::new(ScalarUDF::new_from_impl(udf)), args))
+    let volatility = if def.volatile {
+        Volatility::Volatile
+    } else {
+        Volatility::Immutable
+    };
+    let udf = SparkUdf {
+        def,
+        signature: Signature::variadic_any(volatility),
+        fixed,
+    };
+    Expr::ScalarFunction(ScalarFunction::new_udf(
+        Arc::new(ScalarUDF::new_from_impl(udf)),
+        args,
+    ))
 }
 
 pub(crate) fn call(def: Def, args: Vec<Expr>) -> Expr {
@@ -102,22 +154,29 @@ fn strings(a: &ArrayRef) -> Result<StringArray> {
 
 fn ints(a: &ArrayRef) -> Result<Vec<Option<i64>>> {
     let cast = arrow::compute::cast(a, &DataType::Int64)?;
-    Ok(cast.as_primitive::<arrow::datatypes::Int64Type>().iter().collect())
+    Ok(cast
+        .as_primitive::<arrow::datatypes::Int64Type>()
+        .iter()
+        .collect())
 }
 
 fn divide(args: &[ArrayRef], ansi: bool) -> Result<ArrayRef> {
-    let [l, r] = args else { return exec_err!("/ takes two arguments") };
+    let [l, r] = args else {
+        return exec_err!("/ takes two arguments");
+    };
     let l = l.as_primitive::<arrow::datatypes::Float64Type>();
     let r = r.as_primitive::<arrow::datatypes::Float64Type>();
     let out: Float64Array = l
         .iter()
         .zip(r.iter())
         .map(|(a, b)| match (a, b) {
-            (Some(_), Some(b)) if b == 0.0 && ansi => Err(DataFusionError::Execution(
-                "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate divisor being 0 and return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass this error.".into(),
-            )),
-            (Some(_), Some(b)) if b == 0.0 => Ok(None),
-            (Some(a), Some(b)) => Ok(Some(a / b)),
+            (Some(a), Some(b)) => match (b == 0.0, ansi) {
+                (false, _) => Ok(Some(a / b)),
+                (true, false) => Ok(None),
+                (true, true) => Err(DataFusionError::Execution(
+                    "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate divisor being 0 and return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass this error.".into(),
+                )),
+            },
             _ => Ok(None),
         })
         .collect::<Result<_>>()?;
@@ -145,13 +204,20 @@ impl Patterns {
 /// `split(str, regex[, limit])`: Java's `String.split` with a limit (-1: keep trailing empties).
 fn split(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let s = strings(&args[0])?;
-    let p = strings(args.get(1).ok_or_else(|| DataFusionError::Execution("split needs a pattern".into()))?)?;
+    let p = strings(
+        args.get(1)
+            .ok_or_else(|| DataFusionError::Execution("split needs a pattern".into()))?,
+    )?;
     let limit = match args.get(2) {
         Some(a) => ints(a)?,
         None => vec![Some(-1); s.len()],
     };
     let mut patterns = Patterns(vec![]);
-    let mut out = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new("element", DataType::Utf8, true)));
+    let mut out = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new(
+        "element",
+        DataType::Utf8,
+        true,
+    )));
     for i in 0..s.len() {
         if s.is_null(i) || p.is_null(i) {
             out.append(false);
@@ -176,20 +242,26 @@ fn split(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
 /// `regexp_extract(str, regex, idx)`: group `idx` of the first match, "" when nothing matches.
 fn regexp_extract(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let s = strings(&args[0])?;
-    let p = strings(args.get(1).ok_or_else(|| DataFusionError::Execution("regexp_extract needs a pattern".into()))?)?;
+    let p = strings(
+        args.get(1)
+            .ok_or_else(|| DataFusionError::Execution("regexp_extract needs a pattern".into()))?,
+    )?;
     let idx = match args.get(2) {
         Some(a) => ints(a)?,
         None => vec![Some(1); s.len()],
     };
     let mut patterns = Patterns(vec![]);
     let mut out = StringBuilder::new();
-    for i in 0..s.len() {
-        if s.is_null(i) || p.is_null(i) || idx[i].is_none() {
+    for (i, group) in idx.iter().enumerate() {
+        let Some(group) = *group else {
+            out.append_null();
+            continue;
+        };
+        if s.is_null(i) || p.is_null(i) {
             out.append_null();
             continue;
         }
         let re = patterns.get(p.value(i))?;
-        let group = idx[i].unwrap_or(1);
         if group < 0 || group as usize >= re.captures_len() {
             return exec_err!(
                 "[INVALID_PARAMETER_VALUE.REGEX_GROUP_INDEX] The value of parameter(s) `idx` in `regexp_extract` is invalid: Expects group index between 0 and {}, but got {group}.",
@@ -241,7 +313,10 @@ fn parse_json_path(path: &str) -> Option<Vec<Step>> {
 /// malformed JSON, a bad path or a missing value.
 fn get_json_object(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let s = strings(&args[0])?;
-    let p = strings(args.get(1).ok_or_else(|| DataFusionError::Execution("get_json_object needs a path".into()))?)?;
+    let p = strings(
+        args.get(1)
+            .ok_or_else(|| DataFusionError::Execution("get_json_object needs a path".into()))?,
+    )?;
     let mut out = StringBuilder::new();
     for i in 0..s.len() {
         let found = (!s.is_null(i) && !p.is_null(i))
@@ -251,7 +326,9 @@ fn get_json_object(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
                 for step in steps {
                     v = match (step, v) {
                         (Step::Key(k), serde_json::Value::Object(mut m)) => m.remove(&k)?,
-                        (Step::Index(n), serde_json::Value::Array(mut a)) if n < a.len() => a.swap_remove(n),
+                        (Step::Index(n), serde_json::Value::Array(mut a)) if n < a.len() => {
+                            a.swap_remove(n)
+                        }
                         _ => return None,
                     };
                 }
@@ -304,11 +381,16 @@ fn from_json_kernel(args: &[ArrayRef], ty: &DataType) -> Result<ArrayRef> {
     let mut lines = String::new();
     for i in 0..s.len() {
         let ok = !s.is_null(i)
-            && matches!(serde_json::from_str::<serde_json::Value>(s.value(i)), Ok(serde_json::Value::Object(_)));
+            && matches!(
+                serde_json::from_str::<serde_json::Value>(s.value(i)),
+                Ok(serde_json::Value::Object(_))
+            );
         valid.push(ok);
         // Each value goes on one line; a JSON object re-serialised cannot contain a newline.
         let obj = if ok {
-            serde_json::from_str::<serde_json::Value>(s.value(i)).map(|v| v.to_string()).unwrap_or_default()
+            serde_json::from_str::<serde_json::Value>(s.value(i))
+                .map(|v| v.to_string())
+                .unwrap_or_default()
         } else {
             "{}".to_string()
         };
@@ -323,16 +405,25 @@ fn from_json_kernel(args: &[ArrayRef], ty: &DataType) -> Result<ArrayRef> {
 
 fn decode_rows(fields: &Fields, lines: &str, n: usize) -> Result<StructArray> {
     let schema = Arc::new(Schema::new(fields.clone()));
-    let mut decoder = arrow::json::ReaderBuilder::new(schema.clone()).with_batch_size(n.max(1)).build_decoder()?;
+    let mut decoder = arrow::json::ReaderBuilder::new(schema.clone())
+        .with_batch_size(n.max(1))
+        .build_decoder()?;
     decoder.decode(lines.as_bytes())?;
-    let batch = decoder.flush()?.unwrap_or_else(|| RecordBatch::new_empty(schema));
+    let batch = decoder
+        .flush()?
+        .unwrap_or_else(|| RecordBatch::new_empty(schema));
     Ok(StructArray::from(batch))
 }
 
 /// splitmix64: a small, well-mixed generator, so a seed gives the same sample every run.
 fn seeded_random(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let n = args.first().map(|a| a.len()).unwrap_or(0);
-    let seed = args.first().map(ints).transpose()?.and_then(|v| v.first().copied().flatten()).unwrap_or(0);
+    let seed = args
+        .first()
+        .map(ints)
+        .transpose()?
+        .and_then(|v| v.first().copied().flatten())
+        .unwrap_or(0);
     let mut state = seed as u64;
     let out: Float64Array = (0..n)
         .map(|_| {

@@ -34,7 +34,10 @@ async fn logical(session: &Session, plan: Option<Plan>) -> SparkResult<LogicalPl
 }
 
 fn same_plan(a: &LogicalPlan, b: &LogicalPlan) -> bool {
-    let (a, b) = (a.display_indent().to_string(), b.display_indent().to_string());
+    let (a, b) = (
+        a.display_indent().to_string(),
+        b.display_indent().to_string(),
+    );
     a == b
 }
 
@@ -55,13 +58,21 @@ fn input_files(rel: &Relation, out: &mut Vec<String>) {
                         let mut files: Vec<String> = entries
                             .filter_map(|e| e.ok())
                             .filter(|e| !e.file_name().to_string_lossy().starts_with(['.', '_']))
-                            .map(|e| format!("file://{}", std::path::absolute(e.path()).unwrap_or(e.path()).display()))
+                            .map(|e| {
+                                format!(
+                                    "file://{}",
+                                    std::path::absolute(e.path()).unwrap_or(e.path()).display()
+                                )
+                            })
                             .collect();
                         files.sort();
                         out.extend(files);
                     }
                 } else {
-                    out.push(format!("file://{}", std::path::absolute(path).unwrap_or(path.into()).display()));
+                    out.push(format!(
+                        "file://{}",
+                        std::path::absolute(path).unwrap_or(path.into()).display()
+                    ));
                 }
             }
         }
@@ -99,7 +110,9 @@ pub async fn analyze(session: &Session, request: Option<Analyze>) -> SparkResult
         Analyze::Schema(s) => {
             let plan = logical(session, s.plan).await?;
             let schema = spark_schema(plan.schema().as_arrow());
-            AnalyzeResult::Schema(resp::Schema { schema: Some(types::schema_to_proto(&schema)?) })
+            AnalyzeResult::Schema(resp::Schema {
+                schema: Some(types::schema_to_proto(&schema)?),
+            })
         }
         Analyze::Explain(e) => {
             let mode = e.explain_mode();
@@ -107,7 +120,9 @@ pub async fn analyze(session: &Session, request: Option<Analyze>) -> SparkResult
             let state = session.ctx.state();
             let optimized = state.optimize(&plan)?;
             let physical = state.create_physical_plan(&plan).await?;
-            let physical = datafusion::physical_plan::displayable(physical.as_ref()).indent(true).to_string();
+            let physical = datafusion::physical_plan::displayable(physical.as_ref())
+                .indent(true)
+                .to_string();
             let text = match mode {
                 ExplainMode::Extended | ExplainMode::Formatted | ExplainMode::Cost | ExplainMode::Codegen => format!(
                     "== Parsed Logical Plan ==\n{}\n\n== Optimized Logical Plan ==\n{}\n\n== Physical Plan ==\n{physical}",
@@ -116,22 +131,34 @@ pub async fn analyze(session: &Session, request: Option<Analyze>) -> SparkResult
                 ),
                 _ => format!("== Physical Plan ==\n{physical}"),
             };
-            AnalyzeResult::Explain(resp::Explain { explain_string: text })
+            AnalyzeResult::Explain(resp::Explain {
+                explain_string: text,
+            })
         }
         Analyze::TreeString(t) => {
             let plan = logical(session, t.plan).await?;
             let schema = spark_schema(plan.schema().as_arrow());
-            let level = t.level.and_then(|l| usize::try_from(l).ok()).filter(|l| *l > 0);
-            AnalyzeResult::TreeString(resp::TreeString { tree_string: types::tree_string(&schema, level) })
+            let level = t
+                .level
+                .and_then(|l| usize::try_from(l).ok())
+                .filter(|l| *l > 0);
+            AnalyzeResult::TreeString(resp::TreeString {
+                tree_string: types::tree_string(&schema, level),
+            })
         }
         Analyze::IsLocal(l) => {
             let rel = root(l.plan)?;
-            let local = matches!(rel.rel_type, Some(RelType::LocalRelation(_)) | Some(RelType::CachedLocalRelation(_)));
+            let local = matches!(
+                rel.rel_type,
+                Some(RelType::LocalRelation(_)) | Some(RelType::CachedLocalRelation(_))
+            );
             AnalyzeResult::IsLocal(resp::IsLocal { is_local: local })
         }
         Analyze::IsStreaming(s) => {
             logical(session, s.plan).await?;
-            AnalyzeResult::IsStreaming(resp::IsStreaming { is_streaming: false })
+            AnalyzeResult::IsStreaming(resp::IsStreaming {
+                is_streaming: false,
+            })
         }
         Analyze::InputFiles(i) => {
             let rel = root(i.plan)?;
@@ -139,13 +166,15 @@ pub async fn analyze(session: &Session, request: Option<Analyze>) -> SparkResult
             input_files(&rel, &mut files);
             AnalyzeResult::InputFiles(resp::InputFiles { files })
         }
-        Analyze::SparkVersion(_) => {
-            AnalyzeResult::SparkVersion(resp::SparkVersion { version: crate::service::SPARK_VERSION.into() })
-        }
+        Analyze::SparkVersion(_) => AnalyzeResult::SparkVersion(resp::SparkVersion {
+            version: crate::service::SPARK_VERSION.into(),
+        }),
         Analyze::DdlParse(d) => {
             let tz = session.planner_config().time_zone;
             let parsed = types::parse_ddl(&d.ddl_string, &tz)?;
-            AnalyzeResult::DdlParse(resp::DdlParse { parsed: Some(types::to_proto(&parsed)?) })
+            AnalyzeResult::DdlParse(resp::DdlParse {
+                parsed: Some(types::to_proto(&parsed)?),
+            })
         }
         Analyze::JsonToDdl(j) => {
             let tz = session.planner_config().time_zone;
@@ -153,7 +182,14 @@ pub async fn analyze(session: &Session, request: Option<Analyze>) -> SparkResult
             let ddl = match &parsed {
                 arrow::datatypes::DataType::Struct(fields) => fields
                     .iter()
-                    .map(|f| format!("{} {}{}", f.name(), types::sql_name(f.data_type()), if f.is_nullable() { "" } else { " NOT NULL" }))
+                    .map(|f| {
+                        format!(
+                            "{} {}{}",
+                            f.name(),
+                            types::sql_name(f.data_type()),
+                            if f.is_nullable() { "" } else { " NOT NULL" }
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join(","),
                 other => types::sql_name(other),
@@ -169,8 +205,13 @@ pub async fn analyze(session: &Session, request: Option<Analyze>) -> SparkResult
             })
         }
         Analyze::SemanticHash(s) => {
-            let plan = session.ctx.state().optimize(&logical(session, s.plan).await?)?;
-            AnalyzeResult::SemanticHash(resp::SemanticHash { result: semantic_hash(&plan) })
+            let plan = session
+                .ctx
+                .state()
+                .optimize(&logical(session, s.plan).await?)?;
+            AnalyzeResult::SemanticHash(resp::SemanticHash {
+                result: semantic_hash(&plan),
+            })
         }
         // sluice does not cache: persist is accepted and the data is recomputed on each use.
         Analyze::Persist(p) => {
@@ -192,7 +233,10 @@ pub async fn analyze(session: &Session, request: Option<Analyze>) -> SparkResult
     })
 }
 
-pub fn operation_statuses(session: &Session, request: Option<OperationStatusRequest>) -> Vec<OperationStatus> {
+pub fn operation_statuses(
+    session: &Session,
+    request: Option<OperationStatusRequest>,
+) -> Vec<OperationStatus> {
     let wanted = request.map(|r| r.operation_ids).unwrap_or_default();
     session
         .operations()
@@ -203,7 +247,9 @@ pub fn operation_statuses(session: &Session, request: Option<OperationStatusRequ
             state: match o.state() {
                 OpState::Running => OperationState::Running,
                 OpState::Done => OperationState::Succeeded,
-                OpState::Failed(s) if s.code() == tonic::Code::Cancelled => OperationState::Cancelled,
+                OpState::Failed(s) if s.code() == tonic::Code::Cancelled => {
+                    OperationState::Cancelled
+                }
                 OpState::Failed(_) => OperationState::Failed,
             } as i32,
             extensions: vec![],

@@ -15,15 +15,21 @@ use planner::{DataSource, PlanError, PlanResult, Resolver};
 use crate::session::Session;
 
 /// A schema whose names match case-insensitively, as Spark's catalog does.
+/// Lower-cased name -> (name as created, table).
+type Tables = HashMap<String, (String, Arc<dyn TableProvider>)>;
+
 #[derive(Debug, Default)]
 pub struct ViewSchema {
-    tables: RwLock<HashMap<String, (String, Arc<dyn TableProvider>)>>,
+    tables: RwLock<Tables>,
 }
 
 impl ViewSchema {
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> =
-            self.tables.read().map(|t| t.values().map(|(n, _)| n.clone()).collect()).unwrap_or_default();
+        let mut names: Vec<String> = self
+            .tables
+            .read()
+            .map(|t| t.values().map(|(n, _)| n.clone()).collect())
+            .unwrap_or_default();
         names.sort();
         names
     }
@@ -35,24 +41,35 @@ impl SchemaProvider for ViewSchema {
         self.names()
     }
     async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
-        Ok(self.tables.read().ok().and_then(|t| t.get(&name.to_lowercase()).map(|(_, p)| p.clone())))
-    }
-    fn register_table(&self, name: String, table: Arc<dyn TableProvider>) -> DFResult<Option<Arc<dyn TableProvider>>> {
-        let mut tables = self
+        Ok(self
             .tables
-            .write()
-            .map_err(|_| datafusion::error::DataFusionError::Internal("view catalog lock poisoned".into()))?;
-        Ok(tables.insert(name.to_lowercase(), (name, table)).map(|(_, p)| p))
+            .read()
+            .ok()
+            .and_then(|t| t.get(&name.to_lowercase()).map(|(_, p)| p.clone())))
+    }
+    fn register_table(
+        &self,
+        name: String,
+        table: Arc<dyn TableProvider>,
+    ) -> DFResult<Option<Arc<dyn TableProvider>>> {
+        let mut tables = self.tables.write().map_err(|_| {
+            datafusion::error::DataFusionError::Internal("view catalog lock poisoned".into())
+        })?;
+        Ok(tables
+            .insert(name.to_lowercase(), (name, table))
+            .map(|(_, p)| p))
     }
     fn deregister_table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
-        let mut tables = self
-            .tables
-            .write()
-            .map_err(|_| datafusion::error::DataFusionError::Internal("view catalog lock poisoned".into()))?;
+        let mut tables = self.tables.write().map_err(|_| {
+            datafusion::error::DataFusionError::Internal("view catalog lock poisoned".into())
+        })?;
         Ok(tables.remove(&name.to_lowercase()).map(|(_, p)| p))
     }
     fn table_exist(&self, name: &str) -> bool {
-        self.tables.read().map(|t| t.contains_key(&name.to_lowercase())).unwrap_or(false)
+        self.tables
+            .read()
+            .map(|t| t.contains_key(&name.to_lowercase()))
+            .unwrap_or(false)
     }
 }
 
@@ -70,10 +87,14 @@ impl SessionResolver<'_> {
         let (db, name) = match parts {
             [name] => (DEFAULT_DB.to_string(), name.clone()),
             [db, name] => (db.to_lowercase(), name.clone()),
-            [catalog, db, name] if catalog.eq_ignore_ascii_case(CATALOG) => (db.to_lowercase(), name.clone()),
+            [catalog, db, name] if catalog.eq_ignore_ascii_case(CATALOG) => {
+                (db.to_lowercase(), name.clone())
+            }
             _ => return Err(PlanError::TableNotFound(quote(&parts.join(".")))),
         };
-        let not_found = || PlanError::TableNotFound(parts.iter().map(|p| quote(p)).collect::<Vec<_>>().join("."));
+        let not_found = || {
+            PlanError::TableNotFound(parts.iter().map(|p| quote(p)).collect::<Vec<_>>().join("."))
+        };
         let catalog = self.session.ctx.catalog(CATALOG).ok_or_else(not_found)?;
         let schema = catalog.schema(&db).ok_or_else(not_found)?;
         let provider = schema.table(&name).await?.ok_or_else(not_found)?;
@@ -91,8 +112,12 @@ impl Resolver for SessionResolver<'_> {
     }
 
     fn cached_bytes(&self, hash: &str) -> PlanResult<Vec<u8>> {
-        self.session.artifact(&format!("cache/{hash}")).ok_or_else(|| {
-            PlanError::analysis(format!("[CACHE_NOT_FOUND] No cached local relation with hash {hash} in this session."))
-        })
+        self.session
+            .artifact(&format!("cache/{hash}"))
+            .ok_or_else(|| {
+                PlanError::analysis(format!(
+                    "[CACHE_NOT_FOUND] No cached local relation with hash {hash} in this session."
+                ))
+            })
     }
 }

@@ -13,9 +13,15 @@ use crate::session::Session;
 
 fn batch(columns: Vec<(&str, ArrayRef)>) -> SparkResult<RecordBatch> {
     let schema = Schema::new(
-        columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>(),
+        columns
+            .iter()
+            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+            .collect::<Vec<_>>(),
     );
-    Ok(RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, a)| a).collect())?)
+    Ok(RecordBatch::try_new(
+        Arc::new(schema),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )?)
 }
 
 fn strings(values: Vec<Option<String>>) -> ArrayRef {
@@ -37,18 +43,43 @@ fn schema_not_found(db: &str) -> SparkError {
 }
 
 pub async fn run(session: &Session, c: &Catalog) -> SparkResult<RecordBatch> {
-    let kind = c.cat_type.as_ref().ok_or_else(|| SparkError::invalid("catalog call without a type"))?;
+    let kind = c
+        .cat_type
+        .as_ref()
+        .ok_or_else(|| SparkError::invalid("catalog call without a type"))?;
     match kind {
-        CatType::CurrentDatabase(_) => batch(vec![("current_database", strings(vec![Some(DEFAULT_DB.into())]))]),
-        CatType::CurrentCatalog(_) => batch(vec![("current_catalog", strings(vec![Some(CATALOG.into())]))]),
-        CatType::SetCurrentDatabase(s) if s.db_name.eq_ignore_ascii_case(DEFAULT_DB) => batch(vec![]),
+        CatType::CurrentDatabase(_) => batch(vec![(
+            "current_database",
+            strings(vec![Some(DEFAULT_DB.into())]),
+        )]),
+        CatType::CurrentCatalog(_) => batch(vec![(
+            "current_catalog",
+            strings(vec![Some(CATALOG.into())]),
+        )]),
+        CatType::SetCurrentDatabase(s) if s.db_name.eq_ignore_ascii_case(DEFAULT_DB) => {
+            batch(vec![])
+        }
         CatType::SetCurrentDatabase(s) => Err(schema_not_found(&s.db_name)),
-        CatType::DatabaseExists(d) => batch(vec![("exists", bools(vec![known_database(&d.db_name)]))]),
+        CatType::DatabaseExists(d) => {
+            batch(vec![("exists", bools(vec![known_database(&d.db_name)]))])
+        }
         CatType::ListDatabases(_) => batch(vec![
             ("name", strings(vec![Some(DEFAULT_DB.into())])),
             ("catalog", strings(vec![Some(CATALOG.into())])),
-            ("description", strings(vec![Some("default database".into())])),
-            ("locationUri", strings(vec![Some(format!("file:{}", session.config().get("spark.sql.warehouse.dir").unwrap_or("")))])),
+            (
+                "description",
+                strings(vec![Some("default database".into())]),
+            ),
+            (
+                "locationUri",
+                strings(vec![Some(format!(
+                    "file:{}",
+                    session
+                        .config()
+                        .get("spark.sql.warehouse.dir")
+                        .unwrap_or("")
+                ))]),
+            ),
         ]),
         CatType::ListTables(l) => list_tables(session, l.db_name.as_deref(), l.pattern.as_deref()),
         CatType::TableExists(t) => {
@@ -60,7 +91,10 @@ pub async fn run(session: &Session, c: &Catalog) -> SparkResult<RecordBatch> {
             batch(vec![("dropped", bools(vec![dropped]))])
         }
         CatType::DropGlobalTempView(d) => {
-            let dropped = session.global_views().deregister_table(&d.view_name)?.is_some();
+            let dropped = session
+                .global_views()
+                .deregister_table(&d.view_name)?
+                .is_some();
             batch(vec![("dropped", bools(vec![dropped]))])
         }
         CatType::ListColumns(l) => list_columns(session, l.db_name.as_deref(), &l.table_name).await,
@@ -91,14 +125,24 @@ async fn view_exists(session: &Session, db: Option<&str>, name: &str) -> SparkRe
     Ok(schema.table_exist(&table))
 }
 
-fn list_tables(session: &Session, db: Option<&str>, pattern: Option<&str>) -> SparkResult<RecordBatch> {
+fn list_tables(
+    session: &Session,
+    db: Option<&str>,
+    pattern: Option<&str>,
+) -> SparkResult<RecordBatch> {
     if let Some(d) = db.filter(|d| !known_database(d)) {
         return Err(schema_not_found(d));
     }
     let global = db.is_some_and(|d| d.eq_ignore_ascii_case(GLOBAL_TEMP));
     let mut rows: Vec<(String, Option<String>)> = vec![];
     if global {
-        rows.extend(session.global_views().table_names().into_iter().map(|n| (n, Some(GLOBAL_TEMP.to_string()))));
+        rows.extend(
+            session
+                .global_views()
+                .table_names()
+                .into_iter()
+                .map(|n| (n, Some(GLOBAL_TEMP.to_string()))),
+        );
     }
     rows.extend(session.views().table_names().into_iter().map(|n| (n, None)));
     if let Some(p) = pattern {
@@ -114,8 +158,18 @@ fn list_tables(session: &Session, db: Option<&str>, pattern: Option<&str>) -> Sp
     }
     let n = rows.len();
     batch(vec![
-        ("name", strings(rows.iter().map(|(name, _)| Some(name.clone())).collect())),
-        ("catalog", strings(rows.iter().map(|(_, ns)| ns.as_ref().map(|_| CATALOG.to_string())).collect())),
+        (
+            "name",
+            strings(rows.iter().map(|(name, _)| Some(name.clone())).collect()),
+        ),
+        (
+            "catalog",
+            strings(
+                rows.iter()
+                    .map(|(_, ns)| ns.as_ref().map(|_| CATALOG.to_string()))
+                    .collect(),
+            ),
+        ),
         ("namespace", Arc::new(namespace.finish())),
         ("description", strings(vec![None; n])),
         ("tableType", strings(vec![Some("TEMPORARY".into()); n])),
@@ -129,22 +183,44 @@ async fn list_columns(session: &Session, db: Option<&str>, name: &str) -> SparkR
     parts.push(table);
     let rel = proto::connect::Relation {
         common: None,
-        rel_type: Some(proto::connect::relation::RelType::Read(proto::connect::Read {
-            is_streaming: false,
-            read_type: Some(proto::connect::read::ReadType::NamedTable(proto::connect::read::NamedTable {
-                unparsed_identifier: parts.iter().map(|p| format!("`{}`", p.replace('`', "``"))).collect::<Vec<_>>().join("."),
-                options: Default::default(),
-            })),
-        })),
+        rel_type: Some(proto::connect::relation::RelType::Read(
+            proto::connect::Read {
+                is_streaming: false,
+                read_type: Some(proto::connect::read::ReadType::NamedTable(
+                    proto::connect::read::NamedTable {
+                        unparsed_identifier: parts
+                            .iter()
+                            .map(|p| format!("`{}`", p.replace('`', "``")))
+                            .collect::<Vec<_>>()
+                            .join("."),
+                        options: Default::default(),
+                    },
+                )),
+            },
+        )),
     };
     let plan = crate::execute::plan_relation(session, &rel).await?;
     let fields = plan.schema().fields();
     let n = fields.len();
     batch(vec![
-        ("name", strings(fields.iter().map(|f| Some(f.name().clone())).collect())),
+        (
+            "name",
+            strings(fields.iter().map(|f| Some(f.name().clone())).collect()),
+        ),
         ("description", strings(vec![None; n])),
-        ("dataType", strings(fields.iter().map(|f| Some(planner::types::simple_string(f.data_type()))).collect())),
-        ("nullable", bools(fields.iter().map(|f| f.is_nullable()).collect())),
+        (
+            "dataType",
+            strings(
+                fields
+                    .iter()
+                    .map(|f| Some(planner::types::simple_string(f.data_type())))
+                    .collect(),
+            ),
+        ),
+        (
+            "nullable",
+            bools(fields.iter().map(|f| f.is_nullable()).collect()),
+        ),
         ("isPartition", bools(vec![false; n])),
         ("isBucket", bools(vec![false; n])),
         ("isCluster", bools(vec![false; n])),

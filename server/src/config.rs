@@ -12,16 +12,28 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("spark.sql.shuffle.partitions", "200"),
     ("spark.sql.execution.arrow.useLargeVarTypes", "false"),
     ("spark.sql.execution.arrow.pyspark.enabled", "false"),
-    ("spark.sql.execution.arrow.pyspark.selfDestruct.enabled", "false"),
+    (
+        "spark.sql.execution.arrow.pyspark.selfDestruct.enabled",
+        "false",
+    ),
     ("spark.sql.execution.arrow.maxRecordsPerBatch", "10000"),
-    ("spark.sql.execution.pandas.convertToArrowArraySafely", "false"),
+    (
+        "spark.sql.execution.pandas.convertToArrowArraySafely",
+        "false",
+    ),
     ("spark.sql.execution.pandas.inferPandasDictAsMap", "false"),
     ("spark.sql.execution.pandas.structHandlingMode", "legacy"),
     ("spark.sql.execution.pyspark.binaryAsBytes", "true"),
     ("spark.sql.pyspark.inferNestedDictAsStruct.enabled", "false"),
     ("spark.sql.pyspark.jvmStacktrace.enabled", "false"),
-    ("spark.sql.pyspark.legacy.inferArrayTypeFromFirstElement.enabled", "false"),
-    ("spark.sql.pyspark.legacy.inferMapTypeFromFirstPair.enabled", "false"),
+    (
+        "spark.sql.pyspark.legacy.inferArrayTypeFromFirstElement.enabled",
+        "false",
+    ),
+    (
+        "spark.sql.pyspark.legacy.inferMapTypeFromFirstPair.enabled",
+        "false",
+    ),
     ("spark.sql.connect.serverStacktrace.enabled", "false"),
     ("spark.sql.repl.eagerEval.enabled", "false"),
     ("spark.sql.repl.eagerEval.maxNumRows", "20"),
@@ -30,12 +42,24 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("spark.sql.session.localRelationSizeLimit", "3221225472"),
     ("spark.sql.session.localRelationChunkSizeRows", "10000"),
     ("spark.sql.session.localRelationChunkSizeBytes", "16777216"),
-    ("spark.sql.session.localRelationBatchOfChunksSizeBytes", "134217728"),
-    ("spark.connect.session.planCompression.threshold", "10485760"),
-    ("spark.connect.session.planCompression.defaultAlgorithm", "ZSTD"),
+    (
+        "spark.sql.session.localRelationBatchOfChunksSizeBytes",
+        "134217728",
+    ),
+    (
+        "spark.connect.session.planCompression.threshold",
+        "10485760",
+    ),
+    (
+        "spark.connect.session.planCompression.defaultAlgorithm",
+        "ZSTD",
+    ),
     ("spark.sql.sources.default", "parquet"),
     ("spark.sql.artifact.isolation.enabled", "true"),
-    ("spark.sql.artifact.isolation.alwaysApplyClassloader", "false"),
+    (
+        "spark.sql.artifact.isolation.alwaysApplyClassloader",
+        "false",
+    ),
     ("spark.app.name", "sluice"),
     ("spark.master", "local[*]"),
     ("spark.api.mode", "connect"),
@@ -51,8 +75,10 @@ pub struct SessionConfig {
 
 impl SessionConfig {
     pub fn new(warehouse: &str, time_zone: &str) -> Self {
-        let mut values: BTreeMap<String, String> =
-            DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut values: BTreeMap<String, String> = DEFAULTS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         values.insert("spark.sql.warehouse.dir".into(), warehouse.to_string());
         values.insert("spark.sql.session.timeZone".into(), time_zone.to_string());
         Self { values }
@@ -86,12 +112,16 @@ impl SessionConfig {
     }
 
     pub fn flag(&self, key: &str) -> bool {
-        self.get(key).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        self.get(key)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
 
     pub fn planner_config(&self) -> planner::PlannerConfig {
         planner::PlannerConfig {
-            time_zone: self.get("spark.sql.session.timeZone").unwrap_or("UTC").to_string(),
+            time_zone: self
+                .get("spark.sql.session.timeZone")
+                .unwrap_or("UTC")
+                .to_string(),
             ansi: self.flag("spark.sql.ansi.enabled"),
             case_sensitive: self.flag("spark.sql.caseSensitive"),
         }

@@ -6,7 +6,10 @@ use crate::error::{SparkError, SparkResult};
 use crate::session::Session;
 
 fn pair(key: &str, value: Option<&str>) -> KeyValue {
-    KeyValue { key: key.to_string(), value: value.map(str::to_string) }
+    KeyValue {
+        key: key.to_string(),
+        value: value.map(str::to_string),
+    }
 }
 
 /// Applies one config operation; returns the pairs and warnings to answer with.
@@ -49,10 +52,18 @@ pub fn apply(session: &Session, op: Option<OpType>) -> SparkResult<(Vec<KeyValue
                 .collect();
             (pairs, vec![])
         }
-        OpType::GetOption(g) => (g.keys.iter().map(|k| pair(k, config.get(k))).collect(), vec![]),
-        OpType::GetAll(g) => {
-            (config.all(g.prefix.as_deref()).iter().map(|(k, v)| pair(k, Some(v))).collect(), vec![])
-        }
+        OpType::GetOption(g) => (
+            g.keys.iter().map(|k| pair(k, config.get(k))).collect(),
+            vec![],
+        ),
+        OpType::GetAll(g) => (
+            config
+                .all(g.prefix.as_deref())
+                .iter()
+                .map(|(k, v)| pair(k, Some(v)))
+                .collect(),
+            vec![],
+        ),
         OpType::Unset(u) => {
             for k in &u.keys {
                 config.unset(k);
@@ -60,7 +71,19 @@ pub fn apply(session: &Session, op: Option<OpType>) -> SparkResult<(Vec<KeyValue
             (vec![], vec![])
         }
         OpType::IsModifiable(m) => (
-            m.keys.iter().map(|k| pair(k, Some(if config.is_modifiable(k) { "true" } else { "false" }))).collect(),
+            m.keys
+                .iter()
+                .map(|k| {
+                    pair(
+                        k,
+                        Some(if config.is_modifiable(k) {
+                            "true"
+                        } else {
+                            "false"
+                        }),
+                    )
+                })
+                .collect(),
             vec![],
         ),
     })

@@ -55,15 +55,23 @@ pub struct SparkThrowable {
     pub parameters: HashMap<String, String>,
 }
 
-const ANALYSIS: &[&str] = &["org.apache.spark.sql.AnalysisException", "java.lang.Exception", "java.lang.Throwable"];
+const ANALYSIS: &[&str] = &[
+    "org.apache.spark.sql.AnalysisException",
+    "java.lang.Exception",
+    "java.lang.Throwable",
+];
 const PARSE: &[&str] = &[
     "org.apache.spark.sql.catalyst.parser.ParseException",
     "org.apache.spark.sql.AnalysisException",
     "java.lang.Exception",
     "java.lang.Throwable",
 ];
-const ILLEGAL_ARGUMENT: &[&str] =
-    &["java.lang.IllegalArgumentException", "java.lang.RuntimeException", "java.lang.Exception", "java.lang.Throwable"];
+const ILLEGAL_ARGUMENT: &[&str] = &[
+    "java.lang.IllegalArgumentException",
+    "java.lang.RuntimeException",
+    "java.lang.Exception",
+    "java.lang.Throwable",
+];
 const NUMBER_FORMAT: &[&str] = &[
     "org.apache.spark.SparkNumberFormatException",
     "java.lang.NumberFormatException",
@@ -85,9 +93,17 @@ const UNSUPPORTED: &[&str] = &[
     "java.lang.Exception",
     "java.lang.Throwable",
 ];
-const RUNTIME: &[&str] =
-    &["org.apache.spark.SparkRuntimeException", "java.lang.RuntimeException", "java.lang.Exception", "java.lang.Throwable"];
-const SPARK: &[&str] = &["org.apache.spark.SparkException", "java.lang.Exception", "java.lang.Throwable"];
+const RUNTIME: &[&str] = &[
+    "org.apache.spark.SparkRuntimeException",
+    "java.lang.RuntimeException",
+    "java.lang.Exception",
+    "java.lang.Throwable",
+];
+const SPARK: &[&str] = &[
+    "org.apache.spark.SparkException",
+    "java.lang.Exception",
+    "java.lang.Throwable",
+];
 const INVALID_PLAN: &[&str] = &[
     "org.apache.spark.sql.connect.common.InvalidPlanInput",
     "java.lang.Exception",
@@ -96,7 +112,8 @@ const INVALID_PLAN: &[&str] = &[
 
 /// `[ERROR_CLASS] message` → the class, as Spark prefixes its messages.
 fn error_class_of(message: &str) -> Option<String> {
-    static CLASS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[([A-Z0-9_.]+)\]").expect("valid regex"));
+    static CLASS: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^\[([A-Z0-9_.]+)\]").expect("valid regex"));
     CLASS.captures(message).map(|c| c[1].to_string())
 }
 
@@ -123,10 +140,17 @@ fn sql_state(class: &str) -> Option<&'static str> {
         ("TEMP_TABLE_OR_VIEW_ALREADY_EXISTS", "42P07"),
         ("UNSUPPORTED_FEATURE", "0A000"),
     ];
-    STATES.iter().find(|(c, _)| class.starts_with(c)).map(|(_, s)| *s)
+    STATES
+        .iter()
+        .find(|(c, _)| class.starts_with(c))
+        .map(|(_, s)| *s)
 }
 
-fn throwable(classes: &[&'static str], message: String, parameters: HashMap<String, String>) -> SparkThrowable {
+fn throwable(
+    classes: &[&'static str],
+    message: String,
+    parameters: HashMap<String, String>,
+) -> SparkThrowable {
     let error_class = error_class_of(&message);
     SparkThrowable {
         classes: classes.to_vec(),
@@ -139,13 +163,17 @@ fn throwable(classes: &[&'static str], message: String, parameters: HashMap<Stri
 
 /// DataFusion reports some Spark-classified conditions only in its message text.
 fn from_datafusion(e: &DataFusionError) -> SparkThrowable {
-    static NO_FIELD: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"No field named ([^ .]+(?:\.[^ .]+)*)\.?(?: Valid fields are (.*)\.)?").expect("valid regex"));
-    static NO_TABLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"table '([^']+)' not found").expect("valid regex"));
+    static NO_FIELD: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"No field named ([^ .]+(?:\.[^ .]+)*)\.?(?: Valid fields are (.*)\.)?")
+            .expect("valid regex")
+    });
+    static NO_TABLE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"table '([^']+)' not found").expect("valid regex"));
     static NO_FUNCTION: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"Invalid function '([^']+)'").expect("valid regex"));
-    static CAST: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"Cannot cast string '([^']*)' to value of (\w+) type").expect("valid regex"));
+    static CAST: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"Cannot cast string '([^']*)' to value of (\w+) type").expect("valid regex")
+    });
     let root = e.find_root();
     if let DataFusionError::External(inner) = root {
         if let Some(p) = inner.downcast_ref::<PlanError>() {
@@ -153,8 +181,15 @@ fn from_datafusion(e: &DataFusionError) -> SparkThrowable {
         }
     }
     if let DataFusionError::SchemaError(s, _) = root {
-        if let datafusion::common::SchemaError::FieldNotFound { field, valid_fields } = s.as_ref() {
-            let suggestions: Vec<String> = valid_fields.iter().map(|c| format!("`{}`", c.name)).collect();
+        if let datafusion::common::SchemaError::FieldNotFound {
+            field,
+            valid_fields,
+        } = s.as_ref()
+        {
+            let suggestions: Vec<String> = valid_fields
+                .iter()
+                .map(|c| format!("`{}`", c.name))
+                .collect();
             return from_plan(&PlanError::UnresolvedColumn {
                 name: format!("`{}`", field.name),
                 suggestions: suggestions.join(", "),
@@ -166,9 +201,15 @@ fn from_datafusion(e: &DataFusionError) -> SparkThrowable {
     if let Some(c) = NO_FIELD.captures(&text) {
         let name = c[1].split('.').next_back().map(strip).unwrap_or_default();
         let proposal = c.get(2).map(|m| m.as_str()).unwrap_or("");
-        let proposal: Vec<String> =
-            proposal.split(", ").filter(|s| !s.is_empty()).map(|s| format!("`{}`", strip(s.rsplit('.').next().unwrap_or(s)))).collect();
-        return from_plan(&PlanError::UnresolvedColumn { name: format!("`{name}`"), suggestions: proposal.join(", ") });
+        let proposal: Vec<String> = proposal
+            .split(", ")
+            .filter(|s| !s.is_empty())
+            .map(|s| format!("`{}`", strip(s.rsplit('.').next().unwrap_or(s))))
+            .collect();
+        return from_plan(&PlanError::UnresolvedColumn {
+            name: format!("`{name}`"),
+            suggestions: proposal.join(", "),
+        });
     }
     if let Some(c) = NO_TABLE.captures(&text) {
         let name = c[1].rsplit('.').next().unwrap_or(&c[1]).to_string();
@@ -193,7 +234,11 @@ fn from_datafusion(e: &DataFusionError) -> SparkThrowable {
         );
     }
     if text.contains("Overflow") || text.contains("overflow") {
-        return throwable(ARITHMETIC, format!("[ARITHMETIC_OVERFLOW] {text}"), HashMap::new());
+        return throwable(
+            ARITHMETIC,
+            format!("[ARITHMETIC_OVERFLOW] {text}"),
+            HashMap::new(),
+        );
     }
     if let Some(c) = CAST.captures(&text) {
         let ty = c[2].to_uppercase();
@@ -222,12 +267,21 @@ fn from_datafusion(e: &DataFusionError) -> SparkThrowable {
             return throwable(SPARK, m.clone(), HashMap::new());
         }
     }
-    if text.contains("MALFORMED_RECORD_IN_PARSING") || text.contains("Json error") || text.contains("Csv error") {
+    if text.contains("MALFORMED_RECORD_IN_PARSING")
+        || text.contains("Json error")
+        || text.contains("Csv error")
+    {
         return throwable(RUNTIME, text, HashMap::new());
     }
     match root {
-        DataFusionError::SQL(..) => throwable(PARSE, format!("[PARSE_SYNTAX_ERROR] {text}"), HashMap::new()),
-        DataFusionError::Plan(_) | DataFusionError::SchemaError(..) => throwable(ANALYSIS, text, HashMap::new()),
+        DataFusionError::SQL(..) => throwable(
+            PARSE,
+            format!("[PARSE_SYNTAX_ERROR] {text}"),
+            HashMap::new(),
+        ),
+        DataFusionError::Plan(_) | DataFusionError::SchemaError(..) => {
+            throwable(ANALYSIS, text, HashMap::new())
+        }
         DataFusionError::NotImplemented(_) => throwable(UNSUPPORTED, text, HashMap::new()),
         _ if error_class_of(&text).is_some() => throwable(RUNTIME, text, HashMap::new()),
         _ => throwable(SPARK, text, HashMap::new()),
@@ -240,22 +294,33 @@ fn from_plan(e: &PlanError) -> SparkThrowable {
         PlanError::UnresolvedColumn { name, suggestions } => throwable(
             ANALYSIS,
             msg,
-            HashMap::from([("objectName".into(), name.clone()), ("proposal".into(), suggestions.clone())]),
+            HashMap::from([
+                ("objectName".into(), name.clone()),
+                ("proposal".into(), suggestions.clone()),
+            ]),
         ),
         PlanError::AmbiguousColumn { name, candidates } => throwable(
             ANALYSIS,
             msg,
-            HashMap::from([("name".into(), name.clone()), ("referenceNames".into(), format!("[{candidates}]"))]),
+            HashMap::from([
+                ("name".into(), name.clone()),
+                ("referenceNames".into(), format!("[{candidates}]")),
+            ]),
         ),
-        PlanError::TableNotFound(name) => {
-            throwable(ANALYSIS, msg, HashMap::from([("relationName".into(), name.clone())]))
-        }
+        PlanError::TableNotFound(name) => throwable(
+            ANALYSIS,
+            msg,
+            HashMap::from([("relationName".into(), name.clone())]),
+        ),
         PlanError::UnknownFunction(name) => throwable(
             ANALYSIS,
             msg,
             HashMap::from([
                 ("routineName".into(), name.clone()),
-                ("searchPath".into(), "[`system`.`builtin`, `system`.`session`, `spark_catalog`.`default`]".into()),
+                (
+                    "searchPath".into(),
+                    "[`system`.`builtin`, `system`.`session`, `spark_catalog`.`default`]".into(),
+                ),
             ]),
         ),
         PlanError::Parse(_) => throwable(PARSE, msg, HashMap::new()),
@@ -263,7 +328,10 @@ fn from_plan(e: &PlanError) -> SparkThrowable {
         PlanError::InvalidArgument(_) => throwable(ILLEGAL_ARGUMENT, msg, HashMap::new()),
         PlanError::Unsupported(_) => throwable(UNSUPPORTED, msg, HashMap::new()),
         PlanError::DataFusion(d) => from_datafusion(d),
-        PlanError::Arrow(a) => from_datafusion(&DataFusionError::ArrowError(Box::new(a.clone_for_report()), None)),
+        PlanError::Arrow(a) => from_datafusion(&DataFusionError::ArrowError(
+            Box::new(a.clone_for_report()),
+            None,
+        )),
     }
 }
 
@@ -286,7 +354,10 @@ impl SparkError {
         match self {
             SparkError::Plan(p) => from_plan(p),
             SparkError::DataFusion(d) => from_datafusion(d),
-            SparkError::Arrow(a) => from_datafusion(&DataFusionError::ArrowError(Box::new(a.clone_for_report()), None)),
+            SparkError::Arrow(a) => from_datafusion(&DataFusionError::ArrowError(
+                Box::new(a.clone_for_report()),
+                None,
+            )),
             SparkError::InvalidRequest(m) => throwable(INVALID_PLAN, m.clone(), HashMap::new()),
             SparkError::Unsupported(_) => throwable(UNSUPPORTED, self.to_string(), HashMap::new()),
             SparkError::Cancelled => throwable(SPARK, self.to_string(), HashMap::new()),
@@ -308,16 +379,26 @@ impl SparkError {
     pub fn to_status(&self, error_id: &str) -> Status {
         let t = self.throwable();
         let mut metadata = HashMap::new();
-        metadata.insert("classes".to_string(), serde_json::to_string(&t.classes).unwrap_or_default());
+        metadata.insert(
+            "classes".to_string(),
+            serde_json::to_string(&t.classes).unwrap_or_default(),
+        );
         if let Some(c) = &t.error_class {
             metadata.insert("errorClass".into(), c.clone());
         }
         if let Some(s) = t.sql_state {
             metadata.insert("sqlState".into(), s.to_string());
         }
-        metadata.insert("messageParameters".into(), serde_json::to_string(&t.parameters).unwrap_or_default());
+        metadata.insert(
+            "messageParameters".into(),
+            serde_json::to_string(&t.parameters).unwrap_or_default(),
+        );
         metadata.insert("errorId".into(), error_id.to_string());
-        let reason = t.classes.first().copied().unwrap_or("org.apache.spark.SparkException");
+        let reason = t
+            .classes
+            .first()
+            .copied()
+            .unwrap_or("org.apache.spark.SparkException");
         let details = ErrorDetails::with_error_info(reason, "org.apache.spark", metadata);
         // gRPC metadata must stay small: Spark truncates the status message too.
         let message: String = t.message.chars().take(2048).collect();

@@ -10,7 +10,9 @@ use datafusion::prelude::DataFrame;
 use futures::StreamExt;
 use planner::{show, types, Planner};
 use proto::connect::command::CommandType;
-use proto::connect::execute_plan_response::{ArrowBatch, ResponseType, ResultComplete, SqlCommandResult};
+use proto::connect::execute_plan_response::{
+    ArrowBatch, ResponseType, ResultComplete, SqlCommandResult,
+};
 use proto::connect::plan::OpType;
 use proto::connect::relation::RelType;
 use proto::connect::{Command, ExecutePlanResponse, LocalRelation, Plan, Relation};
@@ -31,18 +33,23 @@ pub async fn plan_relation(session: &Session, rel: &Relation) -> SparkResult<Log
 pub fn spark_arrow_type(dt: &DataType) -> DataType {
     match dt {
         DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
-        DataType::BinaryView | DataType::LargeBinary | DataType::FixedSizeBinary(_) => DataType::Binary,
+        DataType::BinaryView | DataType::LargeBinary | DataType::FixedSizeBinary(_) => {
+            DataType::Binary
+        }
         DataType::Timestamp(_, tz) => DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),
         DataType::Date64 => DataType::Date32,
         DataType::UInt8 => DataType::Int16,
         DataType::UInt16 => DataType::Int32,
         DataType::UInt32 | DataType::UInt64 => DataType::Int64,
         DataType::Float16 => DataType::Float32,
-        DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f) => {
-            DataType::List(Arc::new(spark_field(f)))
-        }
+        DataType::List(f)
+        | DataType::LargeList(f)
+        | DataType::ListView(f)
+        | DataType::LargeListView(f) => DataType::List(Arc::new(spark_field(f))),
         DataType::FixedSizeList(f, _) => DataType::List(Arc::new(spark_field(f))),
-        DataType::Struct(fields) => DataType::Struct(fields.iter().map(|f| spark_field(f)).collect()),
+        DataType::Struct(fields) => {
+            DataType::Struct(fields.iter().map(|f| spark_field(f)).collect())
+        }
         DataType::Map(entries, sorted) => DataType::Map(Arc::new(spark_field(entries)), *sorted),
         DataType::Dictionary(_, v) => spark_arrow_type(v),
         other => other.clone(),
@@ -54,7 +61,13 @@ fn spark_field(f: &Field) -> Field {
 }
 
 pub fn spark_schema(schema: &Schema) -> SchemaRef {
-    Arc::new(Schema::new(schema.fields().iter().map(|f| spark_field(f)).collect::<Vec<_>>()))
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| spark_field(f))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 fn to_spark_batch(batch: &RecordBatch, schema: &SchemaRef) -> SparkResult<RecordBatch> {
@@ -95,7 +108,10 @@ pub struct Responder<'a> {
 
 impl Responder<'_> {
     pub fn send(&self, r: ResponseType) {
-        self.send_full(ExecutePlanResponse { response_type: Some(r), ..Default::default() });
+        self.send_full(ExecutePlanResponse {
+            response_type: Some(r),
+            ..Default::default()
+        });
     }
 
     pub fn send_full(&self, mut r: ExecutePlanResponse) {
@@ -117,7 +133,9 @@ pub async fn run(session: &Session, op: &Operation, plan: Plan) -> SparkResult<(
     match op_type {
         Some(OpType::Root(rel)) => run_relation(session, &out, &rel).await?,
         Some(OpType::Command(cmd)) => run_command(session, &out, cmd).await?,
-        Some(OpType::CompressedOperation(_)) | None => return Err(SparkError::invalid("plan without an operation")),
+        Some(OpType::CompressedOperation(_)) | None => {
+            return Err(SparkError::invalid("plan without an operation"))
+        }
     }
     out.send(ResponseType::ResultComplete(ResultComplete {}));
     Ok(())
@@ -128,7 +146,13 @@ async fn run_relation(session: &Session, out: &Responder<'_>, rel: &Relation) ->
         Some(RelType::ShowString(s)) => {
             let input = required(&s.input)?;
             let text = render(session, input, s.num_rows, |f, b, n| {
-                show::show_string(f, b, n, usize::try_from(s.truncate).unwrap_or(0), s.vertical)
+                show::show_string(
+                    f,
+                    b,
+                    n,
+                    usize::try_from(s.truncate).unwrap_or(0),
+                    s.vertical,
+                )
             })
             .await?;
             return send_batch(out, &single_string("show_string", text)?, true);
@@ -152,7 +176,8 @@ async fn run_relation(session: &Session, out: &Responder<'_>, rel: &Relation) ->
 }
 
 fn required(r: &Option<Box<Relation>>) -> SparkResult<&Relation> {
-    r.as_deref().ok_or_else(|| SparkError::invalid("relation without an input"))
+    r.as_deref()
+        .ok_or_else(|| SparkError::invalid("relation without an input"))
 }
 
 async fn render(
@@ -163,19 +188,27 @@ async fn render(
 ) -> SparkResult<String> {
     let n = usize::try_from(num_rows).unwrap_or(0);
     let plan = plan_relation(session, input).await?;
-    let plan = LogicalPlanBuilder::from(plan).limit(0, Some(n + 1))?.build()?;
+    let plan = LogicalPlanBuilder::from(plan)
+        .limit(0, Some(n + 1))?
+        .build()?;
     let df = DataFrame::new(session.ctx.state(), plan);
     // From the plan, not the batches: an empty result may come without any batch.
     let schema = spark_schema(df.schema().as_arrow());
     let batches = df.collect().await?;
     let fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-    let batches = batches.iter().map(|b| to_spark_batch(b, &schema)).collect::<SparkResult<Vec<_>>>()?;
+    let batches = batches
+        .iter()
+        .map(|b| to_spark_batch(b, &schema))
+        .collect::<SparkResult<Vec<_>>>()?;
     Ok(f(&fields, &batches, n))
 }
 
 fn single_string(name: &str, value: String) -> SparkResult<RecordBatch> {
     let schema = Arc::new(Schema::new(vec![Field::new(name, DataType::Utf8, true)]));
-    Ok(RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(vec![value]))])?)
+    Ok(RecordBatch::try_new(
+        schema,
+        vec![Arc::new(StringArray::from(vec![value]))],
+    )?)
 }
 
 fn send_batch(out: &Responder<'_>, batch: &RecordBatch, with_schema: bool) -> SparkResult<()> {
@@ -196,10 +229,17 @@ fn send_batch(out: &Responder<'_>, batch: &RecordBatch, with_schema: bool) -> Sp
 }
 
 /// Executes `plan`, streaming Spark-typed Arrow batches.
-pub async fn stream_plan(session: &Session, out: &Responder<'_>, plan: LogicalPlan) -> SparkResult<()> {
+pub async fn stream_plan(
+    session: &Session,
+    out: &Responder<'_>,
+    plan: LogicalPlan,
+) -> SparkResult<()> {
     let df = DataFrame::new(session.ctx.state(), plan);
     let schema = spark_schema(df.schema().as_arrow());
-    out.send_full(ExecutePlanResponse { schema: Some(types::schema_to_proto(&schema)?), ..Default::default() });
+    out.send_full(ExecutePlanResponse {
+        schema: Some(types::schema_to_proto(&schema)?),
+        ..Default::default()
+    });
     let mut stream = df.execute_stream().await?;
     let mut offset = 0i64;
     let mut sent = false;
@@ -227,9 +267,14 @@ pub async fn stream_plan(session: &Session, out: &Responder<'_>, plan: LogicalPl
 
 async fn run_command(session: &Session, out: &Responder<'_>, cmd: Command) -> SparkResult<()> {
     match cmd.command_type {
-        Some(CommandType::SqlCommand(sql)) => crate::statements::sql_command(session, out, sql).await,
+        Some(CommandType::SqlCommand(sql)) => {
+            crate::statements::sql_command(session, out, sql).await
+        }
         Some(CommandType::CreateDataframeView(v)) => {
-            let input = v.input.as_ref().ok_or_else(|| SparkError::invalid("view without a query"))?;
+            let input = v
+                .input
+                .as_ref()
+                .ok_or_else(|| SparkError::invalid("view without a query"))?;
             let plan = plan_relation(session, input).await?;
             create_view(session, &v.name, plan, v.replace, v.is_global)
         }
@@ -255,8 +300,18 @@ async fn run_command(session: &Session, out: &Responder<'_>, cmd: Command) -> Sp
 }
 
 /// Registers a temp view (or a global temp view) over `plan`.
-pub fn create_view(session: &Session, name: &str, plan: LogicalPlan, replace: bool, global: bool) -> SparkResult<()> {
-    let schema = if global { session.global_views() } else { session.views() };
+pub fn create_view(
+    session: &Session,
+    name: &str,
+    plan: LogicalPlan,
+    replace: bool,
+    global: bool,
+) -> SparkResult<()> {
+    let schema = if global {
+        session.global_views()
+    } else {
+        session.views()
+    };
     let short = name.rsplit('.').next().unwrap_or(name).to_string();
     if !replace && schema.table_exist(&short) {
         return Err(SparkError::Plan(planner::PlanError::analysis(format!(
@@ -274,11 +329,15 @@ pub fn local_relation(batch: &RecordBatch) -> SparkResult<Relation> {
         common: None,
         rel_type: Some(RelType::LocalRelation(LocalRelation {
             data: Some(ipc_bytes(batch)?),
-            schema: Some(types::to_json(&DataType::Struct(batch.schema().fields().clone())).to_string()),
+            schema: Some(
+                types::to_json(&DataType::Struct(batch.schema().fields().clone())).to_string(),
+            ),
         })),
     })
 }
 
 pub fn sql_result(out: &Responder<'_>, relation: Relation) {
-    out.send(ResponseType::SqlCommandResult(SqlCommandResult { relation: Some(relation) }));
+    out.send(ResponseType::SqlCommandResult(SqlCommandResult {
+        relation: Some(relation),
+    }));
 }

@@ -25,7 +25,11 @@ use tonic::{Request, Status};
 const MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;
 
 #[derive(Parser, Debug)]
-#[command(name = "sluice", version, about = "A Spark Connect server on Apache DataFusion")]
+#[command(
+    name = "sluice",
+    version,
+    about = "A Spark Connect server on Apache DataFusion"
+)]
 struct Args {
     /// Address to bind; loopback unless told otherwise.
     #[arg(long, default_value = "127.0.0.1", env = "SLUICE_HOST")]
@@ -46,13 +50,22 @@ struct Args {
     warehouse: String,
 }
 
-fn check_token(expected: Option<Arc<str>>) -> impl Fn(Request<()>) -> Result<Request<()>, Status> + Clone {
+fn check_token(
+    expected: Option<Arc<str>>,
+) -> impl Fn(Request<()>) -> Result<Request<()>, Status> + Clone {
     move |req: Request<()>| {
-        let Some(expected) = &expected else { return Ok(req) };
-        let given = req.metadata().get("authorization").and_then(|v| v.to_str().ok());
+        let Some(expected) = &expected else {
+            return Ok(req);
+        };
+        let given = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
         match given.and_then(|v| v.strip_prefix("Bearer ")) {
             Some(t) if t == expected.as_ref() => Ok(req),
-            _ => Err(Status::unauthenticated("sluice requires a valid bearer token (sc://host:port/;token=...)")),
+            _ => Err(Status::unauthenticated(
+                "sluice requires a valid bearer token (sc://host:port/;token=...)",
+            )),
         }
     }
 }
@@ -61,7 +74,8 @@ fn check_token(expected: Option<Arc<str>>) -> impl Fn(Request<()>) -> Result<Req
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "sluice=info,server=info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "sluice=info,server=info".into()),
         )
         .init();
     let args = Args::parse();
@@ -69,8 +83,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .parse()
         .map_err(|e| format!("invalid --host/--port {}:{}: {e}", args.host, args.port))?;
     let warehouse = std::path::absolute(&args.warehouse)?.display().to_string();
-    let time_zone = std::env::var("TZ").ok().filter(|t| !t.is_empty()).unwrap_or_else(|| "UTC".into());
-    let service = service::Service { sessions: Arc::new(session::Sessions::new(warehouse, time_zone)) };
+    let time_zone = std::env::var("TZ")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| "UTC".into());
+    let service = service::Service {
+        sessions: Arc::new(session::Sessions::new(warehouse, time_zone)),
+    };
     let grpc = SparkConnectServiceServer::new(service)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -86,8 +105,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = tokio::signal::ctrl_c().await;
     };
     builder
-        .add_service(tonic::service::interceptor::InterceptedService::new(grpc, check_token(token)))
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            grpc,
+            check_token(token),
+        ))
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            shutdown,
+        )
         .await?;
     Ok(())
 }

@@ -35,7 +35,9 @@ fn fail(session: Option<&Session>, e: SparkError) -> Status {
 
 impl Service {
     fn session(&self, user: &Option<UserContext>, id: &str) -> Result<Arc<Session>, Status> {
-        self.sessions.get_or_create(&user_of(user), id).map_err(|e| fail(None, e))
+        self.sessions
+            .get_or_create(&user_of(user), id)
+            .map_err(|e| fail(None, e))
     }
 
     /// Streams an operation's responses from `start`, waiting for new ones until it ends.
@@ -85,12 +87,25 @@ impl SparkConnectService for Service {
     type ExecutePlanStream = ResponseStream;
     type ReattachExecuteStream = ResponseStream;
 
-    async fn execute_plan(&self, request: Request<ExecutePlanRequest>) -> Result<Response<ResponseStream>, Status> {
+    async fn execute_plan(
+        &self,
+        request: Request<ExecutePlanRequest>,
+    ) -> Result<Response<ResponseStream>, Status> {
         let req = request.into_inner();
         let session = self.session(&req.user_context, &req.session_id)?;
-        let op_id = req.operation_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let op = session.start_operation(op_id, req.tags.clone()).map_err(|e| fail(Some(&session), e))?;
-        let plan = req.plan.ok_or_else(|| fail(Some(&session), SparkError::invalid("ExecutePlan without a plan")))?;
+        let op_id = req
+            .operation_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let op = session
+            .start_operation(op_id, req.tags.clone())
+            .map_err(|e| fail(Some(&session), e))?;
+        let plan = req.plan.ok_or_else(|| {
+            fail(
+                Some(&session),
+                SparkError::invalid("ExecutePlan without a plan"),
+            )
+        })?;
         let (s, o) = (session.clone(), op.clone());
         let task = tokio::spawn(async move {
             let result = crate::execute::run(&s, &o, plan).await;
@@ -157,10 +172,15 @@ impl SparkConnectService for Service {
         }))
     }
 
-    async fn analyze_plan(&self, request: Request<AnalyzePlanRequest>) -> Result<Response<AnalyzePlanResponse>, Status> {
+    async fn analyze_plan(
+        &self,
+        request: Request<AnalyzePlanRequest>,
+    ) -> Result<Response<AnalyzePlanResponse>, Status> {
         let req = request.into_inner();
         let session = self.session(&req.user_context, &req.session_id)?;
-        let result = crate::analyze::analyze(&session, req.analyze).await.map_err(|e| fail(Some(&session), e))?;
+        let result = crate::analyze::analyze(&session, req.analyze)
+            .await
+            .map_err(|e| fail(Some(&session), e))?;
         Ok(Response::new(AnalyzePlanResponse {
             session_id: session.id.clone(),
             server_side_session_id: session.server_side_id.clone(),
@@ -168,11 +188,15 @@ impl SparkConnectService for Service {
         }))
     }
 
-    async fn config(&self, request: Request<ConfigRequest>) -> Result<Response<ConfigResponse>, Status> {
+    async fn config(
+        &self,
+        request: Request<ConfigRequest>,
+    ) -> Result<Response<ConfigResponse>, Status> {
         let req = request.into_inner();
         let session = self.session(&req.user_context, &req.session_id)?;
         let op = req.operation.and_then(|o| o.op_type);
-        let (pairs, warnings) = crate::config_ops::apply(&session, op).map_err(|e| fail(Some(&session), e))?;
+        let (pairs, warnings) =
+            crate::config_ops::apply(&session, op).map_err(|e| fail(Some(&session), e))?;
         Ok(Response::new(ConfigResponse {
             session_id: session.id.clone(),
             server_side_session_id: session.server_side_id.clone(),
@@ -207,7 +231,10 @@ impl SparkConnectService for Service {
                         if ok {
                             s.add_artifact(a.name.clone(), data.data);
                         }
-                        summaries.push(add_artifacts_response::ArtifactSummary { name: a.name, is_crc_successful: ok });
+                        summaries.push(add_artifacts_response::ArtifactSummary {
+                            name: a.name,
+                            is_crc_successful: ok,
+                        });
                     }
                 }
                 Some(Payload::BeginChunk(b)) => {
@@ -226,7 +253,7 @@ impl SparkConnectService for Service {
                 }
                 None => {}
             }
-            }
+        }
         if let (Some(s), Some((name, data, ok))) = (&session, pending) {
             summaries.push(store(s, name, data, ok));
         }
@@ -259,7 +286,10 @@ impl SparkConnectService for Service {
         }))
     }
 
-    async fn interrupt(&self, request: Request<InterruptRequest>) -> Result<Response<InterruptResponse>, Status> {
+    async fn interrupt(
+        &self,
+        request: Request<InterruptRequest>,
+    ) -> Result<Response<InterruptResponse>, Status> {
         let req = request.into_inner();
         let session = self.session(&req.user_context, &req.session_id)?;
         use interrupt_request::{Interrupt, InterruptType};
@@ -267,9 +297,18 @@ impl SparkConnectService for Service {
         let running = ops.iter().filter(|o| matches!(o.state(), OpState::Running));
         let chosen: Vec<&Arc<Operation>> = match (req.interrupt_type(), &req.interrupt) {
             (InterruptType::All, _) => running.collect(),
-            (InterruptType::Tag, Some(Interrupt::OperationTag(t))) => running.filter(|o| o.tags.contains(t)).collect(),
-            (InterruptType::OperationId, Some(Interrupt::OperationId(id))) => running.filter(|o| &o.id == id).collect(),
-            _ => return Err(fail(Some(&session), SparkError::invalid("interrupt without a target"))),
+            (InterruptType::Tag, Some(Interrupt::OperationTag(t))) => {
+                running.filter(|o| o.tags.contains(t)).collect()
+            }
+            (InterruptType::OperationId, Some(Interrupt::OperationId(id))) => {
+                running.filter(|o| &o.id == id).collect()
+            }
+            _ => {
+                return Err(fail(
+                    Some(&session),
+                    SparkError::invalid("interrupt without a target"),
+                ))
+            }
         };
         let ids = chosen
             .into_iter()
@@ -290,10 +329,14 @@ impl SparkConnectService for Service {
         request: Request<ReleaseSessionRequest>,
     ) -> Result<Response<ReleaseSessionResponse>, Status> {
         let req = request.into_inner();
-        let released = self.sessions.release(&user_of(&req.user_context), &req.session_id);
+        let released = self
+            .sessions
+            .release(&user_of(&req.user_context), &req.session_id);
         Ok(Response::new(ReleaseSessionResponse {
             session_id: req.session_id,
-            server_side_session_id: released.map(|s| s.server_side_id.clone()).unwrap_or_default(),
+            server_side_session_id: released
+                .map(|s| s.server_side_id.clone())
+                .unwrap_or_default(),
         }))
     }
 
@@ -333,8 +376,13 @@ impl SparkConnectService for Service {
     ) -> Result<Response<CloneSessionResponse>, Status> {
         let req = request.into_inner();
         let session = self.session(&req.user_context, &req.session_id)?;
-        let new_id = req.new_session_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let clone = self.sessions.clone_session(&session, &new_id).map_err(|e| fail(Some(&session), e))?;
+        let new_id = req
+            .new_session_id
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let clone = self
+            .sessions
+            .clone_session(&session, &new_id)
+            .map_err(|e| fail(Some(&session), e))?;
         Ok(Response::new(CloneSessionResponse {
             session_id: session.id.clone(),
             server_side_session_id: session.server_side_id.clone(),
@@ -343,7 +391,10 @@ impl SparkConnectService for Service {
         }))
     }
 
-    async fn get_status(&self, request: Request<GetStatusRequest>) -> Result<Response<GetStatusResponse>, Status> {
+    async fn get_status(
+        &self,
+        request: Request<GetStatusRequest>,
+    ) -> Result<Response<GetStatusResponse>, Status> {
         let req = request.into_inner();
         let session = self.session(&req.user_context, &req.session_id)?;
         let statuses = crate::analyze::operation_statuses(&session, req.operation_status);
@@ -361,9 +412,17 @@ fn crc_ok(data: &[u8], crc: i64) -> bool {
 }
 
 /// Keeps an artifact whose checksum matched.
-fn store(s: &Session, name: String, data: Vec<u8>, ok: bool) -> add_artifacts_response::ArtifactSummary {
+fn store(
+    s: &Session,
+    name: String,
+    data: Vec<u8>,
+    ok: bool,
+) -> add_artifacts_response::ArtifactSummary {
     if ok {
         s.add_artifact(name.clone(), data);
     }
-    add_artifacts_response::ArtifactSummary { name, is_crc_successful: ok }
+    add_artifacts_response::ArtifactSummary {
+        name,
+        is_crc_successful: ok,
+    }
 }

@@ -86,7 +86,9 @@ impl Operation {
         if let Some(h) = lock(&self.task).take() {
             h.abort();
         }
-        self.finish(OpState::Failed(Arc::new(SparkError::Cancelled.to_status(&self.id))));
+        self.finish(OpState::Failed(Arc::new(
+            SparkError::Cancelled.to_status(&self.id),
+        )));
     }
 
     pub fn state(&self) -> OpState {
@@ -99,7 +101,10 @@ impl Operation {
 
     /// Index just after the response with `id`, or None if unknown.
     pub fn index_after(&self, id: &str) -> Option<usize> {
-        lock(&self.responses).iter().position(|r| r.response_id == id).map(|i| i + 1)
+        lock(&self.responses)
+            .iter()
+            .position(|r| r.response_id == id)
+            .map(|i| i + 1)
     }
 
     pub fn get(&self, i: usize) -> Option<ExecutePlanResponse> {
@@ -117,7 +122,11 @@ impl Operation {
     pub fn release_until(&self, id: Option<&str>) {
         let mut rs = lock(&self.responses);
         let upto = match id {
-            Some(id) => rs.iter().position(|r| r.response_id == id).map(|i| i + 1).unwrap_or(0),
+            Some(id) => rs
+                .iter()
+                .position(|r| r.response_id == id)
+                .map(|i| i + 1)
+                .unwrap_or(0),
             None => rs.len(),
         };
         for r in rs.iter_mut().take(upto) {
@@ -141,7 +150,12 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(id: &str, user_id: &str, config: SessionConfig, global_views: Arc<ViewSchema>) -> SparkResult<Arc<Self>> {
+    pub fn new(
+        id: &str,
+        user_id: &str,
+        config: SessionConfig,
+        global_views: Arc<ViewSchema>,
+    ) -> SparkResult<Arc<Self>> {
         let df_config = DFConfig::new()
             .with_default_catalog_and_schema(CATALOG, DEFAULT_DB)
             .with_create_default_catalog_and_schema(false)
@@ -156,10 +170,16 @@ impl Session {
             .build();
         let ctx = SessionContext::new_with_state(state);
         if let Some(range) = ctx.state().table_functions().get("range").cloned() {
-            ctx.register_udtf("range", Arc::new(planner::table_functions::SparkRange::new(range)));
+            ctx.register_udtf(
+                "range",
+                Arc::new(planner::table_functions::SparkRange::new(range)),
+            );
         }
         let catalog = Arc::new(MemoryCatalogProvider::new());
-        catalog.register_schema(DEFAULT_DB, Arc::new(ViewSchema::default()) as Arc<dyn SchemaProvider>)?;
+        catalog.register_schema(
+            DEFAULT_DB,
+            Arc::new(ViewSchema::default()) as Arc<dyn SchemaProvider>,
+        )?;
         catalog.register_schema(GLOBAL_TEMP, global_views as Arc<dyn SchemaProvider>)?;
         ctx.register_catalog(CATALOG, catalog);
         Ok(Arc::new(Self {
@@ -202,7 +222,10 @@ impl Session {
                 "[INVALID_HANDLE.OPERATION_ALREADY_EXISTS] The handle {id} is invalid. Operation already exists."
             )));
         }
-        let running = ops.values().filter(|o| matches!(o.state(), OpState::Running)).count();
+        let running = ops
+            .values()
+            .filter(|o| matches!(o.state(), OpState::Running))
+            .count();
         if running >= MAX_OPERATIONS {
             return Err(SparkError::Limit(format!(
                 "[SESSION_OPERATION_LIMIT] This session already runs {running} operations, the most sluice allows."
@@ -236,7 +259,10 @@ impl Session {
     }
 
     pub fn error(&self, id: &str) -> Option<SparkThrowable> {
-        lock(&self.errors).iter().find(|(i, _)| i == id).map(|(_, t)| t.clone())
+        lock(&self.errors)
+            .iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, t)| t.clone())
     }
 
     /// Temp views of this session.
@@ -276,7 +302,12 @@ pub struct Sessions {
 
 impl Sessions {
     pub fn new(warehouse: String, time_zone: String) -> Self {
-        Self { sessions: Mutex::new(HashMap::new()), global_views: Arc::new(ViewSchema::default()), warehouse, time_zone }
+        Self {
+            sessions: Mutex::new(HashMap::new()),
+            global_views: Arc::new(ViewSchema::default()),
+            warehouse,
+            time_zone,
+        }
     }
 
     pub fn get_or_create(&self, user_id: &str, session_id: &str) -> SparkResult<Arc<Session>> {

@@ -24,12 +24,29 @@ pub use files::{escape_path_name, DEFAULT_PARTITION};
 fn known_options(format: &str) -> &'static [&'static str] {
     match format {
         "csv" => &[
-            "header", "inferschema", "sep", "delimiter", "quote", "escape", "nullvalue", "mode", "multiline",
-            "dateformat", "timestampformat", "columnnameofcorruptrecord", "encoding", "charset",
+            "header",
+            "inferschema",
+            "sep",
+            "delimiter",
+            "quote",
+            "escape",
+            "nullvalue",
+            "mode",
+            "multiline",
+            "dateformat",
+            "timestampformat",
+            "columnnameofcorruptrecord",
+            "encoding",
+            "charset",
         ],
         "json" => &[
-            "mode", "multiline", "primitivesasstring", "dateformat", "timestampformat",
-            "columnnameofcorruptrecord", "encoding",
+            "mode",
+            "multiline",
+            "primitivesasstring",
+            "dateformat",
+            "timestampformat",
+            "columnnameofcorruptrecord",
+            "encoding",
         ],
         "text" => &["wholetext", "linesep", "encoding"],
         _ => &[],
@@ -39,12 +56,22 @@ fn known_options(format: &str) -> &'static [&'static str] {
 fn check(source: &DataSource) -> PlanResult<()> {
     for key in source.options.keys() {
         if key != "path" && !known_options(&source.format).contains(&key.as_str()) {
-            return Err(PlanError::unsupported(format!("the {} option `{key}`", source.format)));
+            return Err(PlanError::unsupported(format!(
+                "the {} option `{key}`",
+                source.format
+            )));
         }
     }
     for key in ["encoding", "charset"] {
-        if let Some(e) = source.options.get(key).filter(|e| !matches!(e.to_ascii_lowercase().as_str(), "utf-8" | "utf8")) {
-            return Err(PlanError::unsupported(format!("the {} encoding {e:?} (only UTF-8)", source.format)));
+        if let Some(e) = source
+            .options
+            .get(key)
+            .filter(|e| !matches!(e.to_ascii_lowercase().as_str(), "utf-8" | "utf8"))
+        {
+            return Err(PlanError::unsupported(format!(
+                "the {} encoding {e:?} (only UTF-8)",
+                source.format
+            )));
         }
     }
     match source.options.get("mode").map(|m| m.to_ascii_uppercase()) {
@@ -75,10 +102,18 @@ pub async fn read(ctx: &SessionContext, mut source: DataSource) -> PlanResult<Lo
     match source.format.as_str() {
         "parquet" => read_parquet(ctx, &source, &listing).await,
         "csv" | "json" | "text" => {
-            let time_zone = ctx.state().config_options().execution.time_zone.clone().unwrap_or_else(|| "UTC".into());
+            let time_zone = ctx
+                .state()
+                .config_options()
+                .execution
+                .time_zone
+                .clone()
+                .unwrap_or_else(|| "UTC".into());
             read_text_format(&source, &listing, &time_zone)
         }
-        other => Err(PlanError::unsupported(format!("the data source format `{other}`"))),
+        other => Err(PlanError::unsupported(format!(
+            "the data source format `{other}`"
+        ))),
     }
 }
 
@@ -93,18 +128,41 @@ fn unable_to_infer(format: &str) -> PlanError {
 }
 
 /// Reads every file's text, parses it with the format's reader, and serves the rows from memory.
-fn read_text_format(source: &DataSource, listing: &files::Listing, time_zone: &str) -> PlanResult<LogicalPlan> {
-    let texts = listing.files.iter().map(|f| files::read_text(&f.path)).collect::<PlanResult<Vec<_>>>()?;
+fn read_text_format(
+    source: &DataSource,
+    listing: &files::Listing,
+    time_zone: &str,
+) -> PlanResult<LogicalPlan> {
+    let texts = listing
+        .files
+        .iter()
+        .map(|f| files::read_text(&f.path))
+        .collect::<PlanResult<Vec<_>>>()?;
     let paths: Vec<&Path> = listing.files.iter().map(|f| f.path.as_path()).collect();
     let schema = source.schema.clone();
     let (schema, batches) = match source.format.as_str() {
-        "csv" => csv::read(&texts, &paths, schema, &csv::CsvOptions::new(&source.options, time_zone)?)?,
-        "json" => json::read(&texts, &paths, schema, &json::JsonOptions::new(&source.options)?)?,
+        "csv" => csv::read(
+            &texts,
+            &paths,
+            schema,
+            &csv::CsvOptions::new(&source.options, time_zone)?,
+        )?,
+        "json" => json::read(
+            &texts,
+            &paths,
+            schema,
+            &json::JsonOptions::new(&source.options)?,
+        )?,
         _ => read_text(&texts, source)?,
     };
     let (schema, batches) = with_partition_columns(listing, &schema, batches)?;
     let table = MemTable::try_new(schema, vec![batches])?;
-    Ok(LogicalPlanBuilder::scan(source.format.as_str(), provider_as_source(Arc::new(table)), None)?.build()?)
+    Ok(LogicalPlanBuilder::scan(
+        source.format.as_str(),
+        provider_as_source(Arc::new(table)),
+        None,
+    )?
+    .build()?)
 }
 
 /// The partition columns a listing adds to `schema` (those the data does not hold already).
@@ -148,8 +206,13 @@ fn with_partition_columns(
                 let value = partition_value(listing.value(file, *i), field.data_type())?;
                 columns.push(value.to_array_of_size(batch.num_rows())?);
             }
-            let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-            Ok(RecordBatch::try_new_with_options(full.clone(), columns, &options)?)
+            let options =
+                arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+            Ok(RecordBatch::try_new_with_options(
+                full.clone(),
+                columns,
+                &options,
+            )?)
         })
         .collect::<PlanResult<Vec<_>>>()?;
     Ok((full, out))
@@ -158,7 +221,10 @@ fn with_partition_columns(
 /// `spark.read.text`: one `value` row per line (`lineSep`, or any of `\n`, `\r\n`, `\r`),
 /// or one per file with `wholetext`.
 fn read_text(texts: &[String], source: &DataSource) -> PlanResult<(SchemaRef, Vec<RecordBatch>)> {
-    let whole = source.options.get("wholetext").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let whole = source
+        .options
+        .get("wholetext")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let separator = source.options.get("linesep").filter(|s| !s.is_empty());
     let schema = Arc::new(Schema::new(vec![Field::new("value", DataType::Utf8, true)]));
     let batches = texts
@@ -175,7 +241,10 @@ fn read_text(texts: &[String], source: &DataSource) -> PlanResult<(SchemaRef, Ve
                 }
                 (false, None) => text.lines().flat_map(|l| l.split('\r')).collect(),
             };
-            Ok(RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(lines))])?)
+            Ok(RecordBatch::try_new(
+                schema.clone(),
+                vec![Arc::new(StringArray::from(lines))],
+            )?)
         })
         .collect::<PlanResult<Vec<_>>>()?;
     Ok((schema, batches))
@@ -183,20 +252,35 @@ fn read_text(texts: &[String], source: &DataSource) -> PlanResult<(SchemaRef, Ve
 
 /// Parquet through DataFusion: one scan over the files, or per partition folder a scan with
 /// the folder's values as literal columns, all unioned.
-async fn read_parquet(ctx: &SessionContext, source: &DataSource, listing: &files::Listing) -> PlanResult<LogicalPlan> {
-    let urls = |files: &[&files::DataFile]| -> Vec<String> { files.iter().map(|f| files::absolute(&f.path)).collect() };
+async fn read_parquet(
+    ctx: &SessionContext,
+    source: &DataSource,
+    listing: &files::Listing,
+) -> PlanResult<LogicalPlan> {
+    let urls = |files: &[&files::DataFile]| -> Vec<String> {
+        files.iter().map(|f| files::absolute(&f.path)).collect()
+    };
     let all: Vec<&files::DataFile> = listing.files.iter().collect();
     let schema = match &source.schema {
         Some(s) => s.clone(),
         None => {
-            let inferred = ctx.read_parquet(urls(&all), ParquetReadOptions::default().file_extension("")).await?;
+            let inferred = ctx
+                .read_parquet(urls(&all), ParquetReadOptions::default().file_extension(""))
+                .await?;
             convert::nullable(inferred.schema().as_arrow())
         }
     };
-    let options = || ParquetReadOptions::default().file_extension("").schema(&schema);
+    let options = || {
+        ParquetReadOptions::default()
+            .file_extension("")
+            .schema(&schema)
+    };
     let extra = partition_fields(listing, &schema);
     if extra.is_empty() {
-        return Ok(ctx.read_parquet(urls(&all), options()).await?.into_unoptimized_plan());
+        return Ok(ctx
+            .read_parquet(urls(&all), options())
+            .await?
+            .into_unoptimized_plan());
     }
     let mut groups: Vec<Vec<&files::DataFile>> = vec![];
     for f in &listing.files {
@@ -209,12 +293,17 @@ async fn read_parquet(ctx: &SessionContext, source: &DataSource, listing: &files
     // when no folder is the default partition.
     let mut plan: Option<LogicalPlanBuilder> = None;
     if let Some(first) = groups.first() {
-        let scan = ctx.read_parquet(urls(first), options()).await?.limit(0, Some(0))?;
+        let scan = ctx
+            .read_parquet(urls(first), options())
+            .await?
+            .limit(0, Some(0))?;
         let mut exprs: Vec<Expr> = data_columns(&schema);
         for (_, field) in &extra {
             exprs.push(lit(partition_value(None, field.data_type())?).alias(field.name()));
         }
-        plan = Some(LogicalPlanBuilder::from(scan.select(exprs)?.into_unoptimized_plan()));
+        plan = Some(LogicalPlanBuilder::from(
+            scan.select(exprs)?.into_unoptimized_plan(),
+        ));
     }
     for group in groups {
         let scan = ctx.read_parquet(urls(&group), options()).await?;
@@ -236,5 +325,9 @@ async fn read_parquet(ctx: &SessionContext, source: &DataSource, listing: &files
 }
 
 fn data_columns(schema: &Schema) -> Vec<Expr> {
-    schema.fields().iter().map(|f| col(datafusion::common::Column::new_unqualified(f.name()))).collect()
+    schema
+        .fields()
+        .iter()
+        .map(|f| col(datafusion::common::Column::new_unqualified(f.name())))
+        .collect()
 }

@@ -7,7 +7,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use planner::sql::{classify, SparkStatement};
 use planner::types;
 use proto::connect::relation::RelType;
-use proto::connect::{Relation, SqlCommand, Sql};
+use proto::connect::{Relation, Sql, SqlCommand};
 
 use crate::error::{SparkError, SparkResult};
 use crate::execute::{create_view, local_relation, plan_relation, sql_result, Responder};
@@ -15,14 +15,24 @@ use crate::session::Session;
 
 fn strings(columns: &[(&str, Vec<String>)]) -> SparkResult<RecordBatch> {
     let schema = Arc::new(Schema::new(
-        columns.iter().map(|(n, _)| Field::new(*n, DataType::Utf8, true)).collect::<Vec<_>>(),
+        columns
+            .iter()
+            .map(|(n, _)| Field::new(*n, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
     ));
-    let arrays = columns.iter().map(|(_, v)| Arc::new(StringArray::from(v.clone())) as _).collect();
+    let arrays = columns
+        .iter()
+        .map(|(_, v)| Arc::new(StringArray::from(v.clone())) as _)
+        .collect();
     Ok(RecordBatch::try_new(schema, arrays)?)
 }
 
 #[allow(deprecated)] // clients still send the deprecated fields
-pub async fn sql_command(session: &Session, out: &Responder<'_>, cmd: SqlCommand) -> SparkResult<()> {
+pub async fn sql_command(
+    session: &Session,
+    out: &Responder<'_>,
+    cmd: SqlCommand,
+) -> SparkResult<()> {
     if let Some(input) = cmd.input {
         // Newer clients wrap the SQL in a relation already.
         return run_sql_text(session, out, input).await;
@@ -40,15 +50,21 @@ pub async fn sql_command(session: &Session, out: &Responder<'_>, cmd: SqlCommand
     run_sql_text(session, out, relation).await
 }
 
-async fn run_sql_text(session: &Session, out: &Responder<'_>, relation: Relation) -> SparkResult<()> {
+async fn run_sql_text(
+    session: &Session,
+    out: &Responder<'_>,
+    relation: Relation,
+) -> SparkResult<()> {
     let Some(RelType::Sql(sql)) = &relation.rel_type else {
-        return Ok(sql_result(out, relation));
+        sql_result(out, relation);
+        return Ok(());
     };
     let result = match classify(&sql.query) {
         SparkStatement::Query => {
             // Analyse now so errors surface at spark.sql(), as in Spark; run later.
             plan_relation(session, &relation).await?;
-            return Ok(sql_result(out, relation));
+            sql_result(out, relation);
+            return Ok(());
         }
         SparkStatement::Set { key: None, .. } => {
             let all = session.config().all(None);
@@ -57,39 +73,70 @@ async fn run_sql_text(session: &Session, out: &Responder<'_>, relation: Relation
                 ("value", all.iter().map(|(_, v)| v.clone()).collect()),
             ])?
         }
-        SparkStatement::Set { key: Some(k), value: None } => {
-            let v = session.config().get(&k).unwrap_or("<undefined>").to_string();
+        SparkStatement::Set {
+            key: Some(k),
+            value: None,
+        } => {
+            let v = session
+                .config()
+                .get(&k)
+                .unwrap_or("<undefined>")
+                .to_string();
             strings(&[("key", vec![k]), ("value", vec![v])])?
         }
-        SparkStatement::Set { key: Some(k), value: Some(v) } => {
+        SparkStatement::Set {
+            key: Some(k),
+            value: Some(v),
+        } => {
             session.config().set(&k, &v);
             strings(&[("key", vec![k]), ("value", vec![v])])?
         }
-        SparkStatement::ShowTables { database, pattern } => show_tables(session, database, pattern)?,
+        SparkStatement::ShowTables { database, pattern } => {
+            show_tables(session, database, pattern)?
+        }
         SparkStatement::Describe { name } => {
             let rel = Relation {
                 common: None,
                 rel_type: Some(RelType::Read(proto::connect::Read {
                     is_streaming: false,
-                    read_type: Some(proto::connect::read::ReadType::NamedTable(proto::connect::read::NamedTable {
-                        unparsed_identifier: name.join("."),
-                        options: Default::default(),
-                    })),
+                    read_type: Some(proto::connect::read::ReadType::NamedTable(
+                        proto::connect::read::NamedTable {
+                            unparsed_identifier: name.join("."),
+                            options: Default::default(),
+                        },
+                    )),
                 })),
             };
             let plan = plan_relation(session, &rel).await?;
             let fields = plan.schema().fields();
             strings(&[
-                ("col_name", fields.iter().map(|f| f.name().clone()).collect()),
-                ("data_type", fields.iter().map(|f| types::simple_string(f.data_type())).collect()),
+                (
+                    "col_name",
+                    fields.iter().map(|f| f.name().clone()).collect(),
+                ),
+                (
+                    "data_type",
+                    fields
+                        .iter()
+                        .map(|f| types::simple_string(f.data_type()))
+                        .collect(),
+                ),
                 ("comment", fields.iter().map(|_| String::new()).collect()),
             ])
             .map(|b| with_null_comments(&b))??
         }
-        SparkStatement::CreateTempView { name, replace, global, query } => {
+        SparkStatement::CreateTempView {
+            name,
+            replace,
+            global,
+            query,
+        } => {
             let rel = Relation {
                 common: None,
-                rel_type: Some(RelType::Sql(Sql { query, ..sql.clone() })),
+                rel_type: Some(RelType::Sql(Sql {
+                    query,
+                    ..sql.clone()
+                })),
             };
             let plan = plan_relation(session, &rel).await?;
             create_view(session, &name, plan, replace, global)?;
@@ -97,8 +144,13 @@ async fn run_sql_text(session: &Session, out: &Responder<'_>, relation: Relation
         }
         SparkStatement::DropView { name, if_exists } => {
             let short = name.last().cloned().unwrap_or_default();
-            let global = name.len() > 1 && name[0].eq_ignore_ascii_case(crate::catalog::GLOBAL_TEMP);
-            let schema = if global { session.global_views() } else { session.views() };
+            let global =
+                name.len() > 1 && name[0].eq_ignore_ascii_case(crate::catalog::GLOBAL_TEMP);
+            let schema = if global {
+                session.global_views()
+            } else {
+                session.views()
+            };
             if schema.deregister_table(&short)?.is_none() && !if_exists {
                 return Err(SparkError::Plan(planner::PlanError::analysis(format!(
                     "[TABLE_OR_VIEW_NOT_FOUND] The table or view `{short}` cannot be found."
@@ -119,8 +171,14 @@ fn with_null_comments(b: &RecordBatch) -> SparkResult<RecordBatch> {
 }
 
 /// `SHOW TABLES`: temp views of the session (Spark lists them with an empty namespace).
-fn show_tables(session: &Session, database: Option<String>, pattern: Option<String>) -> SparkResult<RecordBatch> {
-    let global = database.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(crate::catalog::GLOBAL_TEMP));
+fn show_tables(
+    session: &Session,
+    database: Option<String>,
+    pattern: Option<String>,
+) -> SparkResult<RecordBatch> {
+    let global = database
+        .as_deref()
+        .is_some_and(|d| d.eq_ignore_ascii_case(crate::catalog::GLOBAL_TEMP));
     let mut rows: Vec<(String, String, bool)> = vec![];
     if global {
         for n in session.global_views().table_names() {
@@ -142,16 +200,25 @@ fn show_tables(session: &Session, database: Option<String>, pattern: Option<Stri
     Ok(RecordBatch::try_new(
         schema,
         vec![
-            Arc::new(StringArray::from(rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>())),
-            Arc::new(StringArray::from(rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>())),
-            Arc::new(BooleanArray::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
+            )),
+            Arc::new(BooleanArray::from(
+                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            )),
         ],
     )?)
 }
 
 /// SHOW TABLES patterns: `*` matches anything, `|` separates alternatives, case-insensitive.
 pub fn like_pattern(p: &str) -> regex::Regex {
-    let alternatives: Vec<String> = p.split('|').map(|a| regex::escape(a.trim()).replace("\\*", ".*")).collect();
+    let alternatives: Vec<String> = p
+        .split('|')
+        .map(|a| regex::escape(a.trim()).replace("\\*", ".*"))
+        .collect();
     regex::Regex::new(&format!("(?i)^(?:{})$", alternatives.join("|")))
         .unwrap_or_else(|_| regex::Regex::new("^$").expect("valid regex"))
 }

@@ -28,7 +28,16 @@ use crate::sources::{escape_path_name, DEFAULT_PARTITION};
 /// The write options each format takes (lower-cased); others are refused, not ignored.
 fn known_options(format: &str) -> &'static [&'static str] {
     match format {
-        "csv" => &["header", "sep", "delimiter", "quote", "escape", "nullvalue", "compression", "codec"],
+        "csv" => &[
+            "header",
+            "sep",
+            "delimiter",
+            "quote",
+            "escape",
+            "nullvalue",
+            "compression",
+            "codec",
+        ],
         "json" | "text" | "parquet" => &["compression", "codec"],
         _ => &[],
     }
@@ -39,24 +48,39 @@ fn analysis(msg: String) -> SparkError {
 }
 
 pub fn absolute(p: &str) -> String {
-    std::path::absolute(p).map(|a| a.display().to_string()).unwrap_or_else(|_| p.to_string())
+    std::path::absolute(p)
+        .map(|a| a.display().to_string())
+        .unwrap_or_else(|_| p.to_string())
 }
 
 /// `df.write.format(f).mode(m).partitionBy(..).save(path)`.
 pub async fn write(session: &Session, w: WriteOperation) -> SparkResult<()> {
-    let input = w.input.as_ref().ok_or_else(|| SparkError::invalid("write without input"))?;
+    let input = w
+        .input
+        .as_ref()
+        .ok_or_else(|| SparkError::invalid("write without input"))?;
     let path = match &w.save_type {
         Some(SaveType::Path(p)) => p.clone(),
         Some(SaveType::Table(_)) => {
-            return Err(SparkError::unsupported("saveAsTable / insertInto (Delta tables arrive with delta_sink)"))
+            return Err(SparkError::unsupported(
+                "saveAsTable / insertInto (Delta tables arrive with delta_sink)",
+            ))
         }
         None => return Err(SparkError::invalid("write without a path or table")),
     };
-    let format = w.source.clone().unwrap_or_else(|| "parquet".into()).to_ascii_lowercase();
+    let format = w
+        .source
+        .clone()
+        .unwrap_or_else(|| "parquet".into())
+        .to_ascii_lowercase();
     if w.bucket_by.is_some() || !w.sort_column_names.is_empty() {
         return Err(SparkError::unsupported("bucketBy / sortBy"));
     }
-    let options: HashMap<String, String> = w.options.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect();
+    let options: HashMap<String, String> = w
+        .options
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect();
     let layout = Layout::new(&format, &options)?;
     let exists = Path::new(&path).exists();
     match w.mode() {
@@ -76,7 +100,13 @@ pub async fn write(session: &Session, w: WriteOperation) -> SparkResult<()> {
     let split = Split::new(&schema, &w.partitioning_columns)?;
     layout.check(&split.data_schema)?;
     std::fs::create_dir_all(&path)?;
-    let mut job = Job { root: PathBuf::from(&path), layout, split, files: HashMap::new(), uuid: uuid::Uuid::new_v4() };
+    let mut job = Job {
+        root: PathBuf::from(&path),
+        layout,
+        split,
+        files: HashMap::new(),
+        uuid: uuid::Uuid::new_v4(),
+    };
     let mut stream = df.execute_stream().await?;
     while let Some(batch) = stream.next().await {
         job.write(&cast(&batch?, &schema)?)?;
@@ -89,10 +119,20 @@ fn cast(batch: &RecordBatch, schema: &SchemaRef) -> SparkResult<RecordBatch> {
         .columns()
         .iter()
         .zip(schema.fields())
-        .map(|(c, f)| if c.data_type() == f.data_type() { Ok(c.clone()) } else { arrow::compute::cast(c, f.data_type()) })
+        .map(|(c, f)| {
+            if c.data_type() == f.data_type() {
+                Ok(c.clone())
+            } else {
+                arrow::compute::cast(c, f.data_type())
+            }
+        })
         .collect::<Result<Vec<ArrayRef>, _>>()?;
     let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-    Ok(RecordBatch::try_new_with_options(schema.clone(), columns, &options)?)
+    Ok(RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &options,
+    )?)
 }
 
 /// Which columns name the folders (`partitionBy`) and which go into the files.
@@ -107,19 +147,35 @@ impl Split {
         let partition = names
             .iter()
             .map(|n| {
-                schema.fields().iter().position(|f| f.name().eq_ignore_ascii_case(n)).ok_or_else(|| {
-                    analysis(format!("[COLUMN_NOT_FOUND] The column `{n}` does not exist. SQLSTATE: 42703"))
-                })
+                schema
+                    .fields()
+                    .iter()
+                    .position(|f| f.name().eq_ignore_ascii_case(n))
+                    .ok_or_else(|| {
+                        analysis(format!(
+                            "[COLUMN_NOT_FOUND] The column `{n}` does not exist. SQLSTATE: 42703"
+                        ))
+                    })
             })
             .collect::<SparkResult<Vec<_>>>()?;
-        let data: Vec<usize> = (0..schema.fields().len()).filter(|i| !partition.contains(i)).collect();
+        let data: Vec<usize> = (0..schema.fields().len())
+            .filter(|i| !partition.contains(i))
+            .collect();
         if data.is_empty() && !partition.is_empty() {
             return Err(analysis(
                 "[ALL_PARTITION_COLUMNS_NOT_ALLOWED] Cannot use all columns for partition columns. SQLSTATE: KD005".into(),
             ));
         }
-        let data_schema = Arc::new(Schema::new(data.iter().map(|i| schema.field(*i).clone()).collect::<Vec<_>>()));
-        Ok(Split { partition, data, data_schema })
+        let data_schema = Arc::new(Schema::new(
+            data.iter()
+                .map(|i| schema.field(*i).clone())
+                .collect::<Vec<_>>(),
+        ));
+        Ok(Split {
+            partition,
+            data,
+            data_schema,
+        })
     }
 
     /// The folder (relative, `k=v/...`) of row `row`.
@@ -128,9 +184,20 @@ impl Split {
             .iter()
             .map(|&i| {
                 let column = batch.column(i);
-                let value = if column.is_null(row) { String::new() } else { show::cell(column, row) };
-                let value = if value.is_empty() { DEFAULT_PARTITION.to_string() } else { escape_path_name(&value) };
-                format!("{}={value}", escape_path_name(batch.schema().field(i).name()))
+                let value = if column.is_null(row) {
+                    String::new()
+                } else {
+                    show::cell(column, row)
+                };
+                let value = if value.is_empty() {
+                    DEFAULT_PARTITION.to_string()
+                } else {
+                    escape_path_name(&value)
+                };
+                format!(
+                    "{}={value}",
+                    escape_path_name(batch.schema().field(i).name())
+                )
             })
             .collect::<Vec<_>>()
             .join("/")
@@ -169,7 +236,11 @@ impl Layout {
             "csv" => Format::Csv,
             "json" => Format::Json,
             "text" => Format::Text,
-            other => return Err(SparkError::unsupported(format!("writing the format `{other}`"))),
+            other => {
+                return Err(SparkError::unsupported(format!(
+                    "writing the format `{other}`"
+                )))
+            }
         };
         let name = |f: Format| match f {
             Format::Parquet => "parquet",
@@ -179,10 +250,16 @@ impl Layout {
         };
         for key in options.keys() {
             if key != "path" && !known_options(name(format)).contains(&key.as_str()) {
-                return Err(SparkError::unsupported(format!("the {} write option `{key}`", name(format))));
+                return Err(SparkError::unsupported(format!(
+                    "the {} write option `{key}`",
+                    name(format)
+                )));
             }
         }
-        let codec = options.get("compression").or_else(|| options.get("codec")).map(|c| c.to_ascii_lowercase());
+        let codec = options
+            .get("compression")
+            .or_else(|| options.get("codec"))
+            .map(|c| c.to_ascii_lowercase());
         let (parquet_codec, gzip) = match (format, codec.as_deref()) {
             (Format::Parquet, None | Some("snappy")) => (Compression::SNAPPY, false),
             (Format::Parquet, Some("none" | "uncompressed")) => (Compression::UNCOMPRESSED, false),
@@ -191,7 +268,11 @@ impl Layout {
             (Format::Parquet, Some("lz4")) => (Compression::LZ4, false),
             (_, None | Some("none" | "uncompressed")) => (Compression::UNCOMPRESSED, false),
             (_, Some("gzip")) => (Compression::UNCOMPRESSED, true),
-            (_, Some(other)) => return Err(SparkError::unsupported(format!("the compression codec `{other}`"))),
+            (_, Some(other)) => {
+                return Err(SparkError::unsupported(format!(
+                    "the compression codec `{other}`"
+                )))
+            }
         };
         let char_option = |keys: &[&str], default: char| -> SparkResult<char> {
             match keys.iter().find_map(|k| options.get(*k)) {
@@ -201,19 +282,28 @@ impl Layout {
                     let mut chars = v.chars();
                     match (chars.next(), chars.next()) {
                         (Some(c), None) => Ok(c),
-                        _ => Err(SparkError::unsupported(format!("the CSV option {keys:?}={v:?} (only one character)"))),
+                        _ => Err(SparkError::unsupported(format!(
+                            "the CSV option {keys:?}={v:?} (only one character)"
+                        ))),
                     }
                 }
             }
         };
         let csv = CsvWrite {
-            header: options.get("header").is_some_and(|h| h.eq_ignore_ascii_case("true")),
+            header: options
+                .get("header")
+                .is_some_and(|h| h.eq_ignore_ascii_case("true")),
             sep: char_option(&["sep", "delimiter"], ',')?,
             quote: char_option(&["quote"], '"')?,
             escape: char_option(&["escape"], '\\')?,
             null_value: options.get("nullvalue").cloned().unwrap_or_default(),
         };
-        Ok(Layout { format, parquet_codec, gzip, csv })
+        Ok(Layout {
+            format,
+            parquet_codec,
+            gzip,
+            csv,
+        })
     }
 
     /// Spark refuses types a format cannot hold before writing anything.
@@ -256,7 +346,11 @@ impl Layout {
                     Format::Json => ".json",
                     _ => ".txt",
                 };
-                if self.gzip { format!("{base}.gz") } else { base.into() }
+                if self.gzip {
+                    format!("{base}.gz")
+                } else {
+                    base.into()
+                }
             }
         }
     }
@@ -320,11 +414,14 @@ impl Job {
         let mut rows: HashMap<String, Vec<u32>> = HashMap::new();
         for r in 0..batch.num_rows() {
             let folder = self.split.folder(batch, r);
-            let index = u32::try_from(r).map_err(|_| SparkError::Limit("a batch over 4G rows".into()))?;
-            rows.entry(folder.clone()).or_insert_with(|| {
-                order.push(folder);
-                vec![]
-            }).push(index);
+            let index =
+                u32::try_from(r).map_err(|_| SparkError::Limit("a batch over 4G rows".into()))?;
+            rows.entry(folder.clone())
+                .or_insert_with(|| {
+                    order.push(folder);
+                    vec![]
+                })
+                .push(index);
         }
         let data = batch.project(&self.split.data)?;
         for folder in order {
@@ -344,7 +441,9 @@ impl Job {
             let file = self.open(&folder)?;
             self.files.insert(folder.clone(), file);
         }
-        let Some(file) = self.files.get_mut(&folder) else { return Ok(()) };
+        let Some(file) = self.files.get_mut(&folder) else {
+            return Ok(());
+        };
         match file {
             OutFile::Parquet(w) => w.write(data).map_err(|e| SparkError::Arrow(e.into()))?,
             OutFile::Text(sink) => write_rows(sink, data, &self.layout)?,
@@ -353,25 +452,44 @@ impl Job {
     }
 
     fn open(&self, folder: &str) -> SparkResult<OutFile> {
-        let dir = if folder.is_empty() { self.root.clone() } else { self.root.join(folder) };
+        let dir = if folder.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(folder)
+        };
         std::fs::create_dir_all(&dir)?;
-        let name = format!("part-{:05}-{}-c000{}", self.files.len(), self.uuid, self.layout.extension());
+        let name = format!(
+            "part-{:05}-{}-c000{}",
+            self.files.len(),
+            self.uuid,
+            self.layout.extension()
+        );
         let file = File::create(dir.join(name))?;
         if self.layout.format == Format::Parquet {
-            let props = WriterProperties::builder().set_compression(self.layout.parquet_codec).build();
+            let props = WriterProperties::builder()
+                .set_compression(self.layout.parquet_codec)
+                .build();
             let writer = ArrowWriter::try_new(file, self.split.data_schema.clone(), Some(props))
                 .map_err(|e| SparkError::Arrow(e.into()))?;
             return Ok(OutFile::Parquet(Box::new(writer)));
         }
         let buffered = BufWriter::new(file);
         let mut sink = if self.layout.gzip {
-            Sink::Gzip(Box::new(flate2::write::GzEncoder::new(buffered, flate2::Compression::default())))
+            Sink::Gzip(Box::new(flate2::write::GzEncoder::new(
+                buffered,
+                flate2::Compression::default(),
+            )))
         } else {
             Sink::Plain(buffered)
         };
         if self.layout.format == Format::Csv && self.layout.csv.header {
-            let names: Vec<String> =
-                self.split.data_schema.fields().iter().map(|f| csv_text(f.name(), &self.layout.csv)).collect();
+            let names: Vec<String> = self
+                .split
+                .data_schema
+                .fields()
+                .iter()
+                .map(|f| csv_text(f.name(), &self.layout.csv))
+                .collect();
             writeln!(sink, "{}", names.join(&self.layout.csv.sep.to_string()))?;
         }
         Ok(OutFile::Text(Box::new(sink)))
@@ -424,7 +542,9 @@ fn csv_line(out: &mut String, data: &RecordBatch, row: usize, o: &CsvWrite) {
         }
         if c.is_null(row) {
             out.push_str(&o.null_value);
-        } else if matches!(c.data_type(), DataType::Utf8) && c.as_string::<i32>().value(row).is_empty() {
+        } else if matches!(c.data_type(), DataType::Utf8)
+            && c.as_string::<i32>().value(row).is_empty()
+        {
             // Spark writes an empty string as `""`, apart from NULL.
             out.push(o.quote);
             out.push(o.quote);
@@ -464,13 +584,31 @@ fn show_text(array: &ArrayRef, row: usize) -> String {
 
 /// `yyyy-MM-dd'T'HH:mm:ss.SSSXXX` (Spark's default timestampFormat for writing).
 fn iso_timestamp(array: &ArrayRef, row: usize, tz: Option<&str>) -> String {
-    let micros = arrow::compute::cast(&array.slice(row, 1), &DataType::Timestamp(TimeUnit::Microsecond, None))
-        .ok()
-        .and_then(|a| a.as_primitive_opt::<arrow::datatypes::TimestampMicrosecondType>().map(|p| p.value(0)));
-    let Some(naive) = micros.and_then(chrono::DateTime::from_timestamp_micros) else { return show::cell(array, row) };
-    let Some(tz) = tz else { return naive.naive_utc().format("%Y-%m-%dT%H:%M:%S%.3f").to_string() };
-    let Ok(zone) = tz.parse::<arrow::array::timezone::Tz>() else { return show::cell(array, row) };
-    let text = zone.from_utc_datetime(&naive.naive_utc()).format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string();
+    let micros = arrow::compute::cast(
+        &array.slice(row, 1),
+        &DataType::Timestamp(TimeUnit::Microsecond, None),
+    )
+    .ok()
+    .and_then(|a| {
+        a.as_primitive_opt::<arrow::datatypes::TimestampMicrosecondType>()
+            .map(|p| p.value(0))
+    });
+    let Some(naive) = micros.and_then(chrono::DateTime::from_timestamp_micros) else {
+        return show::cell(array, row);
+    };
+    let Some(tz) = tz else {
+        return naive
+            .naive_utc()
+            .format("%Y-%m-%dT%H:%M:%S%.3f")
+            .to_string();
+    };
+    let Ok(zone) = tz.parse::<arrow::array::timezone::Tz>() else {
+        return show::cell(array, row);
+    };
+    let text = zone
+        .from_utc_datetime(&naive.naive_utc())
+        .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
+        .to_string();
     match text.strip_suffix("+00:00") {
         Some(head) => format!("{head}Z"),
         None => text,
@@ -478,7 +616,12 @@ fn iso_timestamp(array: &ArrayRef, row: usize, tz: Option<&str>) -> String {
 }
 
 /// A JSON object of the non-NULL fields of `row` (Spark's JSON writer drops NULL fields).
-fn json_object(out: &mut String, columns: &[ArrayRef], fields: &arrow::datatypes::Fields, row: usize) {
+fn json_object(
+    out: &mut String,
+    columns: &[ArrayRef],
+    fields: &arrow::datatypes::Fields,
+    row: usize,
+) {
     out.push('{');
     let mut first = true;
     for (c, f) in columns.iter().zip(fields.iter()) {
@@ -531,14 +674,21 @@ fn json_value(out: &mut String, array: &ArrayRef, row: usize) {
             }
             out.push('}');
         }
-        DataType::Boolean | DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
+        DataType::Boolean
+        | DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64 => out.push_str(&show::cell(array, row)),
+        DataType::Decimal128(..) | DataType::Decimal256(..) => {
             out.push_str(&show::cell(array, row))
         }
-        DataType::Decimal128(..) | DataType::Decimal256(..) => out.push_str(&show::cell(array, row)),
         DataType::Float32 | DataType::Float64 => {
             let text = show::cell(array, row);
             // Jackson quotes the non-finite doubles.
-            if text.chars().all(|c| c.is_ascii_digit() || matches!(c, '-' | '.' | 'E')) {
+            if text
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '-' | '.' | 'E'))
+            {
                 out.push_str(&text)
             } else {
                 json_string(out, &text)
@@ -554,7 +704,10 @@ fn base64_encode(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
@@ -572,7 +725,13 @@ mod tests {
 
     #[test]
     fn csv_quoting() {
-        let o = CsvWrite { header: false, sep: ',', quote: '"', escape: '\\', null_value: String::new() };
+        let o = CsvWrite {
+            header: false,
+            sep: ',',
+            quote: '"',
+            escape: '\\',
+            null_value: String::new(),
+        };
         assert_eq!(csv_text("plain", &o), "plain");
         assert_eq!(csv_text("a,b", &o), "\"a,b\"");
         assert_eq!(csv_text("say \"hi\"", &o), "\"say \\\"hi\\\"\"");

@@ -34,8 +34,16 @@ fn qualified_names(plan: &LogicalPlan) -> HashSet<(Option<String>, String)> {
 
 /// Whether `side` has an unqualified column whose name `other` also has.
 fn has_bare_clash(side: &LogicalPlan, other: &LogicalPlan) -> bool {
-    let names: HashSet<String> = other.schema().columns().into_iter().map(|c| c.name).collect();
-    side.schema().columns().iter().any(|c| c.relation.is_none() && names.contains(&c.name))
+    let names: HashSet<String> = other
+        .schema()
+        .columns()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    side.schema()
+        .columns()
+        .iter()
+        .any(|c| c.relation.is_none() && names.contains(&c.name))
 }
 
 impl Planner<'_> {
@@ -50,12 +58,18 @@ impl Planner<'_> {
         // into that side are told about it.
         if has_bare_clash(&left, &right) {
             let alias = format!("__sluice_left_{left_end}");
-            left = LogicalPlanBuilder::from(left).alias(alias.as_str())?.build()?;
+            left = LogicalPlanBuilder::from(left)
+                .alias(alias.as_str())?
+                .build()?;
             self.requalify_since(left_start, left_end, left.schema());
         }
-        if has_bare_clash(&right, &left) || !qualified_names(&left).is_disjoint(&qualified_names(&right)) {
+        if has_bare_clash(&right, &left)
+            || !qualified_names(&left).is_disjoint(&qualified_names(&right))
+        {
             let alias = format!("__sluice_right_{right_end}");
-            right = LogicalPlanBuilder::from(right).alias(alias.as_str())?.build()?;
+            right = LogicalPlanBuilder::from(right)
+                .alias(alias.as_str())?
+                .build()?;
             self.requalify_since(left_end, right_end, right.schema());
         }
         let Some(kind) = join_type(j.join_type())? else {
@@ -75,10 +89,16 @@ impl Planner<'_> {
             Some(c) => {
                 let both = left.schema().join(right.schema())?;
                 let cond = self.expr(c, &both)?;
-                LogicalPlanBuilder::from(left).join_on(right, kind, vec![cond])?.build()?
+                LogicalPlanBuilder::from(left)
+                    .join_on(right, kind, vec![cond])?
+                    .build()?
             }
-            None if kind == JoinType::Inner => LogicalPlanBuilder::from(left).cross_join(right)?.build()?,
-            None => LogicalPlanBuilder::from(left).join_on(right, kind, vec![lit(true)])?.build()?,
+            None if kind == JoinType::Inner => {
+                LogicalPlanBuilder::from(left).cross_join(right)?.build()?
+            }
+            None => LogicalPlanBuilder::from(left)
+                .join_on(right, kind, vec![lit(true)])?
+                .build()?,
         };
         Ok(plan)
     }
@@ -108,7 +128,9 @@ impl Planner<'_> {
         let (lk, rk): (Vec<Column>, Vec<Column>) = keys.iter().cloned().unzip();
         let left_schema = left.schema().clone();
         let right_schema = right.schema().clone();
-        let plan = LogicalPlanBuilder::from(left).join(right, kind, (lk.clone(), rk.clone()), None)?.build()?;
+        let plan = LogicalPlanBuilder::from(left)
+            .join(right, kind, (lk.clone(), rk.clone()), None)?
+            .build()?;
         let mut out = vec![];
         for (i, (l, r)) in keys.iter().enumerate() {
             let e = match kind {
@@ -119,7 +141,11 @@ impl Planner<'_> {
                 ]),
                 _ => Expr::Column(l.clone()),
             };
-            out.push(if matches!(e, Expr::Column(_)) { e } else { e.alias(using[i].as_str()) });
+            out.push(if matches!(e, Expr::Column(_)) {
+                e
+            } else {
+                e.alias(using[i].as_str())
+            });
         }
         for i in 0..left_schema.fields().len() {
             if let Expr::Column(c) = column_at(&left_schema, i) {
@@ -154,21 +180,39 @@ impl Planner<'_> {
             )));
         }
         // Spark names the result after the left input, position by position.
-        let names: Vec<String> = left.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let names: Vec<String> = left
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
         let rschema = right.schema().clone();
-        let renamed: Vec<Expr> = names.iter().enumerate().map(|(i, n)| column_at(&rschema, i).alias(n)).collect();
+        let renamed: Vec<Expr> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| column_at(&rschema, i).alias(n))
+            .collect();
         let right = LogicalPlanBuilder::from(right).project(renamed)?.build()?;
         Ok(match s.set_op_type() {
             SetOpType::Union if all => LogicalPlanBuilder::from(left).union(right)?.build()?,
-            SetOpType::Union => LogicalPlanBuilder::from(left).union_distinct(right)?.build()?,
+            SetOpType::Union => LogicalPlanBuilder::from(left)
+                .union_distinct(right)?
+                .build()?,
             SetOpType::Intersect => LogicalPlanBuilder::intersect(left, right, all)?,
             SetOpType::Except => LogicalPlanBuilder::except(left, right, all)?,
-            SetOpType::Unspecified => return Err(PlanError::invalid("set operation without a type")),
+            SetOpType::Unspecified => {
+                return Err(PlanError::invalid("set operation without a type"))
+            }
         })
     }
 
     /// Reorders `right` to `left`'s column names; missing ones become NULLs when allowed.
-    fn align_by_name(&self, left: &LogicalPlan, right: LogicalPlan, allow_missing: bool) -> PlanResult<LogicalPlan> {
+    fn align_by_name(
+        &self,
+        left: &LogicalPlan,
+        right: LogicalPlan,
+        allow_missing: bool,
+    ) -> PlanResult<LogicalPlan> {
         let rschema = right.schema().clone();
         let mut exprs = vec![];
         for f in left.schema().fields() {
@@ -186,7 +230,13 @@ impl Planner<'_> {
         if allow_missing {
             // Columns only on the right are appended (the left side then needs them too).
             let missing: Vec<usize> = (0..rschema.fields().len())
-                .filter(|&i| !left.schema().fields().iter().any(|f| f.name().eq_ignore_ascii_case(rschema.field(i).name())))
+                .filter(|&i| {
+                    !left
+                        .schema()
+                        .fields()
+                        .iter()
+                        .any(|f| f.name().eq_ignore_ascii_case(rschema.field(i).name()))
+                })
                 .collect();
             if !missing.is_empty() {
                 return Err(PlanError::unsupported(

@@ -20,7 +20,10 @@ use crate::Planner;
 const ROW_NUMBER: &str = "__sluice_row_number";
 
 impl Planner<'_> {
-    pub(crate) fn relation<'b>(&'b self, rel: &'b Relation) -> BoxFuture<'b, PlanResult<LogicalPlan>> {
+    pub(crate) fn relation<'b>(
+        &'b self,
+        rel: &'b Relation,
+    ) -> BoxFuture<'b, PlanResult<LogicalPlan>> {
         Box::pin(async move {
             let plan = self.relation_inner(rel).await?;
             if let Some(id) = rel.common.as_ref().and_then(|c| c.plan_id) {
@@ -31,15 +34,22 @@ impl Planner<'_> {
     }
 
     pub(crate) async fn input(&self, input: &Option<Box<Relation>>) -> PlanResult<LogicalPlan> {
-        let rel = input.as_deref().ok_or_else(|| PlanError::invalid("relation without an input"))?;
+        let rel = input
+            .as_deref()
+            .ok_or_else(|| PlanError::invalid("relation without an input"))?;
         self.relation(rel).await
     }
 
     async fn relation_inner(&self, rel: &Relation) -> PlanResult<LogicalPlan> {
-        let kind = rel.rel_type.as_ref().ok_or_else(|| PlanError::invalid("relation without a type"))?;
+        let kind = rel
+            .rel_type
+            .as_ref()
+            .ok_or_else(|| PlanError::invalid("relation without a type"))?;
         match kind {
             RelType::Read(r) => self.read(r).await,
-            RelType::LocalRelation(l) => source::local_relation(self, l.data.as_deref(), l.schema.as_deref()),
+            RelType::LocalRelation(l) => {
+                source::local_relation(self, l.data.as_deref(), l.schema.as_deref())
+            }
             RelType::CachedLocalRelation(c) => {
                 let bytes = self.resolver.cached_bytes(&c.hash)?;
                 source::local_relation(self, Some(&bytes), None)
@@ -60,22 +70,33 @@ impl Planner<'_> {
             }
             RelType::Filter(f) => {
                 let input = self.input(&f.input).await?;
-                let cond = f.condition.as_ref().ok_or_else(|| PlanError::invalid("filter without a condition"))?;
+                let cond = f
+                    .condition
+                    .as_ref()
+                    .ok_or_else(|| PlanError::invalid("filter without a condition"))?;
                 let cond = self.expr(cond, input.schema())?;
                 Ok(LogicalPlanBuilder::from(input).filter(cond)?.build()?)
             }
             RelType::Sort(s) => {
                 let input = self.input(&s.input).await?;
-                let order = s.order.iter().map(|o| self.sort(o, input.schema())).collect::<PlanResult<Vec<_>>>()?;
+                let order = s
+                    .order
+                    .iter()
+                    .map(|o| self.sort(o, input.schema()))
+                    .collect::<PlanResult<Vec<_>>>()?;
                 Ok(LogicalPlanBuilder::from(input).sort(order)?.build()?)
             }
             RelType::Limit(l) => {
                 let input = self.input(&l.input).await?;
-                Ok(LogicalPlanBuilder::from(input).limit(0, Some(non_negative(l.limit, "limit")?))?.build()?)
+                Ok(LogicalPlanBuilder::from(input)
+                    .limit(0, Some(non_negative(l.limit, "limit")?))?
+                    .build()?)
             }
             RelType::Offset(o) => {
                 let input = self.input(&o.input).await?;
-                Ok(LogicalPlanBuilder::from(input).limit(non_negative(o.offset, "offset")?, None)?.build()?)
+                Ok(LogicalPlanBuilder::from(input)
+                    .limit(non_negative(o.offset, "offset")?, None)?
+                    .build()?)
             }
             RelType::Tail(t) => {
                 let input = self.input(&t.input).await?;
@@ -83,7 +104,11 @@ impl Planner<'_> {
             }
             RelType::Deduplicate(d) => {
                 let input = self.input(&d.input).await?;
-                self.deduplicate(input, &d.column_names, d.all_columns_as_keys.unwrap_or(false))
+                self.deduplicate(
+                    input,
+                    &d.column_names,
+                    d.all_columns_as_keys.unwrap_or(false),
+                )
             }
             RelType::Aggregate(a) => {
                 let input = self.input(&a.input).await?;
@@ -93,7 +118,9 @@ impl Planner<'_> {
             RelType::SetOp(s) => self.set_operation(s).await,
             RelType::SubqueryAlias(a) => {
                 let input = self.input(&a.input).await?;
-                Ok(LogicalPlanBuilder::from(input).alias(a.alias.as_str())?.build()?)
+                Ok(LogicalPlanBuilder::from(input)
+                    .alias(a.alias.as_str())?
+                    .build()?)
             }
             RelType::ToDf(t) => {
                 let input = self.input(&t.input).await?;
@@ -101,9 +128,16 @@ impl Planner<'_> {
             }
             RelType::WithColumnsRenamed(w) => {
                 let input = self.input(&w.input).await?;
-                let mut renames: Vec<(String, String)> =
-                    w.rename_columns_map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                renames.extend(w.renames.iter().map(|r| (r.col_name.clone(), r.new_col_name.clone())));
+                let mut renames: Vec<(String, String)> = w
+                    .rename_columns_map
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                renames.extend(
+                    w.renames
+                        .iter()
+                        .map(|r| (r.col_name.clone(), r.new_col_name.clone())),
+                );
                 project::rename(self, input, &renames)
             }
             RelType::WithColumns(w) => {
@@ -134,9 +168,9 @@ impl Planner<'_> {
             RelType::Hint(h) => self.input(&h.input).await,
             RelType::Repartition(r) => self.input(&r.input).await,
             RelType::RepartitionByExpression(r) => self.input(&r.input).await,
-            RelType::ShowString(_) | RelType::HtmlString(_) => Err(PlanError::unsupported(
-                "show() inside another relation",
-            )),
+            RelType::ShowString(_) | RelType::HtmlString(_) => {
+                Err(PlanError::unsupported("show() inside another relation"))
+            }
             other => Err(PlanError::unsupported(format!(
                 "relation {}",
                 format!("{other:?}").split('(').next().unwrap_or("?")
@@ -146,17 +180,21 @@ impl Planner<'_> {
 
     /// The last `n` rows, in order: number the rows, keep the highest numbers.
     fn tail(&self, input: LogicalPlan, n: usize) -> PlanResult<LogicalPlan> {
-        let columns: Vec<Expr> = (0..input.schema().fields().len()).map(|i| column_at(input.schema(), i)).collect();
+        let columns: Vec<Expr> = (0..input.schema().fields().len())
+            .map(|i| column_at(input.schema(), i))
+            .collect();
         let row_number = self
             .state
             .window_functions()
             .get("row_number")
             .cloned()
             .ok_or_else(|| PlanError::UnknownFunction("`row_number`".into()))?;
-        let numbered = Expr::WindowFunction(Box::new(datafusion::logical_expr::expr::WindowFunction::new(
-            datafusion::logical_expr::WindowFunctionDefinition::WindowUDF(row_number),
-            vec![],
-        )))
+        let numbered = Expr::WindowFunction(Box::new(
+            datafusion::logical_expr::expr::WindowFunction::new(
+                datafusion::logical_expr::WindowFunctionDefinition::WindowUDF(row_number),
+                vec![],
+            ),
+        ))
         .alias(ROW_NUMBER);
         let plan = LogicalPlanBuilder::from(input)
             .window(vec![numbered])?
@@ -168,7 +206,12 @@ impl Planner<'_> {
         Ok(plan)
     }
 
-    fn deduplicate(&self, input: LogicalPlan, names: &[String], all: bool) -> PlanResult<LogicalPlan> {
+    fn deduplicate(
+        &self,
+        input: LogicalPlan,
+        names: &[String],
+        all: bool,
+    ) -> PlanResult<LogicalPlan> {
         if all || names.is_empty() {
             return Ok(LogicalPlanBuilder::from(input).distinct()?.build()?);
         }
@@ -177,8 +220,12 @@ impl Planner<'_> {
             .iter()
             .map(|n| self.resolve_column(n, None, &schema))
             .collect::<PlanResult<Vec<_>>>()?;
-        let all_columns: Vec<Expr> = (0..schema.fields().len()).map(|i| column_at(&schema, i)).collect();
-        Ok(LogicalPlanBuilder::from(input).distinct_on(on, all_columns, None)?.build()?)
+        let all_columns: Vec<Expr> = (0..schema.fields().len())
+            .map(|i| column_at(&schema, i))
+            .collect();
+        Ok(LogicalPlanBuilder::from(input)
+            .distinct_on(on, all_columns, None)?
+            .build()?)
     }
 }
 
@@ -195,9 +242,12 @@ fn non_negative(n: i32, what: &str) -> PlanResult<usize> {
 fn sql_arguments(s: &proto::connect::Sql) -> PlanResult<(HashMap<String, Literal>, Vec<Literal>)> {
     let literal = |e: &proto::connect::Expression| match &e.expr_type {
         Some(ExprType::Literal(l)) => Ok(l.clone()),
-        _ => Err(PlanError::unsupported("a SQL parameter that is not a literal")),
+        _ => Err(PlanError::unsupported(
+            "a SQL parameter that is not a literal",
+        )),
     };
-    let mut named: HashMap<String, Literal> = s.args.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut named: HashMap<String, Literal> =
+        s.args.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     for (k, v) in &s.named_arguments {
         named.insert(k.clone(), literal(v)?);
     }

@@ -19,7 +19,10 @@ fn applies(value: &DataType, column: &DataType) -> bool {
     match value {
         v if is_numeric(v) => is_numeric(column),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-            matches!(column, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+            matches!(
+                column,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            )
         }
         DataType::Boolean => matches!(column, DataType::Boolean),
         _ => false,
@@ -34,14 +37,19 @@ fn targets(p: &Planner, schema: &DFSchema, cols: &[String]) -> PlanResult<Vec<us
     cols.iter()
         .map(|c| {
             let e = p.resolve_column(c, None, schema)?;
-            let Expr::Column(col) = e else { return Err(PlanError::analysis(format!("{c} is not a column"))) };
+            let Expr::Column(col) = e else {
+                return Err(PlanError::analysis(format!("{c} is not a column")));
+            };
             schema.index_of_column(&col).map_err(Into::into)
         })
         .collect()
 }
 
 fn scalars(p: &Planner, values: &[Literal]) -> PlanResult<Vec<ScalarValue>> {
-    values.iter().map(|v| literal::to_scalar(v, &p.config.time_zone)).collect()
+    values
+        .iter()
+        .map(|v| literal::to_scalar(v, &p.config.time_zone))
+        .collect()
 }
 
 impl Planner<'_> {
@@ -50,19 +58,26 @@ impl Planner<'_> {
         let values = scalars(self, &f.values)?;
         let chosen = targets(self, &schema, &f.cols)?;
         if values.len() != 1 && values.len() != chosen.len() {
-            return Err(PlanError::invalid("fillna needs one value, or one per column"));
+            return Err(PlanError::invalid(
+                "fillna needs one value, or one per column",
+            ));
         }
         let exprs = (0..schema.fields().len())
             .map(|i| {
                 let c = column_at(&schema, i);
-                let Some(pos) = chosen.iter().position(|&j| j == i) else { return c };
+                let Some(pos) = chosen.iter().position(|&j| j == i) else {
+                    return c;
+                };
                 let value = &values[if values.len() == 1 { 0 } else { pos }];
                 let ty = schema.field(i).data_type();
                 if !applies(&value.data_type(), ty) {
                     return c;
                 }
                 let name = schema.field(i).name().clone();
-                let coalesce = datafusion::functions::core::expr_fn::coalesce(vec![c, cast(lit(value.clone()), ty.clone())]);
+                let coalesce = datafusion::functions::core::expr_fn::coalesce(vec![
+                    c,
+                    cast(lit(value.clone()), ty.clone()),
+                ]);
                 coalesce.alias(name)
             })
             .collect::<Vec<_>>();
@@ -78,8 +93,15 @@ impl Planner<'_> {
         for &i in &chosen {
             let c = column_at(&schema, i);
             let mut ok = c.clone().is_not_null();
-            if matches!(schema.field(i).data_type(), DataType::Float32 | DataType::Float64) {
-                ok = ok.and(Expr::Not(Box::new(crate::functions::scalar(self, "isnan", vec![c])?)));
+            if matches!(
+                schema.field(i).data_type(),
+                DataType::Float32 | DataType::Float64
+            ) {
+                ok = ok.and(Expr::Not(Box::new(crate::functions::scalar(
+                    self,
+                    "isnan",
+                    vec![c],
+                )?)));
             }
             let one = when(ok, lit(1i32)).otherwise(lit(0i32))?;
             present = Some(match present {
@@ -87,8 +109,12 @@ impl Planner<'_> {
                 None => one,
             });
         }
-        let Some(present) = present else { return Ok(input) };
-        Ok(LogicalPlanBuilder::from(input).filter(present.gt_eq(lit(min)))?.build()?)
+        let Some(present) = present else {
+            return Ok(input);
+        };
+        Ok(LogicalPlanBuilder::from(input)
+            .filter(present.gt_eq(lit(min)))?
+            .build()?)
     }
 
     pub(crate) fn replace_na(&self, input: LogicalPlan, r: &NaReplace) -> PlanResult<LogicalPlan> {
@@ -99,24 +125,43 @@ impl Planner<'_> {
             .replacements
             .iter()
             .map(|p| {
-                let old = p.old_value.as_ref().map(|v| literal::to_scalar(v, tz)).transpose()?;
-                let new = p.new_value.as_ref().map(|v| literal::to_scalar(v, tz)).transpose()?;
-                Ok((old.unwrap_or(ScalarValue::Null), new.unwrap_or(ScalarValue::Null)))
+                let old = p
+                    .old_value
+                    .as_ref()
+                    .map(|v| literal::to_scalar(v, tz))
+                    .transpose()?;
+                let new = p
+                    .new_value
+                    .as_ref()
+                    .map(|v| literal::to_scalar(v, tz))
+                    .transpose()?;
+                Ok((
+                    old.unwrap_or(ScalarValue::Null),
+                    new.unwrap_or(ScalarValue::Null),
+                ))
             })
             .collect::<PlanResult<Vec<_>>>()?;
         let exprs = (0..schema.fields().len())
             .map(|i| {
                 let c = column_at(&schema, i);
                 let ty = schema.field(i).data_type().clone();
-                let applicable: Vec<&(ScalarValue, ScalarValue)> =
-                    pairs.iter().filter(|(old, _)| old.is_null() || applies(&old.data_type(), &ty)).collect();
+                let applicable: Vec<&(ScalarValue, ScalarValue)> = pairs
+                    .iter()
+                    .filter(|(old, _)| old.is_null() || applies(&old.data_type(), &ty))
+                    .collect();
                 if !chosen.contains(&i) || applicable.is_empty() {
                     return Ok(c);
                 }
                 let mut cases = applicable.into_iter();
-                let (old, new) = cases.next().ok_or_else(|| PlanError::invalid("no replacement"))?;
+                let (old, new) = cases
+                    .next()
+                    .ok_or_else(|| PlanError::invalid("no replacement"))?;
                 let matches = |old: &ScalarValue| {
-                    if old.is_null() { c.clone().is_null() } else { c.clone().eq(cast(lit(old.clone()), ty.clone())) }
+                    if old.is_null() {
+                        c.clone().is_null()
+                    } else {
+                        c.clone().eq(cast(lit(old.clone()), ty.clone()))
+                    }
                 };
                 let mut builder = when(matches(old), cast(lit(new.clone()), ty.clone()));
                 for (old, new) in cases {

@@ -25,16 +25,15 @@ pub(crate) fn spark_alias(e: Expr, name: String) -> Expr {
 
 /// Replaces each occurrence of an extracted expression by a reference to its output column.
 fn rebase(e: Expr, extracted: &[Expr]) -> PlanResult<Expr> {
-    Ok(e
-        .transform_down(|x| {
-            if extracted.contains(&x) {
-                let name = x.schema_name().to_string();
-                Ok(Transformed::yes(Expr::Column(Column::from_name(name))))
-            } else {
-                Ok(Transformed::no(x))
-            }
-        })?
-        .data)
+    Ok(e.transform_down(|x| {
+        if extracted.contains(&x) {
+            let name = x.schema_name().to_string();
+            Ok(Transformed::yes(Expr::Column(Column::from_name(name))))
+        } else {
+            Ok(Transformed::no(x))
+        }
+    })?
+    .data)
 }
 
 /// Spark allows two output columns of one name (`select a, a`); DataFusion only when they
@@ -51,7 +50,11 @@ fn keep_duplicates(items: Vec<Expr>) -> Vec<Expr> {
         .into_iter()
         .enumerate()
         .map(|(i, e)| {
-            let clashes = keys.iter().enumerate().any(|(j, k)| j != i && (k == &keys[i] || (k.1 == keys[i].1 && (k.0.is_none() || keys[i].0.is_none()))));
+            let clashes = keys.iter().enumerate().any(|(j, k)| {
+                j != i
+                    && (k == &keys[i]
+                        || (k.1 == keys[i].1 && (k.0.is_none() || keys[i].0.is_none())))
+            });
             if !clashes {
                 return e;
             }
@@ -73,12 +76,18 @@ fn strip_alias(e: &Expr) -> (&Expr, Option<&str>) {
 }
 
 fn all_columns(schema: &DFSchema) -> Vec<Expr> {
-    (0..schema.fields().len()).map(|i| column_at(schema, i)).collect()
+    (0..schema.fields().len())
+        .map(|i| column_at(schema, i))
+        .collect()
 }
 
 impl Planner<'_> {
     /// `select(...)`: stars expand, unaliased expressions get Spark's names.
-    pub(crate) fn project(&self, input: LogicalPlan, exprs: &[Expression]) -> PlanResult<LogicalPlan> {
+    pub(crate) fn project(
+        &self,
+        input: LogicalPlan,
+        exprs: &[Expression],
+    ) -> PlanResult<LogicalPlan> {
         let schema = input.schema().clone();
         let mut items = vec![];
         for e in exprs {
@@ -88,13 +97,21 @@ impl Planner<'_> {
                     star.plan_id,
                     &schema,
                 )?),
-                _ => items.push(spark_alias(self.expr(e, &schema)?, self.name_of(e, &schema))),
+                _ => items.push(spark_alias(
+                    self.expr(e, &schema)?,
+                    self.name_of(e, &schema),
+                )),
             }
         }
         self.finish_projection(input, items)
     }
 
-    fn expand_star(&self, target: Option<&str>, plan_id: Option<i64>, schema: &DFSchema) -> PlanResult<Vec<Expr>> {
+    fn expand_star(
+        &self,
+        target: Option<&str>,
+        plan_id: Option<i64>,
+        schema: &DFSchema,
+    ) -> PlanResult<Vec<Expr>> {
         if let Some(id) = plan_id {
             if let Some(origin) = self.plan_id_schema(id) {
                 return Ok(schema
@@ -113,7 +130,11 @@ impl Planner<'_> {
         let matched: Vec<Expr> = schema
             .columns()
             .into_iter()
-            .filter(|c| c.relation.as_ref().is_some_and(|r| r.table().eq_ignore_ascii_case(&qualifier)))
+            .filter(|c| {
+                c.relation
+                    .as_ref()
+                    .is_some_and(|r| r.table().eq_ignore_ascii_case(&qualifier))
+            })
             .map(Expr::Column)
             .collect();
         if !matched.is_empty() {
@@ -124,34 +145,60 @@ impl Planner<'_> {
         match datafusion::logical_expr::ExprSchemable::get_type(&base, schema)? {
             arrow::datatypes::DataType::Struct(fields) => Ok(fields
                 .iter()
-                .map(|f| datafusion::functions::core::expr_fn::get_field(base.clone(), f.name().as_str()).alias(f.name()))
+                .map(|f| {
+                    datafusion::functions::core::expr_fn::get_field(base.clone(), f.name().as_str())
+                        .alias(f.name())
+                })
                 .collect()),
             _ => Err(PlanError::analysis(format!(
                 "[CANNOT_RESOLVE_STAR_EXPAND] Cannot resolve {}.* given input columns {}.",
                 crate::error::quote(target),
-                schema.columns().iter().map(|c| crate::error::quote(&c.name)).collect::<Vec<_>>().join(", ")
+                schema
+                    .columns()
+                    .iter()
+                    .map(|c| crate::error::quote(&c.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))),
         }
     }
 
     /// Projects `items` over `input`, first computing any aggregates, window functions and
     /// generators they contain.
-    pub(crate) fn finish_projection(&self, input: LogicalPlan, mut items: Vec<Expr>) -> PlanResult<LogicalPlan> {
+    pub(crate) fn finish_projection(
+        &self,
+        input: LogicalPlan,
+        mut items: Vec<Expr>,
+    ) -> PlanResult<LogicalPlan> {
         let mut plan = input;
         let aggregates = find_aggregate_exprs(&items);
         if !aggregates.is_empty() {
-            plan = LogicalPlanBuilder::from(plan).aggregate(Vec::<Expr>::new(), aggregates.clone())?.build()?;
-            items = items.into_iter().map(|e| rebase(e, &aggregates)).collect::<PlanResult<_>>()?;
+            plan = LogicalPlanBuilder::from(plan)
+                .aggregate(Vec::<Expr>::new(), aggregates.clone())?
+                .build()?;
+            items = items
+                .into_iter()
+                .map(|e| rebase(e, &aggregates))
+                .collect::<PlanResult<_>>()?;
         }
         let windows = find_window_exprs(&items);
         if !windows.is_empty() {
             plan = LogicalPlanBuilder::window_plan(plan, windows.clone())?;
-            items = items.into_iter().map(|e| rebase(e, &windows)).collect::<PlanResult<_>>()?;
+            items = items
+                .into_iter()
+                .map(|e| rebase(e, &windows))
+                .collect::<PlanResult<_>>()?;
         }
-        let generators: Vec<usize> =
-            items.iter().enumerate().filter(|(_, e)| matches!(strip_alias(e).0, Expr::Unnest(_))).map(|(i, _)| i).collect();
+        let generators: Vec<usize> = items
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| matches!(strip_alias(e).0, Expr::Unnest(_)))
+            .map(|(i, _)| i)
+            .collect();
         if generators.is_empty() {
-            return Ok(LogicalPlanBuilder::from(plan).project(keep_duplicates(items))?.build()?);
+            return Ok(LogicalPlanBuilder::from(plan)
+                .project(keep_duplicates(items))?
+                .build()?);
         }
         // explode(x): project x under a temporary name, unnest it, then name it as Spark does.
         let mut inner = vec![];
@@ -159,7 +206,9 @@ impl Planner<'_> {
         let mut unnest = vec![];
         for (i, e) in items.into_iter().enumerate() {
             if generators.contains(&i) {
-                let (Expr::Unnest(u), alias) = strip_alias(&e) else { continue };
+                let (Expr::Unnest(u), alias) = strip_alias(&e) else {
+                    continue;
+                };
                 let tmp = format!("__sluice_generator_{i}");
                 inner.push(u.expr.as_ref().clone().alias(&tmp));
                 unnest.push(Column::from_name(&tmp));
@@ -192,7 +241,9 @@ impl Planner<'_> {
         let mut names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
         for a in aliases {
             let name = a.name.join(".");
-            let e = self.expr(crate::expression::required(&a.expr)?, &schema)?.alias(&name);
+            let e = self
+                .expr(crate::expression::required(&a.expr)?, &schema)?
+                .alias(&name);
             match names.iter().position(|n| n.eq_ignore_ascii_case(&name)) {
                 Some(i) => {
                     items[i] = e;
@@ -224,33 +275,56 @@ impl Planner<'_> {
         let keep: Vec<Expr> = schema
             .columns()
             .into_iter()
-            .filter(|c| !dropped.contains(c) && !names.iter().any(|n| n.eq_ignore_ascii_case(&c.name)))
+            .filter(|c| {
+                !dropped.contains(c) && !names.iter().any(|n| n.eq_ignore_ascii_case(&c.name))
+            })
             .map(Expr::Column)
             .collect();
         Ok(LogicalPlanBuilder::from(input).project(keep)?.build()?)
     }
 
     /// `groupBy(...).agg(...)` (and rollup / cube).
-    pub(crate) fn aggregate(&self, input: LogicalPlan, a: &proto::connect::Aggregate) -> PlanResult<LogicalPlan> {
+    pub(crate) fn aggregate(
+        &self,
+        input: LogicalPlan,
+        a: &proto::connect::Aggregate,
+    ) -> PlanResult<LogicalPlan> {
         let schema = input.schema().clone();
         let groups = a
             .grouping_expressions
             .iter()
-            .map(|g| Ok(spark_alias(self.expr(g, &schema)?, self.name_of(g, &schema))))
+            .map(|g| {
+                Ok(spark_alias(
+                    self.expr(g, &schema)?,
+                    self.name_of(g, &schema),
+                ))
+            })
             .collect::<PlanResult<Vec<_>>>()?;
         let items = a
             .aggregate_expressions
             .iter()
-            .map(|e| Ok(spark_alias(self.expr(e, &schema)?, self.name_of(e, &schema))))
+            .map(|e| {
+                Ok(spark_alias(
+                    self.expr(e, &schema)?,
+                    self.name_of(e, &schema),
+                ))
+            })
             .collect::<PlanResult<Vec<_>>>()?;
         let group_exprs = match a.group_type() {
             GroupType::Groupby | GroupType::Unspecified => groups.clone(),
             GroupType::Rollup => vec![Expr::GroupingSet(GroupingSet::Rollup(groups.clone()))],
             GroupType::Cube => vec![Expr::GroupingSet(GroupingSet::Cube(groups.clone()))],
-            other => return Err(PlanError::unsupported(format!("groupBy of type {}", other.as_str_name()))),
+            other => {
+                return Err(PlanError::unsupported(format!(
+                    "groupBy of type {}",
+                    other.as_str_name()
+                )))
+            }
         };
         let aggregates = find_aggregate_exprs(&items);
-        let plan = LogicalPlanBuilder::from(input).aggregate(group_exprs, aggregates.clone())?.build()?;
+        let plan = LogicalPlanBuilder::from(input)
+            .aggregate(group_exprs, aggregates.clone())?
+            .build()?;
         let mut out: Vec<Expr> = groups
             .iter()
             .map(|g| {
@@ -282,18 +356,29 @@ pub(crate) fn to_df(input: LogicalPlan, names: &[String]) -> PlanResult<LogicalP
             names.join(", ")
         )));
     }
-    let exprs: Vec<Expr> = names.iter().enumerate().map(|(i, n)| column_at(&schema, i).alias(n)).collect();
+    let exprs: Vec<Expr> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| column_at(&schema, i).alias(n))
+        .collect();
     Ok(LogicalPlanBuilder::from(input).project(exprs)?.build()?)
 }
 
 /// `withColumnsRenamed`: renames matching columns (case-insensitively); others stay.
-pub(crate) fn rename(_p: &Planner, input: LogicalPlan, renames: &[(String, String)]) -> PlanResult<LogicalPlan> {
+pub(crate) fn rename(
+    _p: &Planner,
+    input: LogicalPlan,
+    renames: &[(String, String)],
+) -> PlanResult<LogicalPlan> {
     let schema = input.schema().clone();
     let exprs: Vec<Expr> = (0..schema.fields().len())
         .map(|i| {
             let c = column_at(&schema, i);
             let name = schema.field(i).name();
-            match renames.iter().find(|(from, _)| from.eq_ignore_ascii_case(name)) {
+            match renames
+                .iter()
+                .find(|(from, _)| from.eq_ignore_ascii_case(name))
+            {
                 Some((_, to)) => c.alias(to),
                 None => c,
             }

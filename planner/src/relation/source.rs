@@ -25,13 +25,23 @@ impl Planner<'_> {
             }
             Some(ReadType::DataSource(d)) => {
                 let schema = match d.schema.as_deref().filter(|s| !s.trim().is_empty()) {
-                    Some(s) => Some(struct_schema(types::parse_schema_string(s, &self.config.time_zone)?)?),
+                    Some(s) => Some(struct_schema(types::parse_schema_string(
+                        s,
+                        &self.config.time_zone,
+                    )?)?),
                     None => None,
                 };
-                let options: HashMap<String, String> =
-                    d.options.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect();
+                let options: HashMap<String, String> = d
+                    .options
+                    .iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                    .collect();
                 let source = DataSource {
-                    format: d.format.clone().unwrap_or_else(|| "parquet".into()).to_ascii_lowercase(),
+                    format: d
+                        .format
+                        .clone()
+                        .unwrap_or_else(|| "parquet".into())
+                        .to_ascii_lowercase(),
                     paths: d.paths.clone(),
                     schema,
                     options,
@@ -59,7 +69,9 @@ pub(crate) fn unqualified(plan: LogicalPlan) -> PlanResult<LogicalPlan> {
 pub(crate) fn struct_schema(dt: arrow::datatypes::DataType) -> PlanResult<SchemaRef> {
     match dt {
         arrow::datatypes::DataType::Struct(fields) => Ok(Arc::new(Schema::new(fields))),
-        other => Ok(Arc::new(Schema::new(vec![Field::new("value", other, true)]))),
+        other => Ok(Arc::new(Schema::new(vec![Field::new(
+            "value", other, true,
+        )]))),
     }
 }
 
@@ -71,27 +83,43 @@ fn decode_ipc(bytes: &[u8]) -> PlanResult<(SchemaRef, Vec<RecordBatch>)> {
 }
 
 /// Client data sent inline as an Arrow IPC stream, with Spark's schema string.
-pub(crate) fn local_relation(p: &Planner, data: Option<&[u8]>, schema: Option<&str>) -> PlanResult<LogicalPlan> {
+pub(crate) fn local_relation(
+    p: &Planner,
+    data: Option<&[u8]>,
+    schema: Option<&str>,
+) -> PlanResult<LogicalPlan> {
     let declared = match schema.filter(|s| !s.trim().is_empty()) {
-        Some(s) => Some(struct_schema(types::parse_schema_string(s, &p.config.time_zone)?)?),
+        Some(s) => Some(struct_schema(types::parse_schema_string(
+            s,
+            &p.config.time_zone,
+        )?)?),
         None => None,
     };
     let (arrow_schema, batches) = match data {
         Some(bytes) if !bytes.is_empty() => decode_ipc(bytes)?,
         _ => {
-            let schema = declared.clone().unwrap_or_else(|| Arc::new(Schema::empty()));
+            let schema = declared
+                .clone()
+                .unwrap_or_else(|| Arc::new(Schema::empty()));
             (schema, vec![])
         }
     };
     in_memory(arrow_schema, batches, declared)
 }
 
-pub(crate) fn chunked_local_relation(p: &Planner, c: &ChunkedCachedLocalRelation) -> PlanResult<LogicalPlan> {
+pub(crate) fn chunked_local_relation(
+    p: &Planner,
+    c: &ChunkedCachedLocalRelation,
+) -> PlanResult<LogicalPlan> {
     let declared = match &c.schema_hash {
         Some(h) => {
             let bytes = p.resolver.cached_bytes(h)?;
-            let text = String::from_utf8(bytes).map_err(|_| PlanError::invalid("schema artifact is not UTF-8"))?;
-            Some(struct_schema(types::parse_schema_string(&text, &p.config.time_zone)?)?)
+            let text = String::from_utf8(bytes)
+                .map_err(|_| PlanError::invalid("schema artifact is not UTF-8"))?;
+            Some(struct_schema(types::parse_schema_string(
+                &text,
+                &p.config.time_zone,
+            )?)?)
         }
         None => None,
     };
@@ -102,14 +130,22 @@ pub(crate) fn chunked_local_relation(p: &Planner, c: &ChunkedCachedLocalRelation
         schema.get_or_insert(s);
         batches.extend(b);
     }
-    let schema = schema.or_else(|| declared.clone()).unwrap_or_else(|| Arc::new(Schema::empty()));
+    let schema = schema
+        .or_else(|| declared.clone())
+        .unwrap_or_else(|| Arc::new(Schema::empty()));
     in_memory(schema, batches, declared)
 }
 
 /// Scans batches from memory, then casts and renames them to the declared Spark schema.
-fn in_memory(schema: SchemaRef, batches: Vec<RecordBatch>, declared: Option<SchemaRef>) -> PlanResult<LogicalPlan> {
+fn in_memory(
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    declared: Option<SchemaRef>,
+) -> PlanResult<LogicalPlan> {
     let table = MemTable::try_new(schema.clone(), vec![batches])?;
-    let plan = LogicalPlanBuilder::scan("local_relation", provider_as_source(Arc::new(table)), None)?.build()?;
+    let plan =
+        LogicalPlanBuilder::scan("local_relation", provider_as_source(Arc::new(table)), None)?
+            .build()?;
     let Some(declared) = declared.filter(|d| d.fields().len() == schema.fields().len()) else {
         return unqualified(plan);
     };
@@ -119,7 +155,11 @@ fn in_memory(schema: SchemaRef, batches: Vec<RecordBatch>, declared: Option<Sche
         .zip(declared.fields())
         .map(|(have, want)| {
             let c = col(datafusion::common::Column::new_unqualified(have.name()));
-            let c = if have.data_type() == want.data_type() { c } else { cast(c, want.data_type().clone()) };
+            let c = if have.data_type() == want.data_type() {
+                c
+            } else {
+                cast(c, want.data_type().clone())
+            };
             c.alias(want.name())
         })
         .collect();
@@ -129,7 +169,9 @@ fn in_memory(schema: SchemaRef, batches: Vec<RecordBatch>, declared: Option<Sche
 /// `spark.range(start, end, step)`: one `id` column of longs.
 pub(crate) fn range(p: &Planner, r: &Range) -> PlanResult<LogicalPlan> {
     if r.step == 0 {
-        return Err(PlanError::invalid("[FAILED_FUNCTION_CALL] The step of range must not be 0."));
+        return Err(PlanError::invalid(
+            "[FAILED_FUNCTION_CALL] The step of range must not be 0.",
+        ));
     }
     let f = p
         .state
@@ -138,10 +180,16 @@ pub(crate) fn range(p: &Planner, r: &Range) -> PlanResult<LogicalPlan> {
         .ok_or_else(|| PlanError::UnknownFunction("`range`".into()))?;
     let start = r.start.unwrap_or(0);
     let args = [lit(start), lit(r.end), lit(r.step)];
-    let provider = f.create_table_provider_with_args(datafusion::catalog::TableFunctionArgs::new(&args, p.state))?;
+    let provider = f.create_table_provider_with_args(
+        datafusion::catalog::TableFunctionArgs::new(&args, p.state),
+    )?;
     let scan = LogicalPlanBuilder::scan("range", provider_as_source(provider), None)?;
     // DataFusion's own `range` names its column `value`; the session may carry Spark's.
-    let column = if scan.schema().has_column_with_unqualified_name("value") { "value" } else { "id" };
+    let column = if scan.schema().has_column_with_unqualified_name("value") {
+        "value"
+    } else {
+        "id"
+    };
     Ok(scan.project(vec![col(column).alias("id")])?.build()?)
 }
 

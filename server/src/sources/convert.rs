@@ -62,7 +62,9 @@ impl Formats {
     /// The date in `s` as `yyyy-MM-dd`.
     pub fn date(&self, s: &str) -> Option<String> {
         let format = self.date.as_deref().unwrap_or("%Y-%m-%d");
-        NaiveDate::parse_from_str(s, format).ok().map(|d| d.format("%Y-%m-%d").to_string())
+        NaiveDate::parse_from_str(s, format)
+            .ok()
+            .map(|d| d.format("%Y-%m-%d").to_string())
     }
 
     /// The timestamp in `s`, in a form arrow's parser reads (ISO 8601, zone kept if given).
@@ -70,7 +72,11 @@ impl Formats {
         match &self.timestamp {
             Some(f) => NaiveDateTime::parse_from_str(s, f)
                 .ok()
-                .or_else(|| NaiveDate::parse_from_str(s, f).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+                .or_else(|| {
+                    NaiveDate::parse_from_str(s, f)
+                        .ok()
+                        .and_then(|d| d.and_hms_opt(0, 0, 0))
+                })
                 .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.f").to_string()),
             None => iso_timestamp(s).then(|| s.to_string()),
         }
@@ -79,11 +85,18 @@ impl Formats {
 
 /// Spark's default timestamp text: `yyyy-MM-dd[( |T)HH:mm[:ss[.S*]]][zone]`.
 fn iso_timestamp(s: &str) -> bool {
-    let zone_at = s.rfind(['Z', '+']).or_else(|| s.get(10..).and_then(|t| t.rfind('-')).map(|i| i + 10));
+    let zone_at = s
+        .rfind(['Z', '+'])
+        .or_else(|| s.get(10..).and_then(|t| t.rfind('-')).map(|i| i + 10));
     let local = zone_at.map_or(s, |i| &s[..i]);
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
-        .iter()
-        .any(|f| NaiveDateTime::parse_from_str(local, f).is_ok())
+    [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .any(|f| NaiveDateTime::parse_from_str(local, f).is_ok())
 }
 
 /// A Java `DateTimeFormatter` pattern as a chrono format (the letters Spark users write).
@@ -95,8 +108,17 @@ fn java_to_chrono(pattern: &str) -> PlanResult<String> {
         let c = chars[i];
         let run = chars[i..].iter().take_while(|&&x| x == c).count();
         if c == '\'' {
-            let end = chars[i + 1..].iter().position(|&x| x == '\'').map_or(chars.len(), |p| i + 1 + p);
-            out.extend(chars[i + 1..end].iter().map(|&x| if x == '%' { "%%".to_string() } else { x.to_string() }));
+            let end = chars[i + 1..]
+                .iter()
+                .position(|&x| x == '\'')
+                .map_or(chars.len(), |p| i + 1 + p);
+            out.extend(chars[i + 1..end].iter().map(|&x| {
+                if x == '%' {
+                    "%%".to_string()
+                } else {
+                    x.to_string()
+                }
+            }));
             i = end + 1;
             continue;
         }
@@ -117,7 +139,9 @@ fn java_to_chrono(pattern: &str) -> PlanResult<String> {
             ('X' | 'x', _) => "%:z".to_string(),
             ('E', _) => "%a".to_string(),
             (c, _) if c.is_ascii_alphabetic() => {
-                return Err(PlanError::unsupported(format!("the pattern letter `{c}` in the date/time format {pattern:?}")))
+                return Err(PlanError::unsupported(format!(
+                    "the pattern letter `{c}` in the date/time format {pattern:?}"
+                )))
             }
             ('%', n) => "%%".repeat(n),
             (c, n) => c.to_string().repeat(n),
@@ -131,7 +155,12 @@ fn java_to_chrono(pattern: &str) -> PlanResult<String> {
 /// `text` as a JSON value of Spark type `ty`, following Spark's CSV rules; None if it does not parse.
 pub fn parse_text(text: &str, ty: &DataType, formats: &Formats) -> Option<Value> {
     use DataType::*;
-    let int = |min: i64, max: i64| text.parse::<i64>().ok().filter(|v| (min..=max).contains(v)).map(Value::from);
+    let int = |min: i64, max: i64| {
+        text.parse::<i64>()
+            .ok()
+            .filter(|v| (min..=max).contains(v))
+            .map(Value::from)
+    };
     match ty {
         Utf8 | LargeUtf8 | Utf8View => Some(Value::String(text.to_string())),
         Int8 => int(i8::MIN.into(), i8::MAX.into()),
@@ -144,9 +173,11 @@ pub fn parse_text(text: &str, ty: &DataType, formats: &Formats) -> Option<Value>
             "false" => Some(Value::Bool(false)),
             _ => None,
         },
-        Decimal128(..) | Decimal256(..) => {
-            text.parse::<f64>().ok().filter(|v| v.is_finite()).map(|_| Value::String(text.to_string()))
-        }
+        Decimal128(..) | Decimal256(..) => text
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .map(|_| Value::String(text.to_string())),
         Date32 | Date64 => formats.date(text).map(Value::String),
         Timestamp(..) => formats.timestamp(text).map(Value::String),
         _ => None,
@@ -159,7 +190,12 @@ pub fn parse_double(text: &str) -> Option<f64> {
         "NaN" => Some(f64::NAN),
         "Inf" | "+Inf" | "Infinity" | "+Infinity" => Some(f64::INFINITY),
         "-Inf" | "-Infinity" => Some(f64::NEG_INFINITY),
-        t if t.chars().any(|c| c.is_ascii_alphabetic() && c != 'e' && c != 'E') => None,
+        t if t
+            .chars()
+            .any(|c| c.is_ascii_alphabetic() && c != 'e' && c != 'E') =>
+        {
+            None
+        }
         t => t.parse::<f64>().ok(),
     }
 }
@@ -167,7 +203,13 @@ pub fn parse_double(text: &str) -> Option<f64> {
 /// JSON has no NaN or infinities; arrow's float parser reads them from strings.
 pub fn double_value(v: f64) -> Value {
     Number::from_f64(v).map(Value::Number).unwrap_or_else(|| {
-        Value::String(if v.is_nan() { "NaN".into() } else if v > 0.0 { "inf".into() } else { "-inf".into() })
+        Value::String(if v.is_nan() {
+            "NaN".into()
+        } else if v > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        })
     })
 }
 
@@ -175,7 +217,9 @@ pub fn double_value(v: f64) -> Value {
 pub fn to_batch(schema: &SchemaRef, rows: &[Map<String, Value>]) -> PlanResult<RecordBatch> {
     const CHUNK: usize = 8192;
     let mut batches = vec![];
-    let mut decoder = arrow::json::ReaderBuilder::new(schema.clone()).with_batch_size(CHUNK).build_decoder()?;
+    let mut decoder = arrow::json::ReaderBuilder::new(schema.clone())
+        .with_batch_size(CHUNK)
+        .build_decoder()?;
     for chunk in rows.chunks(CHUNK) {
         decoder.serialize(chunk)?;
         batches.extend(decoder.flush()?);
@@ -189,7 +233,11 @@ pub fn to_batch(schema: &SchemaRef, rows: &[Map<String, Value>]) -> PlanResult<R
 /// Spark reads every file column as nullable.
 pub fn nullable(schema: &arrow::datatypes::Schema) -> SchemaRef {
     Arc::new(arrow::datatypes::Schema::new(
-        schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>(),
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
     ))
 }
 
@@ -200,7 +248,10 @@ mod tests {
     #[test]
     fn java_patterns() {
         assert_eq!(java_to_chrono("dd/MM/yyyy").unwrap(), "%d/%m/%Y");
-        assert_eq!(java_to_chrono("yyyy-MM-dd'T'HH:mm:ss.SSS").unwrap(), "%Y-%m-%dT%H:%M:%S.%3f");
+        assert_eq!(
+            java_to_chrono("yyyy-MM-dd'T'HH:mm:ss.SSS").unwrap(),
+            "%Y-%m-%dT%H:%M:%S.%3f"
+        );
         assert!(java_to_chrono("qqq").is_err());
     }
 
@@ -208,8 +259,16 @@ mod tests {
     fn texts() {
         let f = Formats::default();
         assert_eq!(parse_text("10000000000", &DataType::Int32, &f), None);
-        assert_eq!(parse_text("2024-01-02", &DataType::Date32, &f), Some(Value::String("2024-01-02".into())));
-        assert!(parse_text("2023-12-31T10:11:12", &DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None), &f).is_some());
+        assert_eq!(
+            parse_text("2024-01-02", &DataType::Date32, &f),
+            Some(Value::String("2024-01-02".into()))
+        );
+        assert!(parse_text(
+            "2023-12-31T10:11:12",
+            &DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None),
+            &f
+        )
+        .is_some());
         assert_eq!(parse_text("oops", &DataType::Float64, &f), None);
     }
 }

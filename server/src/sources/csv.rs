@@ -29,19 +29,31 @@ pub struct CsvOptions {
 
 /// A one-byte option (`sep`, `quote`, `escape`); Spark allows longer separators, sluice does not.
 fn single_byte(options: &HashMap<String, String>, keys: &[&str], default: u8) -> PlanResult<u8> {
-    let Some((key, value)) = keys.iter().find_map(|k| options.get(*k).map(|v| (*k, v))) else { return Ok(default) };
-    let value = if key != "escape" && value == "\\t" { "\t" } else { value.as_str() };
+    let Some((key, value)) = keys.iter().find_map(|k| options.get(*k).map(|v| (*k, v))) else {
+        return Ok(default);
+    };
+    let value = if key != "escape" && value == "\\t" {
+        "\t"
+    } else {
+        value.as_str()
+    };
     match value.as_bytes() {
         [b] if b.is_ascii() => Ok(*b),
         // Spark's way to switch quoting off.
         [] if key == "quote" => Ok(0),
-        _ => Err(PlanError::unsupported(format!("the CSV option {key}={value:?} (only one ASCII character)"))),
+        _ => Err(PlanError::unsupported(format!(
+            "the CSV option {key}={value:?} (only one ASCII character)"
+        ))),
     }
 }
 
 impl CsvOptions {
     pub fn new(options: &HashMap<String, String>, time_zone: &str) -> PlanResult<CsvOptions> {
-        let flag = |k: &str| options.get(k).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let flag = |k: &str| {
+            options
+                .get(k)
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        };
         Ok(CsvOptions {
             header: flag("header"),
             infer_schema: flag("inferschema"),
@@ -52,7 +64,10 @@ impl CsvOptions {
             multi_line: flag("multiline"),
             mode: Mode::parse(options.get("mode")),
             formats: Formats::new(options.get("dateformat"), options.get("timestampformat"))?,
-            corrupt_column: options.get("columnnameofcorruptrecord").cloned().unwrap_or_else(|| "_corrupt_record".into()),
+            corrupt_column: options
+                .get("columnnameofcorruptrecord")
+                .cloned()
+                .unwrap_or_else(|| "_corrupt_record".into()),
             time_zone: time_zone.to_string(),
         })
     }
@@ -72,7 +87,9 @@ fn records<'a>(text: &'a str, o: &CsvOptions) -> Vec<Record<'a>> {
         let (fields, content_end, next) = if o.multi_line {
             parse_record(text, start, o)
         } else {
-            let line_end = text[start..].find(['\n', '\r']).map_or(text.len(), |p| start + p);
+            let line_end = text[start..]
+                .find(['\n', '\r'])
+                .map_or(text.len(), |p| start + p);
             let (fields, end, _) = parse_record(&text[..line_end], start, o);
             (fields, end, skip_newline(text, line_end))
         };
@@ -133,7 +150,10 @@ fn quoted_field(text: &str, start: usize, o: &CsvOptions) -> Option<(String, usi
     let mut j = start + 1;
     while j < b.len() {
         let next = b.get(j + 1).copied();
-        if b[j] == o.escape && o.escape != o.quote && (next == Some(o.quote) || next == Some(o.escape)) {
+        if b[j] == o.escape
+            && o.escape != o.quote
+            && (next == Some(o.quote) || next == Some(o.escape))
+        {
             value.push_str(&text[segment..j]);
             segment = j + 1;
             j += 2;
@@ -182,7 +202,10 @@ fn parse_all<'a>(texts: &'a [String], o: &CsvOptions) -> Parsed<'a> {
 /// The schema Spark gives a CSV read without one: names from the header or `_c<i>`, strings
 /// unless `inferSchema`.
 fn infer(parsed: &Parsed<'_>, o: &CsvOptions) -> SchemaRef {
-    let first = parsed.header.as_ref().or_else(|| parsed.files.iter().flatten().next().map(|r| &r.fields));
+    let first = parsed
+        .header
+        .as_ref()
+        .or_else(|| parsed.files.iter().flatten().next().map(|r| &r.fields));
     let width = first.map_or(0, Vec::len);
     let mut types = vec![DataType::Null; width];
     if o.infer_schema {
@@ -198,7 +221,17 @@ fn infer(parsed: &Parsed<'_>, o: &CsvOptions) -> SchemaRef {
     let fields: Vec<Field> = names
         .into_iter()
         .zip(types)
-        .map(|(n, t)| Field::new(n, if t == DataType::Null { DataType::Utf8 } else { t }, true))
+        .map(|(n, t)| {
+            Field::new(
+                n,
+                if t == DataType::Null {
+                    DataType::Utf8
+                } else {
+                    t
+                },
+                true,
+            )
+        })
         .collect();
     Arc::new(Schema::new(fields))
 }
@@ -206,14 +239,27 @@ fn infer(parsed: &Parsed<'_>, o: &CsvOptions) -> SchemaRef {
 /// Header names (`_c<i>` for blanks or without a header); repeated names get their index appended.
 fn column_names(header: Option<&Vec<Option<String>>>, width: usize) -> Vec<String> {
     let raw: Vec<String> = (0..width)
-        .map(|i| header.and_then(|h| h.get(i).cloned().flatten()).unwrap_or_else(|| format!("_c{i}")))
+        .map(|i| {
+            header
+                .and_then(|h| h.get(i).cloned().flatten())
+                .unwrap_or_else(|| format!("_c{i}"))
+        })
         .collect();
     let mut seen = HashSet::new();
-    let duplicated: HashSet<String> =
-        raw.iter().map(|n| n.to_lowercase()).filter(|n| !seen.insert(n.clone())).collect();
+    let duplicated: HashSet<String> = raw
+        .iter()
+        .map(|n| n.to_lowercase())
+        .filter(|n| !seen.insert(n.clone()))
+        .collect();
     raw.into_iter()
         .enumerate()
-        .map(|(i, n)| if duplicated.contains(&n.to_lowercase()) { format!("{n}{i}") } else { n })
+        .map(|(i, n)| {
+            if duplicated.contains(&n.to_lowercase()) {
+                format!("{n}{i}")
+            } else {
+                n
+            }
+        })
         .collect()
 }
 
@@ -272,15 +318,35 @@ pub fn read(
 }
 
 /// Typed rows of one file, applying the parse mode to records that do not fit `schema`.
-fn convert_file(recs: &[Record<'_>], path: &Path, schema: &SchemaRef, o: &CsvOptions) -> PlanResult<RecordBatch> {
-    let corrupt = schema.fields().iter().find(|f| f.name() == &o.corrupt_column && f.data_type() == &DataType::Utf8);
-    let data: Vec<&Arc<Field>> = schema.fields().iter().filter(|f| Some(*f) != corrupt).collect();
+fn convert_file(
+    recs: &[Record<'_>],
+    path: &Path,
+    schema: &SchemaRef,
+    o: &CsvOptions,
+) -> PlanResult<RecordBatch> {
+    let corrupt = schema
+        .fields()
+        .iter()
+        .find(|f| f.name() == &o.corrupt_column && f.data_type() == &DataType::Utf8);
+    let data: Vec<&Arc<Field>> = schema
+        .fields()
+        .iter()
+        .filter(|f| Some(*f) != corrupt)
+        .collect();
     let mut rows = Vec::with_capacity(recs.len());
     for rec in recs {
         let mut row = Map::new();
         let mut malformed = rec.fields.len() != data.len();
-        for (field, cell) in data.iter().zip(rec.fields.iter().map(Some).chain(std::iter::repeat(None))) {
-            let Some(text) = cell.and_then(|c| c.as_deref()).filter(|t| *t != o.null_value) else { continue };
+        for (field, cell) in data
+            .iter()
+            .zip(rec.fields.iter().map(Some).chain(std::iter::repeat(None)))
+        {
+            let Some(text) = cell
+                .and_then(|c| c.as_deref())
+                .filter(|t| *t != o.null_value)
+            else {
+                continue;
+            };
             match convert::parse_text(text, field.data_type(), &o.formats) {
                 Some(v) => {
                     row.insert(field.name().clone(), v);
@@ -309,7 +375,10 @@ mod tests {
     use super::*;
 
     fn options(pairs: &[(&str, &str)]) -> CsvOptions {
-        let map = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         CsvOptions::new(&map, "UTC").unwrap()
     }
 
@@ -321,18 +390,30 @@ mod tests {
     fn quoting_like_univocity() {
         let o = options(&[]);
         let s = |v: &str| Some(v.to_string());
-        assert_eq!(fields("1,\"c, d\",,x\n", &o), vec![vec![s("1"), s("c, d"), None, s("x")]]);
-        assert_eq!(fields("2,\"say \"\"hi\"\"\"\n", &o), vec![vec![s("2"), s("\"say \"\"hi\"\"\"")]]);
+        assert_eq!(
+            fields("1,\"c, d\",,x\n", &o),
+            vec![vec![s("1"), s("c, d"), None, s("x")]]
+        );
+        assert_eq!(
+            fields("2,\"say \"\"hi\"\"\"\n", &o),
+            vec![vec![s("2"), s("\"say \"\"hi\"\"\"")]]
+        );
         assert_eq!(fields("\"a\\\"b\"\n\n", &o), vec![vec![s("a\"b")]]);
         let ml = options(&[("multiline", "true")]);
-        assert_eq!(fields("1,\"one\ntwo\"\n2,x", &ml), vec![vec![s("1"), s("one\ntwo")], vec![s("2"), s("x")]]);
+        assert_eq!(
+            fields("1,\"one\ntwo\"\n2,x", &ml),
+            vec![vec![s("1"), s("one\ntwo")], vec![s("2"), s("x")]]
+        );
     }
 
     #[test]
     fn inference() {
         let o = options(&[("inferschema", "true")]);
         assert_eq!(infer_cell("10000000000", &o), DataType::Int64);
-        assert_eq!(merge(&DataType::Int32, &DataType::Float64), DataType::Float64);
+        assert_eq!(
+            merge(&DataType::Int32, &DataType::Float64),
+            DataType::Float64
+        );
         assert_eq!(infer_cell("2024-01-01", &o), DataType::Date32);
         assert_eq!(column_names(None, 2), vec!["_c0", "_c1"]);
     }

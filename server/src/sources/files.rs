@@ -27,7 +27,11 @@ impl Listing {
     /// The typed value of partition column `i` for `file` (None for the default partition).
     pub fn value<'a>(&self, file: &'a DataFile, i: usize) -> Option<&'a str> {
         let name = &self.partition_columns[i].0;
-        file.partition.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| *v != DEFAULT_PARTITION)
+        file.partition
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| *v != DEFAULT_PARTITION)
     }
 }
 
@@ -42,20 +46,31 @@ pub fn list(paths: &[String]) -> PlanResult<Listing> {
             if root.is_dir() {
                 walk(&root, &mut vec![], &mut files)?;
             } else {
-                files.push(DataFile { path: root, partition: vec![] });
+                files.push(DataFile {
+                    path: root,
+                    partition: vec![],
+                });
             }
         }
     }
     let partition_columns = partition_columns(&files)?;
-    Ok(Listing { files, partition_columns })
+    Ok(Listing {
+        files,
+        partition_columns,
+    })
 }
 
 pub fn path_not_found(p: &str) -> PlanError {
-    PlanError::analysis(format!("[PATH_NOT_FOUND] Path does not exist: file:{}. SQLSTATE: 42K03", absolute(Path::new(p))))
+    PlanError::analysis(format!(
+        "[PATH_NOT_FOUND] Path does not exist: file:{}. SQLSTATE: 42K03",
+        absolute(Path::new(p))
+    ))
 }
 
 pub fn absolute(p: &Path) -> String {
-    std::path::absolute(p).map(|a| a.display().to_string()).unwrap_or_else(|_| p.display().to_string())
+    std::path::absolute(p)
+        .map(|a| a.display().to_string())
+        .unwrap_or_else(|_| p.display().to_string())
 }
 
 fn hidden(name: &str) -> bool {
@@ -67,7 +82,11 @@ fn io_error(path: &Path, e: std::io::Error) -> PlanError {
 }
 
 /// Lists `dir` recursively in name order; `key=value` folder names become partition values.
-fn walk(dir: &Path, partition: &mut Vec<(String, String)>, out: &mut Vec<DataFile>) -> PlanResult<()> {
+fn walk(
+    dir: &Path,
+    partition: &mut Vec<(String, String)>,
+    out: &mut Vec<DataFile>,
+) -> PlanResult<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| io_error(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -76,8 +95,13 @@ fn walk(dir: &Path, partition: &mut Vec<(String, String)>, out: &mut Vec<DataFil
     entries.sort();
     for entry in entries {
         if entry.is_dir() {
-            let name = entry.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            let pair = name.split_once('=').map(|(k, v)| (unescape_path_name(k), unescape_path_name(v)));
+            let name = entry
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let pair = name
+                .split_once('=')
+                .map(|(k, v)| (unescape_path_name(k), unescape_path_name(v)));
             if let Some(pair) = &pair {
                 partition.push(pair.clone());
             }
@@ -86,7 +110,10 @@ fn walk(dir: &Path, partition: &mut Vec<(String, String)>, out: &mut Vec<DataFil
                 partition.pop();
             }
         } else {
-            out.push(DataFile { path: entry, partition: partition.clone() });
+            out.push(DataFile {
+                path: entry,
+                partition: partition.clone(),
+            });
         }
     }
     Ok(())
@@ -94,7 +121,9 @@ fn walk(dir: &Path, partition: &mut Vec<(String, String)>, out: &mut Vec<DataFil
 
 /// Partition columns in folder order, each typed as Spark infers it from all its values.
 fn partition_columns(files: &[DataFile]) -> PlanResult<Vec<(String, DataType)>> {
-    let Some(first) = files.first() else { return Ok(vec![]) };
+    let Some(first) = files.first() else {
+        return Ok(vec![]);
+    };
     let names: Vec<String> = first.partition.iter().map(|(k, _)| k.clone()).collect();
     for f in files {
         let these: Vec<&String> = f.partition.iter().map(|(k, _)| k).collect();
@@ -151,7 +180,9 @@ pub fn unescape_path_name(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
         match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
             (b'%', Some(b)) => {
                 out.push(b);
@@ -170,9 +201,26 @@ pub fn unescape_path_name(s: &str) -> String {
 pub fn escape_path_name(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        let unsafe_char = matches!(c,
-            '\u{01}'..='\u{1F}' | '"' | '#' | '%' | '\'' | '*' | '/' | ':' | '=' | '?' | '\\' | '\u{7F}'
-            | '{' | '[' | ']' | '^');
+        let unsafe_char = matches!(
+            c,
+            '\u{01}'
+                ..='\u{1F}'
+                    | '"'
+                    | '#'
+                    | '%'
+                    | '\''
+                    | '*'
+                    | '/'
+                    | ':'
+                    | '='
+                    | '?'
+                    | '\\'
+                    | '\u{7F}'
+                    | '{'
+                    | '['
+                    | ']'
+                    | '^'
+        );
         if unsafe_char {
             out.push_str(&format!("%{:02X}", c as u32));
         } else {
@@ -186,9 +234,17 @@ pub fn escape_path_name(s: &str) -> String {
 fn expand_glob(p: &str) -> PlanResult<Vec<PathBuf>> {
     let path = Path::new(p);
     if path.exists() || !p.contains(['*', '?']) {
-        return Ok(if path.exists() { vec![path.to_path_buf()] } else { vec![] });
+        return Ok(if path.exists() {
+            vec![path.to_path_buf()]
+        } else {
+            vec![]
+        });
     }
-    let mut found = vec![if path.is_absolute() { PathBuf::from("/") } else { PathBuf::from(".") }];
+    let mut found = vec![if path.is_absolute() {
+        PathBuf::from("/")
+    } else {
+        PathBuf::from(".")
+    }];
     for component in path.components() {
         let part = component.as_os_str().to_string_lossy();
         if matches!(component, std::path::Component::RootDir) {
@@ -197,7 +253,9 @@ fn expand_glob(p: &str) -> PlanResult<Vec<PathBuf>> {
         let mut next = vec![];
         for base in &found {
             if part.contains(['*', '?']) {
-                let Ok(entries) = std::fs::read_dir(base) else { continue };
+                let Ok(entries) = std::fs::read_dir(base) else {
+                    continue;
+                };
                 let mut names: Vec<PathBuf> = entries
                     .filter_map(|e| e.ok())
                     .filter(|e| {
@@ -224,7 +282,9 @@ fn expand_glob(p: &str) -> PlanResult<Vec<PathBuf>> {
 fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
     match (pattern.first(), name.first()) {
         (None, None) => true,
-        (Some(b'*'), _) => glob_match(&pattern[1..], name) || (!name.is_empty() && glob_match(pattern, &name[1..])),
+        (Some(b'*'), _) => {
+            glob_match(&pattern[1..], name) || (!name.is_empty() && glob_match(pattern, &name[1..]))
+        }
         (Some(b'?'), Some(_)) => glob_match(&pattern[1..], &name[1..]),
         (Some(a), Some(b)) if a == b => glob_match(&pattern[1..], &name[1..]),
         _ => false,
@@ -236,7 +296,9 @@ pub fn read_text(path: &Path) -> PlanResult<String> {
     let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
     let bytes = if path.extension().is_some_and(|e| e == "gz") {
         let mut out = vec![];
-        flate2::read::MultiGzDecoder::new(bytes.as_slice()).read_to_end(&mut out).map_err(|e| io_error(path, e))?;
+        flate2::read::MultiGzDecoder::new(bytes.as_slice())
+            .read_to_end(&mut out)
+            .map_err(|e| io_error(path, e))?;
         out
     } else {
         bytes
@@ -261,6 +323,9 @@ mod tests {
     fn partition_types() {
         assert_eq!(infer_partition_value("1"), DataType::Int32);
         assert_eq!(infer_partition_value("x"), DataType::Utf8);
-        assert_eq!(merge_partition_types(DataType::Int32, DataType::Utf8), DataType::Utf8);
+        assert_eq!(
+            merge_partition_types(DataType::Int32, DataType::Utf8),
+            DataType::Utf8
+        );
     }
 }

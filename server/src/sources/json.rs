@@ -22,13 +22,20 @@ pub struct JsonOptions {
 
 impl JsonOptions {
     pub fn new(options: &HashMap<String, String>) -> PlanResult<JsonOptions> {
-        let flag = |k: &str| options.get(k).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let flag = |k: &str| {
+            options
+                .get(k)
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        };
         Ok(JsonOptions {
             multi_line: flag("multiline"),
             primitives_as_string: flag("primitivesasstring"),
             mode: Mode::parse(options.get("mode")),
             formats: Formats::new(options.get("dateformat"), options.get("timestampformat"))?,
-            corrupt_column: options.get("columnnameofcorruptrecord").cloned().unwrap_or_else(|| "_corrupt_record".into()),
+            corrupt_column: options
+                .get("columnnameofcorruptrecord")
+                .cloned()
+                .unwrap_or_else(|| "_corrupt_record".into()),
         })
     }
 }
@@ -41,14 +48,20 @@ struct Record<'a> {
 }
 
 fn records<'a>(text: &'a str, o: &JsonOptions) -> Vec<Record<'a>> {
-    let parse = |raw: &'a str| Record { raw, rows: serde_json::from_str::<Value>(raw).ok().and_then(objects) };
+    let parse = |raw: &'a str| Record {
+        raw,
+        rows: serde_json::from_str::<Value>(raw).ok().and_then(objects),
+    };
     if o.multi_line {
         if text.trim().is_empty() {
             return vec![];
         }
         return vec![parse(text.trim_end_matches(['\n', '\r']))];
     }
-    text.lines().filter(|l| !l.trim().is_empty()).map(parse).collect()
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(parse)
+        .collect()
 }
 
 fn objects(v: Value) -> Option<Vec<Map<String, Value>>> {
@@ -99,8 +112,14 @@ fn infer(files: &[Vec<Record<'_>>], o: &JsonOptions) -> PlanResult<SchemaRef> {
 }
 
 fn infer_object(m: &Map<String, Value>, o: &JsonOptions) -> DataType {
-    let sorted: BTreeMap<&String, DataType> = m.iter().map(|(k, v)| (k, infer_value(v, o))).collect();
-    DataType::Struct(sorted.into_iter().map(|(k, t)| Field::new(k, t, true)).collect())
+    let sorted: BTreeMap<&String, DataType> =
+        m.iter().map(|(k, v)| (k, infer_value(v, o))).collect();
+    DataType::Struct(
+        sorted
+            .into_iter()
+            .map(|(k, t)| Field::new(k, t, true))
+            .collect(),
+    )
 }
 
 fn infer_value(v: &Value, o: &JsonOptions) -> DataType {
@@ -112,7 +131,10 @@ fn infer_value(v: &Value, o: &JsonOptions) -> DataType {
         Value::Number(_) => DataType::Float64,
         Value::String(_) => DataType::Utf8,
         Value::Array(items) => {
-            let element = items.iter().map(|i| infer_value(i, o)).fold(DataType::Null, |a, b| merge(&a, &b));
+            let element = items
+                .iter()
+                .map(|i| infer_value(i, o))
+                .fold(DataType::Null, |a, b| merge(&a, &b));
             DataType::List(Arc::new(Field::new("element", element, true)))
         }
         Value::Object(m) => infer_object(m, o),
@@ -127,15 +149,28 @@ fn merge(a: &DataType, b: &DataType) -> DataType {
         (Null, t) | (t, Null) => t.clone(),
         (a, b) if a == b => a.clone(),
         (Int64 | Float64, Int64 | Float64) => Float64,
-        (List(x), List(y)) => List(Arc::new(Field::new("element", merge(x.data_type(), y.data_type()), true))),
+        (List(x), List(y)) => List(Arc::new(Field::new(
+            "element",
+            merge(x.data_type(), y.data_type()),
+            true,
+        ))),
         (Struct(x), Struct(y)) => {
-            let mut fields: BTreeMap<String, DataType> =
-                x.iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
+            let mut fields: BTreeMap<String, DataType> = x
+                .iter()
+                .map(|f| (f.name().clone(), f.data_type().clone()))
+                .collect();
             for f in y.iter() {
-                let t = fields.get(f.name()).map_or(f.data_type().clone(), |t| merge(t, f.data_type()));
+                let t = fields
+                    .get(f.name())
+                    .map_or(f.data_type().clone(), |t| merge(t, f.data_type()));
                 fields.insert(f.name().clone(), t);
             }
-            Struct(fields.into_iter().map(|(k, t)| Field::new(k, t, true)).collect())
+            Struct(
+                fields
+                    .into_iter()
+                    .map(|(k, t)| Field::new(k, t, true))
+                    .collect(),
+            )
         }
         _ => Utf8,
     }
@@ -147,7 +182,9 @@ fn canonical(t: &DataType) -> Option<DataType> {
         DataType::Null => Some(DataType::Utf8),
         DataType::List(f) => {
             let element = canonical(f.data_type()).unwrap_or(DataType::Utf8);
-            Some(DataType::List(Arc::new(Field::new("element", element, true))))
+            Some(DataType::List(Arc::new(Field::new(
+                "element", element, true,
+            ))))
         }
         DataType::Struct(fields) => {
             let kept: Fields = fields
@@ -179,8 +216,16 @@ pub fn read(
     Ok((schema, batches))
 }
 
-fn convert_file(recs: &[Record<'_>], path: &Path, schema: &SchemaRef, o: &JsonOptions) -> PlanResult<RecordBatch> {
-    let corrupt = schema.fields().iter().find(|f| f.name() == &o.corrupt_column && f.data_type() == &DataType::Utf8);
+fn convert_file(
+    recs: &[Record<'_>],
+    path: &Path,
+    schema: &SchemaRef,
+    o: &JsonOptions,
+) -> PlanResult<RecordBatch> {
+    let corrupt = schema
+        .fields()
+        .iter()
+        .find(|f| f.name() == &o.corrupt_column && f.data_type() == &DataType::Utf8);
     let mut out = vec![];
     for rec in recs {
         let parsed: Vec<(Map<String, Value>, bool)> = match &rec.rows {
@@ -207,11 +252,17 @@ fn convert_file(recs: &[Record<'_>], path: &Path, schema: &SchemaRef, o: &JsonOp
 
 /// The row's fields converted to the schema's types; fields that do not convert are left
 /// NULL (Spark's partial result) and mark the row malformed.
-fn typed_row(row: &Map<String, Value>, schema: &SchemaRef, o: &JsonOptions) -> (Map<String, Value>, bool) {
+fn typed_row(
+    row: &Map<String, Value>,
+    schema: &SchemaRef,
+    o: &JsonOptions,
+) -> (Map<String, Value>, bool) {
     let mut out = Map::new();
     let mut malformed = false;
     for field in schema.fields() {
-        let Some(v) = row.get(field.name()) else { continue };
+        let Some(v) = row.get(field.name()) else {
+            continue;
+        };
         match typed(v, field.data_type(), o) {
             Some(Value::Null) => {}
             Some(v) => {
@@ -226,7 +277,11 @@ fn typed_row(row: &Map<String, Value>, schema: &SchemaRef, o: &JsonOptions) -> (
 /// `v` as a value of `ty` the way Spark's JacksonParser converts it; None if it cannot.
 fn typed(v: &Value, ty: &DataType, o: &JsonOptions) -> Option<Value> {
     use DataType::*;
-    let int = |min: i64, max: i64| v.as_i64().filter(|i| (min..=max).contains(i)).map(Value::from);
+    let int = |min: i64, max: i64| {
+        v.as_i64()
+            .filter(|i| (min..=max).contains(i))
+            .map(Value::from)
+    };
     match (ty, v) {
         (_, Value::Null) => Some(Value::Null),
         (Utf8 | LargeUtf8 | Utf8View, Value::String(_)) => Some(v.clone()),
@@ -237,22 +292,33 @@ fn typed(v: &Value, ty: &DataType, o: &JsonOptions) -> Option<Value> {
         (Int32, _) => int(i32::MIN.into(), i32::MAX.into()),
         (Int64, _) => int(i64::MIN, i64::MAX),
         (Float32 | Float64, Value::Number(n)) => n.as_f64().map(convert::double_value),
-        (Float32 | Float64, Value::String(s)) => {
-            ["NaN", "Infinity", "+Infinity", "-Infinity", "INF", "+INF", "-INF"]
-                .contains(&s.as_str())
-                .then(|| convert::parse_double(&s.replace("INF", "Inf")))
-                .flatten()
-                .map(convert::double_value)
-        }
+        (Float32 | Float64, Value::String(s)) => [
+            "NaN",
+            "Infinity",
+            "+Infinity",
+            "-Infinity",
+            "INF",
+            "+INF",
+            "-INF",
+        ]
+        .contains(&s.as_str())
+        .then(|| convert::parse_double(&s.replace("INF", "Inf")))
+        .flatten()
+        .map(convert::double_value),
         (Boolean, Value::Bool(_)) => Some(v.clone()),
         (Decimal128(..) | Decimal256(..), Value::Number(n)) => Some(Value::String(n.to_string())),
         (Date32 | Date64, Value::String(s)) => o.formats.date(s).map(Value::String),
         (Timestamp(..), Value::String(s)) => o.formats.timestamp(s).map(Value::String),
         // Whole seconds since the epoch, in the column's unit.
-        (Timestamp(unit, _), Value::Number(n)) => n.as_i64().and_then(|s| s.checked_mul(per_second(unit))).map(Value::from),
-        (List(f), Value::Array(items)) => {
-            items.iter().map(|i| typed(i, f.data_type(), o)).collect::<Option<Vec<_>>>().map(Value::Array)
-        }
+        (Timestamp(unit, _), Value::Number(n)) => n
+            .as_i64()
+            .and_then(|s| s.checked_mul(per_second(unit)))
+            .map(Value::from),
+        (List(f), Value::Array(items)) => items
+            .iter()
+            .map(|i| typed(i, f.data_type(), o))
+            .collect::<Option<Vec<_>>>()
+            .map(Value::Array),
         (Struct(fields), Value::Object(m)) => {
             let mut out = serde_json::Map::new();
             for f in fields.iter() {
@@ -263,7 +329,9 @@ fn typed(v: &Value, ty: &DataType, o: &JsonOptions) -> Option<Value> {
             Some(Value::Object(out))
         }
         (Map(entries, _), Value::Object(m)) => {
-            let DataType::Struct(kv) = entries.data_type() else { return None };
+            let DataType::Struct(kv) = entries.data_type() else {
+                return None;
+            };
             let value_type = kv.get(1)?.data_type();
             m.iter()
                 .map(|(k, x)| typed(x, value_type, o).map(|x| (k.clone(), x)))
@@ -288,13 +356,22 @@ mod tests {
     use super::*;
 
     fn options(pairs: &[(&str, &str)]) -> JsonOptions {
-        JsonOptions::new(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()).unwrap()
+        JsonOptions::new(
+            &pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+        .unwrap()
     }
 
     #[test]
     fn inference_sorts_and_widens() {
         let o = options(&[]);
-        let recs = records("{\"b\": 1, \"a\": \"x\"}\n{\"b\": 1.5, \"a\": 2}\nnot json\n", &o);
+        let recs = records(
+            "{\"b\": 1, \"a\": \"x\"}\n{\"b\": 1.5, \"a\": 2}\nnot json\n",
+            &o,
+        );
         let schema = infer(&[recs], &o).unwrap();
         let names: Vec<&String> = schema.fields().iter().map(|f| f.name()).collect();
         assert_eq!(names, vec!["_corrupt_record", "a", "b"]);
@@ -305,8 +382,12 @@ mod tests {
     #[test]
     fn conversion_is_partial() {
         let o = options(&[]);
-        let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Int32, true), Field::new("b", DataType::Utf8, true)]));
-        let row = serde_json::from_str::<Map<String, Value>>("{\"a\": \"three\", \"b\": \"z\"}").unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int32, true),
+            Field::new("b", DataType::Utf8, true),
+        ]));
+        let row =
+            serde_json::from_str::<Map<String, Value>>("{\"a\": \"three\", \"b\": \"z\"}").unwrap();
         let (typed, malformed) = typed_row(&row, &schema, &o);
         assert!(malformed);
         assert_eq!(typed.get("b"), Some(&Value::String("z".into())));
