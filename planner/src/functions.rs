@@ -256,13 +256,19 @@ fn count(c: Call) -> PlanResult<Expr> {
     aggregate(c, "count")
 }
 
+fn aggregate_udf(
+    p: &Planner,
+    name: &str,
+) -> PlanResult<std::sync::Arc<datafusion::logical_expr::AggregateUDF>> {
+    p.state
+        .aggregate_functions()
+        .get(name)
+        .cloned()
+        .ok_or_else(|| PlanError::UnknownFunction(crate::error::quote(name)))
+}
+
 fn aggregate(c: Call, name: &str) -> PlanResult<Expr> {
-    let f =
-        c.p.state
-            .aggregate_functions()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| PlanError::UnknownFunction(crate::error::quote(name)))?;
+    let f = aggregate_udf(c.p, name)?;
     Ok(Expr::AggregateFunction(AggregateFunction::new_udf(
         f,
         c.args,
@@ -284,12 +290,7 @@ fn first_last(c: Call, name: &str) -> PlanResult<Expr> {
         }
         _ => false,
     };
-    let f =
-        c.p.state
-            .aggregate_functions()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| PlanError::UnknownFunction(crate::error::quote(name)))?;
+    let f = aggregate_udf(c.p, name)?;
     let treatment =
         ignore_nulls.then_some(datafusion::sql::sqlparser::ast::NullTreatment::IgnoreNulls.into());
     Ok(Expr::AggregateFunction(AggregateFunction::new_udf(

@@ -70,7 +70,7 @@ pub fn spark_schema(schema: &Schema) -> SchemaRef {
     ))
 }
 
-fn to_spark_batch(batch: &RecordBatch, schema: &SchemaRef) -> SparkResult<RecordBatch> {
+pub fn to_spark_batch(batch: &RecordBatch, schema: &SchemaRef) -> SparkResult<RecordBatch> {
     let columns = batch
         .columns()
         .iter()

@@ -109,30 +109,9 @@ pub async fn write(session: &Session, w: WriteOperation) -> SparkResult<()> {
     };
     let mut stream = df.execute_stream().await?;
     while let Some(batch) = stream.next().await {
-        job.write(&cast(&batch?, &schema)?)?;
+        job.write(&crate::execute::to_spark_batch(&batch?, &schema)?)?;
     }
     job.finish()
-}
-
-fn cast(batch: &RecordBatch, schema: &SchemaRef) -> SparkResult<RecordBatch> {
-    let columns = batch
-        .columns()
-        .iter()
-        .zip(schema.fields())
-        .map(|(c, f)| {
-            if c.data_type() == f.data_type() {
-                Ok(c.clone())
-            } else {
-                arrow::compute::cast(c, f.data_type())
-            }
-        })
-        .collect::<Result<Vec<ArrayRef>, _>>()?;
-    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-    Ok(RecordBatch::try_new_with_options(
-        schema.clone(),
-        columns,
-        &options,
-    )?)
 }
 
 /// Which columns name the folders (`partitionBy`) and which go into the files.
