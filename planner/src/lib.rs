@@ -14,7 +14,7 @@ pub mod show;
 pub mod sql;
 pub mod table_functions;
 pub mod types;
-mod udf;
+pub mod udf;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

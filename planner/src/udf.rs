@@ -139,6 +139,21 @@ fn udf_expr(def: Def, fixed: Option<DataType>, args: Vec<Expr>) -> Expr {
     ))
 }
 
+/// The functions here that SQL text can call by name (DataFusion's SQL planner resolves
+/// names through the session's registry).
+pub fn sql_functions() -> Vec<ScalarUDF> {
+    [SPLIT, REGEXP_EXTRACT, GET_JSON_OBJECT, TO_JSON]
+        .into_iter()
+        .map(|def| {
+            ScalarUDF::new_from_impl(SparkUdf {
+                def,
+                signature: Signature::variadic_any(Volatility::Immutable),
+                fixed: None,
+            })
+        })
+        .collect()
+}
+
 pub(crate) fn call(def: Def, args: Vec<Expr>) -> Expr {
     udf_expr(def, None, args)
 }

@@ -169,6 +169,9 @@ impl Session {
             .with_spark_features()
             .build();
         let ctx = SessionContext::new_with_state(state);
+        for f in planner::udf::sql_functions() {
+            ctx.register_udf(f);
+        }
         if let Some(range) = ctx.state().table_functions().get("range").cloned() {
             ctx.register_udtf(
                 "range",
