@@ -218,6 +218,12 @@ fn divide(c: Call) -> PlanResult<Expr> {
     let schema = c.schema;
     let ansi = c.p.config.ansi;
     let [l, r] = two("/", c)?;
+    Ok(spark_divide(l, r, schema, ansi))
+}
+
+/// Spark's `l / r`: decimals divide as decimals, everything else as doubles, with NULL (or
+/// an error under ANSI) for a zero divisor.
+pub(crate) fn spark_divide(l: Expr, r: Expr, schema: &DFSchema, ansi: bool) -> Expr {
     let is_decimal = |e: &Expr| {
         matches!(
             e.get_type(schema),
@@ -225,14 +231,10 @@ fn divide(c: Call) -> PlanResult<Expr> {
         )
     };
     if is_decimal(&l) && is_decimal(&r) {
-        return Ok(binary_expr(l, Operator::Divide, r));
+        return binary_expr(l, Operator::Divide, r);
     }
-    let l = cast(l, DataType::Float64);
-    let r = cast(r, DataType::Float64);
-    Ok(udf::call(
-        if ansi { udf::DIVIDE_ANSI } else { udf::DIVIDE },
-        vec![l, r],
-    ))
+    let args = vec![cast(l, DataType::Float64), cast(r, DataType::Float64)];
+    udf::call(if ansi { udf::DIVIDE_ANSI } else { udf::DIVIDE }, args)
 }
 
 fn case_when(c: Call) -> PlanResult<Expr> {

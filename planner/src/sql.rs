@@ -4,12 +4,9 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use arrow::datatypes::DataType;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, ParamValues, ScalarValue};
-use datafusion::logical_expr::{
-    cast, BinaryExpr, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, Operator,
-};
+use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, LogicalPlanBuilder, Operator};
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{
     self, Expr as SqlExpr, FunctionArg, FunctionArgExpr, FunctionArguments, SelectItem, SetExpr,
@@ -21,7 +18,7 @@ use regex::Regex;
 
 use crate::error::{PlanError, PlanResult};
 use crate::expression::column_at;
-use crate::{literal, udf, Planner};
+use crate::{literal, Planner};
 
 /// Splits a possibly backquoted multi-part name (`` db.`my table` ``) into its parts.
 pub fn split_identifier(name: &str) -> Vec<String> {
@@ -472,33 +469,14 @@ fn int_literals(e: Expr) -> PlanResult<Expr> {
 }
 
 fn divide_in_expr(e: Expr, schema: &DFSchema, ansi: bool) -> PlanResult<Expr> {
-    let divide = if ansi { udf::DIVIDE_ANSI } else { udf::DIVIDE };
     Ok(e.transform_up(|x| match x {
         Expr::BinaryExpr(BinaryExpr {
             left,
             op: Operator::Divide,
             right,
-        }) => {
-            let decimal = |e: &Expr| {
-                matches!(
-                    e.get_type(schema),
-                    Ok(DataType::Decimal128(..) | DataType::Decimal256(..))
-                )
-            };
-            if decimal(&left) && decimal(&right) {
-                Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr {
-                    left,
-                    op: Operator::Divide,
-                    right,
-                })))
-            } else {
-                let args = vec![
-                    cast(*left, DataType::Float64),
-                    cast(*right, DataType::Float64),
-                ];
-                Ok(Transformed::yes(udf::call(divide, args)))
-            }
-        }
+        }) => Ok(Transformed::yes(crate::functions::spark_divide(
+            *left, *right, schema, ansi,
+        ))),
         other => Ok(Transformed::no(other)),
     })?
     .data)
