@@ -4,6 +4,7 @@
 //! functions from the DataFusion `SessionState` (with the `datafusion-spark` functions
 //! registered) behind sluice's own table of Spark semantics in [`functions`].
 mod datetime;
+pub mod ddl;
 pub mod error;
 mod expression;
 mod functions;

@@ -195,6 +195,66 @@ impl VisitorMut for Parameters<'_> {
     }
 }
 
+/// `t VERSION AS OF n` / `t TIMESTAMP AS OF 'ts'` become the table names `t@vN` /
+/// `t@ts:<text>`, which the catalog resolves to that version (DataFusion's planner ignores
+/// table versions).
+struct TimeTravel {
+    error: Option<PlanError>,
+}
+
+impl VisitorMut for TimeTravel {
+    type Break = ();
+    fn pre_visit_table_factor(
+        &mut self,
+        factor: &mut ast::TableFactor,
+    ) -> std::ops::ControlFlow<()> {
+        let ast::TableFactor::Table {
+            name,
+            version,
+            alias,
+            ..
+        } = factor
+        else {
+            return std::ops::ControlFlow::Continue(());
+        };
+        let Some(v) = version.take() else {
+            return std::ops::ControlFlow::Continue(());
+        };
+        let literal = |e: &SqlExpr| match e {
+            SqlExpr::Value(v) => match &v.value {
+                Value::Number(n, _) => Some(n.clone()),
+                Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => Some(s.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        let suffix = match &v {
+            ast::TableVersion::VersionAsOf(e) => literal(e).map(|n| format!("@v{n}")),
+            ast::TableVersion::TimestampAsOf(e) => literal(e).map(|t| format!("@ts:{t}")),
+            _ => None,
+        };
+        let (Some(suffix), Some(ast::ObjectNamePart::Identifier(last))) =
+            (suffix, name.0.last_mut())
+        else {
+            self.error = Some(PlanError::analysis(format!(
+                "[INVALID_TIME_TRAVEL_SPEC] Cannot specify both version and timestamp, or a non-literal, when time travelling the table: {v}"
+            )));
+            return std::ops::ControlFlow::Break(());
+        };
+        if alias.is_none() {
+            // Columns stay qualified by the table's own name.
+            *alias = Some(ast::TableAlias {
+                explicit: false,
+                name: last.clone(),
+                columns: vec![],
+                at: None,
+            });
+        }
+        last.value.push_str(&suffix);
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
 /// Spark types an integer literal INT when it fits; DataFusion types every one BIGINT. The
 /// literals that are values (operands, arguments, select items, VALUES rows) become
 /// `CAST(n AS INT)` before planning; positions such as `ORDER BY 1` and LIMIT stay numbers.
@@ -324,6 +384,11 @@ pub async fn plan_query_with(
     };
     if let DFStatement::Statement(s) = &mut statement {
         let _ = s.visit(&mut IntLiterals);
+        let mut travel = TimeTravel { error: None };
+        let _ = s.visit(&mut travel);
+        if let Some(e) = travel.error {
+            return Err(e);
+        }
     }
     let mut plan = p.state.statement_to_plan(statement).await?;
     if !params.values.is_empty() {

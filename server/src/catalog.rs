@@ -77,6 +77,79 @@ pub const GLOBAL_TEMP: &str = "global_temp";
 pub const DEFAULT_DB: &str = "default";
 pub const CATALOG: &str = "spark_catalog";
 
+/// `spark.read.format("delta")[.option("versionAsOf", n) | .option("timestampAsOf", ts)].load(path)`.
+async fn read_delta(source: DataSource) -> PlanResult<LogicalPlan> {
+    const OPTIONS: &[&str] = &["path", "versionasof", "timestampasof"];
+    if let Some(k) = source
+        .options
+        .keys()
+        .find(|k| !OPTIONS.contains(&k.as_str()))
+    {
+        return Err(PlanError::unsupported(format!(
+            "the delta read option `{k}`"
+        )));
+    }
+    if source.schema.is_some() {
+        return Err(PlanError::analysis(
+            "[DELTA_READ_SOURCE_SCHEMA_CONFLICT] A Delta table's schema comes from its log; do not specify a schema when reading it.".to_string(),
+        ));
+    }
+    let mut paths = source.paths.clone();
+    paths.extend(source.options.get("path").cloned());
+    let [path] = paths.as_slice() else {
+        return Err(PlanError::InvalidArgument(
+            "a Delta table is read from exactly one path".into(),
+        ));
+    };
+    let at = match (
+        source.options.get("versionasof"),
+        source.options.get("timestampasof"),
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(PlanError::analysis(
+                "[DELTA_ONEOF_IN_TIMETRAVEL] Please either provide 'timestampAsOf' or 'versionAsOf' for time travel.".to_string(),
+            ))
+        }
+        (Some(v), None) => delta_sink::TimeTravel::Version(v.trim().parse().map_err(|_| {
+            PlanError::InvalidArgument(format!("versionAsOf must be a number, got {v:?}"))
+        })?),
+        (None, Some(ts)) => delta_sink::TimeTravel::Timestamp(parse_timestamp(ts)?),
+        (None, None) => delta_sink::TimeTravel::Latest,
+    };
+    let wrap = |e: delta_sink::DeltaError| {
+        PlanError::DataFusion(datafusion::error::DataFusionError::External(Box::new(e)))
+    };
+    let url = delta_sink::location(path).map_err(wrap)?;
+    let provider = delta_sink::read::provider(&url, &at, None)
+        .await
+        .map_err(wrap)?;
+    Ok(LogicalPlanBuilder::scan(path.as_str(), provider_as_source(provider), None)?.build()?)
+}
+
+/// `timestampAsOf` values: a timestamp or date string (UTC), as Spark casts them.
+pub fn parse_timestamp(s: &str) -> PlanResult<chrono::DateTime<chrono::Utc>> {
+    use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
+    let t = s.trim();
+    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Ok(dt.with_timezone(&Utc));
+    }
+    for f in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(t, f) {
+            return Ok(Utc.from_utc_datetime(&n));
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Ok(Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()));
+    }
+    Err(PlanError::analysis(format!(
+        "[DELTA_TIMESTAMP_INVALID] The provided timestamp ({s}) cannot be converted to a valid timestamp."
+    )))
+}
+
 /// The planner's view of one session.
 pub struct SessionResolver<'a> {
     pub session: &'a Session,
@@ -85,7 +158,7 @@ pub struct SessionResolver<'a> {
 impl SessionResolver<'_> {
     async fn lookup(&self, parts: &[String]) -> PlanResult<LogicalPlan> {
         let (db, name) = match parts {
-            [name] => (DEFAULT_DB.to_string(), name.clone()),
+            [name] => (self.session.current_database(), name.clone()),
             [db, name] => (db.to_lowercase(), name.clone()),
             [catalog, db, name] if catalog.eq_ignore_ascii_case(CATALOG) => {
                 (db.to_lowercase(), name.clone())
@@ -104,7 +177,12 @@ impl SessionResolver<'_> {
 
 impl Resolver for SessionResolver<'_> {
     fn data_source(&self, source: DataSource) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
-        Box::pin(async move { crate::sources::read(&self.session.ctx, source).await })
+        Box::pin(async move {
+            if source.format == "delta" {
+                return read_delta(source).await;
+            }
+            crate::sources::read(&self.session.ctx, source).await
+        })
     }
 
     fn table(&self, name: Vec<String>) -> BoxFuture<'_, PlanResult<LogicalPlan>> {

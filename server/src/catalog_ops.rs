@@ -7,7 +7,7 @@ use arrow::datatypes::{Field, Schema};
 use proto::connect::catalog::CatType;
 use proto::connect::Catalog;
 
-use crate::catalog::{CATALOG, DEFAULT_DB, GLOBAL_TEMP};
+use crate::catalog::{CATALOG, GLOBAL_TEMP};
 use crate::error::{SparkError, SparkResult};
 use crate::session::Session;
 
@@ -32,8 +32,8 @@ fn bools(values: Vec<bool>) -> ArrayRef {
     Arc::new(BooleanArray::from(values))
 }
 
-fn known_database(db: &str) -> bool {
-    db.eq_ignore_ascii_case(DEFAULT_DB) || db.eq_ignore_ascii_case(GLOBAL_TEMP)
+fn known_database(session: &Session, db: &str) -> bool {
+    db.eq_ignore_ascii_case(GLOBAL_TEMP) || session.catalog().database(db).is_some()
 }
 
 fn schema_not_found(db: &str) -> SparkError {
@@ -50,37 +50,76 @@ pub async fn run(session: &Session, c: &Catalog) -> SparkResult<RecordBatch> {
     match kind {
         CatType::CurrentDatabase(_) => batch(vec![(
             "current_database",
-            strings(vec![Some(DEFAULT_DB.into())]),
+            strings(vec![Some(session.current_database())]),
         )]),
         CatType::CurrentCatalog(_) => batch(vec![(
             "current_catalog",
             strings(vec![Some(CATALOG.into())]),
         )]),
-        CatType::SetCurrentDatabase(s) if s.db_name.eq_ignore_ascii_case(DEFAULT_DB) => {
+        CatType::SetCurrentDatabase(s) => {
+            session.set_current_database(&s.db_name)?;
             batch(vec![])
         }
-        CatType::SetCurrentDatabase(s) => Err(schema_not_found(&s.db_name)),
-        CatType::DatabaseExists(d) => {
-            batch(vec![("exists", bools(vec![known_database(&d.db_name)]))])
+        CatType::DatabaseExists(d) => batch(vec![(
+            "exists",
+            bools(vec![known_database(session, &d.db_name)]),
+        )]),
+        CatType::ListDatabases(l) => {
+            let mut dbs = session.catalog().databases();
+            if let Some(p) = &l.pattern {
+                let re = crate::statements::like_pattern(p);
+                dbs.retain(|d| re.is_match(&d.name));
+            }
+            let n = dbs.len();
+            batch(vec![
+                (
+                    "name",
+                    strings(dbs.iter().map(|d| Some(d.name.clone())).collect()),
+                ),
+                ("catalog", strings(vec![Some(CATALOG.into()); n])),
+                (
+                    "description",
+                    strings(dbs.iter().map(|d| d.comment.clone()).collect()),
+                ),
+                (
+                    "locationUri",
+                    strings(
+                        dbs.iter()
+                            .map(|d| Some(format!("file:{}", d.location)))
+                            .collect(),
+                    ),
+                ),
+            ])
         }
-        CatType::ListDatabases(_) => batch(vec![
-            ("name", strings(vec![Some(DEFAULT_DB.into())])),
-            ("catalog", strings(vec![Some(CATALOG.into())])),
-            (
-                "description",
-                strings(vec![Some("default database".into())]),
-            ),
-            (
-                "locationUri",
-                strings(vec![Some(format!(
-                    "file:{}",
-                    session
-                        .config()
-                        .get("spark.sql.warehouse.dir")
-                        .unwrap_or("")
-                ))]),
-            ),
-        ]),
+        CatType::CreateTable(t) => {
+            let schema = match &t.schema {
+                Some(s) => {
+                    match planner::types::from_proto(s, &session.planner_config().time_zone)? {
+                        arrow::datatypes::DataType::Struct(f) => Some(Arc::new(Schema::new(f))),
+                        _ => None,
+                    }
+                }
+                None => None,
+            };
+            let name = planner::ddl::parse_table_name(&t.table_name)?;
+            if let Some(s) = t
+                .source
+                .as_deref()
+                .filter(|s| !s.eq_ignore_ascii_case("delta"))
+            {
+                return Err(SparkError::unsupported(format!(
+                    "spark.catalog.createTable with source {s:?} (sluice's catalog holds Delta tables)"
+                )));
+            }
+            let create = planner::ddl::CreateTable {
+                name: name.clone(),
+                location: t.path.clone().or_else(|| t.options.get("path").cloned()),
+                comment: t.description.clone(),
+                ..Default::default()
+            };
+            crate::delta_ops::create_table(session, create, schema).await?;
+            crate::delta_ops::table_rows(session, &name).await
+        }
         CatType::ListTables(l) => list_tables(session, l.db_name.as_deref(), l.pattern.as_deref()),
         CatType::TableExists(t) => {
             let exists = view_exists(session, t.db_name.as_deref(), &t.table_name).await?;
@@ -119,10 +158,15 @@ async fn view_exists(session: &Session, db: Option<&str>, name: &str) -> SparkRe
     let (db, table) = split(db, name);
     let schema = match db.as_deref() {
         Some(d) if d.eq_ignore_ascii_case(GLOBAL_TEMP) => session.global_views(),
-        Some(d) if !known_database(d) => return Ok(false),
-        _ => session.views(),
+        Some(d) if !known_database(session, d) => return Ok(false),
+        Some(d) => return Ok(session.catalog().table(d, &table).is_some()),
+        None => session.views(),
     };
-    Ok(schema.table_exist(&table))
+    Ok(schema.table_exist(&table)
+        || session
+            .catalog()
+            .table(&session.current_database(), &table)
+            .is_some())
 }
 
 fn list_tables(
@@ -130,50 +174,73 @@ fn list_tables(
     db: Option<&str>,
     pattern: Option<&str>,
 ) -> SparkResult<RecordBatch> {
-    if let Some(d) = db.filter(|d| !known_database(d)) {
+    if let Some(d) = db.filter(|d| !known_database(session, d)) {
         return Err(schema_not_found(d));
     }
     let global = db.is_some_and(|d| d.eq_ignore_ascii_case(GLOBAL_TEMP));
-    let mut rows: Vec<(String, Option<String>)> = vec![];
+    // (name, namespace, comment, table type)
+    let mut rows: Vec<(String, Option<String>, Option<String>, &str)> = vec![];
     if global {
         rows.extend(
             session
                 .global_views()
                 .table_names()
                 .into_iter()
-                .map(|n| (n, Some(GLOBAL_TEMP.to_string()))),
+                .map(|n| (n, Some(GLOBAL_TEMP.to_string()), None, "TEMPORARY")),
         );
+    } else {
+        let db = db
+            .map(str::to_lowercase)
+            .unwrap_or_else(|| session.current_database());
+        for t in session.catalog().tables(&db)? {
+            let kind = if t.external { "EXTERNAL" } else { "MANAGED" };
+            rows.push((t.name, Some(db.clone()), t.comment, kind));
+        }
     }
-    rows.extend(session.views().table_names().into_iter().map(|n| (n, None)));
+    rows.extend(
+        session
+            .views()
+            .table_names()
+            .into_iter()
+            .map(|n| (n, None, None, "TEMPORARY")),
+    );
     if let Some(p) = pattern {
         let re = crate::statements::like_pattern(p);
-        rows.retain(|(n, _)| re.is_match(n));
+        rows.retain(|(n, ..)| re.is_match(n));
     }
     let mut namespace = ListBuilder::new(StringBuilder::new());
-    for (_, ns) in &rows {
+    for (_, ns, ..) in &rows {
         if let Some(ns) = ns {
             namespace.values().append_value(ns);
         }
         namespace.append(true);
     }
-    let n = rows.len();
     batch(vec![
         (
             "name",
-            strings(rows.iter().map(|(name, _)| Some(name.clone())).collect()),
+            strings(rows.iter().map(|(name, ..)| Some(name.clone())).collect()),
         ),
         (
             "catalog",
             strings(
                 rows.iter()
-                    .map(|(_, ns)| ns.as_ref().map(|_| CATALOG.to_string()))
+                    .map(|(_, ns, ..)| ns.as_ref().map(|_| CATALOG.to_string()))
                     .collect(),
             ),
         ),
         ("namespace", Arc::new(namespace.finish())),
-        ("description", strings(vec![None; n])),
-        ("tableType", strings(vec![Some("TEMPORARY".into()); n])),
-        ("isTemporary", bools(vec![true; n])),
+        (
+            "description",
+            strings(rows.iter().map(|(_, _, c, _)| c.clone()).collect()),
+        ),
+        (
+            "tableType",
+            strings(rows.iter().map(|(.., k)| Some(k.to_string())).collect()),
+        ),
+        (
+            "isTemporary",
+            bools(rows.iter().map(|(.., k)| *k == "TEMPORARY").collect()),
+        ),
     ])
 }
 
@@ -202,6 +269,7 @@ async fn list_columns(session: &Session, db: Option<&str>, name: &str) -> SparkR
     let plan = crate::execute::plan_relation(session, &rel).await?;
     let fields = plan.schema().fields();
     let n = fields.len();
+    let partitions = crate::delta_ops::partition_columns(session, &parts).await;
     batch(vec![
         (
             "name",
@@ -221,7 +289,15 @@ async fn list_columns(session: &Session, db: Option<&str>, name: &str) -> SparkR
             "nullable",
             bools(fields.iter().map(|f| f.is_nullable()).collect()),
         ),
-        ("isPartition", bools(vec![false; n])),
+        (
+            "isPartition",
+            bools(
+                fields
+                    .iter()
+                    .map(|f| partitions.contains(f.name()))
+                    .collect(),
+            ),
+        ),
         ("isBucket", bools(vec![false; n])),
         ("isCluster", bools(vec![false; n])),
     ])

@@ -33,6 +33,8 @@ pub enum SparkError {
     Limit(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Delta(#[from] delta_sink::DeltaError),
 }
 
 impl SparkError {
@@ -104,6 +106,13 @@ const SPARK: &[&str] = &[
     "java.lang.Exception",
     "java.lang.Throwable",
 ];
+const CONCURRENT_MODIFICATION: &[&str] = &[
+    "io.delta.exceptions.ConcurrentWriteException",
+    "java.util.ConcurrentModificationException",
+    "java.lang.RuntimeException",
+    "java.lang.Exception",
+    "java.lang.Throwable",
+];
 const INVALID_PLAN: &[&str] = &[
     "org.apache.spark.sql.connect.common.InvalidPlanInput",
     "java.lang.Exception",
@@ -139,6 +148,18 @@ fn sql_state(class: &str) -> Option<&'static str> {
         ("PATH_ALREADY_EXISTS", "42K04"),
         ("TEMP_TABLE_OR_VIEW_ALREADY_EXISTS", "42P07"),
         ("UNSUPPORTED_FEATURE", "0A000"),
+        ("TABLE_OR_VIEW_ALREADY_EXISTS", "42P07"),
+        ("SCHEMA_ALREADY_EXISTS", "42P06"),
+        ("SCHEMA_NOT_FOUND", "42704"),
+        ("SCHEMA_NOT_EMPTY", "2BP01"),
+        ("DELTA_MISSING_DELTA_TABLE", "42P01"),
+        ("DELTA_PATH_EXISTS", "42K04"),
+        ("DELTA_METADATA_MISMATCH", "42KDG"),
+        ("DELTA_FAILED_TO_MERGE_FIELDS", "22005"),
+        ("DELTA_PARTITION_COLUMNS_MISMATCH", "42KD7"),
+        ("DELTA_REPLACE_WHERE_MISMATCH", "44000"),
+        ("DELTA_VERSION_INVALID", "42815"),
+        ("DELTA_CONCURRENT", "2D521"),
     ];
     STATES
         .iter()
@@ -178,6 +199,12 @@ fn from_datafusion(e: &DataFusionError) -> SparkThrowable {
     if let DataFusionError::External(inner) = root {
         if let Some(p) = inner.downcast_ref::<PlanError>() {
             return from_plan(p);
+        }
+        if let Some(s) = inner.downcast_ref::<SparkError>() {
+            return s.throwable();
+        }
+        if let Some(d) = inner.downcast_ref::<delta_sink::DeltaError>() {
+            return from_delta(d);
         }
     }
     if let DataFusionError::SchemaError(s, _) = root {
@@ -335,6 +362,28 @@ fn from_plan(e: &PlanError) -> SparkThrowable {
     }
 }
 
+/// Delta errors: Delta Lake on Spark raises most as AnalysisException (DeltaAnalysisException).
+fn from_delta(e: &delta_sink::DeltaError) -> SparkThrowable {
+    use delta_sink::DeltaError as D;
+    let msg = e.to_string();
+    match e {
+        D::NotATable(_)
+        | D::PathExists(_)
+        | D::SchemaMismatch(_)
+        | D::Analysis(_)
+        | D::CorruptLog { .. } => throwable(ANALYSIS, msg, HashMap::new()),
+        D::IllegalArgument(_) => throwable(ILLEGAL_ARGUMENT, msg, HashMap::new()),
+        D::Conflict(_) => throwable(CONCURRENT_MODIFICATION, msg, HashMap::new()),
+        D::Unsupported(_) => throwable(UNSUPPORTED, msg, HashMap::new()),
+        D::DataFusion(d) => from_datafusion(d),
+        D::Arrow(a) => from_datafusion(&DataFusionError::ArrowError(
+            Box::new(a.clone_for_report()),
+            None,
+        )),
+        D::Io(_) | D::Delta(_) => throwable(SPARK, msg, HashMap::new()),
+    }
+}
+
 /// Arrow errors are not `Clone`; the report only needs the text.
 trait CloneForReport {
     fn clone_for_report(&self) -> arrow::error::ArrowError;
@@ -363,6 +412,7 @@ impl SparkError {
             SparkError::Cancelled => throwable(SPARK, self.to_string(), HashMap::new()),
             SparkError::Limit(m) => throwable(RUNTIME, m.clone(), HashMap::new()),
             SparkError::Io(e) => throwable(SPARK, e.to_string(), HashMap::new()),
+            SparkError::Delta(d) => from_delta(d),
         }
     }
 

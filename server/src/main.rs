@@ -5,12 +5,14 @@ mod catalog_ops;
 mod compression;
 mod config;
 mod config_ops;
+mod delta_ops;
 mod error;
 mod execute;
 mod service;
 mod session;
 mod sources;
 mod statements;
+mod tables;
 mod writers;
 
 use std::net::SocketAddr;

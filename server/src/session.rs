@@ -3,17 +3,21 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, SchemaProvider};
+use std::sync::RwLock;
+
+use datafusion::catalog::SchemaProvider;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig as DFConfig, SessionContext};
 use datafusion_spark::SessionStateBuilderSpark;
+use delta_sink::catalog::Catalog;
 use proto::connect::ExecutePlanResponse;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
-use crate::catalog::{ViewSchema, CATALOG, DEFAULT_DB, GLOBAL_TEMP};
+use crate::catalog::{ViewSchema, CATALOG, DEFAULT_DB};
 use crate::config::SessionConfig;
 use crate::error::{SparkError, SparkResult, SparkThrowable};
+use crate::tables::SparkCatalog;
 
 /// Most operations a session may run at once.
 pub const MAX_OPERATIONS: usize = 64;
@@ -147,6 +151,7 @@ pub struct Session {
     operations: Mutex<HashMap<String, Arc<Operation>>>,
     errors: Mutex<Vec<(String, SparkThrowable)>>,
     tags: Mutex<Vec<String>>,
+    tables: Arc<SparkCatalog>,
 }
 
 impl Session {
@@ -155,6 +160,7 @@ impl Session {
         user_id: &str,
         config: SessionConfig,
         global_views: Arc<ViewSchema>,
+        catalog: Arc<Catalog>,
     ) -> SparkResult<Arc<Self>> {
         let df_config = DFConfig::new()
             .with_default_catalog_and_schema(CATALOG, DEFAULT_DB)
@@ -167,6 +173,7 @@ impl Session {
             .with_config(df_config)
             .with_default_features()
             .with_spark_features()
+            .with_query_planner(delta_sink::query_planner())
             .build();
         let ctx = SessionContext::new_with_state(state);
         for f in planner::udf::sql_functions() {
@@ -178,13 +185,13 @@ impl Session {
                 Arc::new(planner::table_functions::SparkRange::new(range)),
             );
         }
-        let catalog = Arc::new(MemoryCatalogProvider::new());
-        catalog.register_schema(
-            DEFAULT_DB,
-            Arc::new(ViewSchema::default()) as Arc<dyn SchemaProvider>,
-        )?;
-        catalog.register_schema(GLOBAL_TEMP, global_views as Arc<dyn SchemaProvider>)?;
-        ctx.register_catalog(CATALOG, catalog);
+        let tables = Arc::new(SparkCatalog {
+            catalog,
+            views: Arc::new(ViewSchema::default()),
+            global_views,
+            current: Arc::new(RwLock::new(DEFAULT_DB.to_string())),
+        });
+        ctx.register_catalog(CATALOG, tables.clone());
         Ok(Arc::new(Self {
             id: id.to_string(),
             user_id: user_id.to_string(),
@@ -195,7 +202,29 @@ impl Session {
             operations: Mutex::new(HashMap::new()),
             errors: Mutex::new(vec![]),
             tags: Mutex::new(vec![]),
+            tables,
         }))
+    }
+
+    /// The server's persistent table catalog.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.tables.catalog
+    }
+
+    pub fn current_database(&self) -> String {
+        self.tables.current_database()
+    }
+
+    /// `USE db`: unqualified names now resolve in `db`.
+    pub fn set_current_database(&self, db: &str) -> SparkResult<()> {
+        let db = self.catalog().require_database(db)?.name;
+        if let Ok(mut c) = self.tables.current.write() {
+            *c = db.clone();
+        }
+        let state = self.ctx.state_ref();
+        let mut state = state.write();
+        state.config_mut().options_mut().catalog.default_schema = db;
+        Ok(())
     }
 
     pub fn config(&self) -> MutexGuard<'_, SessionConfig> {
@@ -270,17 +299,11 @@ impl Session {
 
     /// Temp views of this session.
     pub fn views(&self) -> Arc<dyn SchemaProvider> {
-        self.ctx
-            .catalog(CATALOG)
-            .and_then(|c| c.schema(DEFAULT_DB))
-            .unwrap_or_else(|| Arc::new(ViewSchema::default()))
+        self.tables.views.clone()
     }
 
     pub fn global_views(&self) -> Arc<dyn SchemaProvider> {
-        self.ctx
-            .catalog(CATALOG)
-            .and_then(|c| c.schema(GLOBAL_TEMP))
-            .unwrap_or_else(|| Arc::new(ViewSchema::default()))
+        self.tables.global_views.clone()
     }
 
     pub fn interrupt_all(&self) -> Vec<String> {
@@ -299,6 +322,7 @@ impl Session {
 pub struct Sessions {
     sessions: Mutex<HashMap<(String, String), Arc<Session>>>,
     global_views: Arc<ViewSchema>,
+    catalog: Arc<Catalog>,
     warehouse: String,
     time_zone: String,
 }
@@ -308,6 +332,7 @@ impl Sessions {
         Self {
             sessions: Mutex::new(HashMap::new()),
             global_views: Arc::new(ViewSchema::default()),
+            catalog: Arc::new(Catalog::new(&warehouse)),
             warehouse,
             time_zone,
         }
@@ -325,7 +350,13 @@ impl Sessions {
             return Ok(s.clone());
         }
         let config = SessionConfig::new(&self.warehouse, &self.time_zone);
-        let s = Session::new(session_id, user_id, config, self.global_views.clone())?;
+        let s = Session::new(
+            session_id,
+            user_id,
+            config,
+            self.global_views.clone(),
+            self.catalog.clone(),
+        )?;
         sessions.insert(key, s.clone());
         Ok(s)
     }

@@ -59,6 +59,11 @@ async fn run_sql_text(
         sql_result(out, relation);
         return Ok(());
     };
+    if let Some(stmt) = planner::ddl::parse(&sql.query)? {
+        let result = crate::delta_ops::run(session, stmt).await?;
+        sql_result(out, local_relation(&result)?);
+        return Ok(());
+    }
     let result = match classify(&sql.query) {
         SparkStatement::Query => {
             // Analyse now so errors surface at spark.sql(), as in Spark; run later.
@@ -180,6 +185,15 @@ fn show_tables(
         .as_deref()
         .is_some_and(|d| d.eq_ignore_ascii_case(crate::catalog::GLOBAL_TEMP));
     let mut rows: Vec<(String, String, bool)> = vec![];
+    if !global {
+        let db = database
+            .as_deref()
+            .map(str::to_lowercase)
+            .unwrap_or_else(|| session.current_database());
+        for t in session.catalog().tables(&db)? {
+            rows.push((db.clone(), t.name, false));
+        }
+    }
     if global {
         for n in session.global_views().table_names() {
             rows.push((crate::catalog::GLOBAL_TEMP.into(), n, true));

@@ -59,20 +59,15 @@ pub async fn write(session: &Session, w: WriteOperation) -> SparkResult<()> {
         .input
         .as_ref()
         .ok_or_else(|| SparkError::invalid("write without input"))?;
+    let format = w.source.clone().map(|f| f.to_ascii_lowercase());
+    if matches!(w.save_type, Some(SaveType::Table(_))) || format.as_deref() == Some("delta") {
+        return write_delta(session, &w).await;
+    }
     let path = match &w.save_type {
         Some(SaveType::Path(p)) => p.clone(),
-        Some(SaveType::Table(_)) => {
-            return Err(SparkError::unsupported(
-                "saveAsTable / insertInto (Delta tables arrive with delta_sink)",
-            ))
-        }
-        None => return Err(SparkError::invalid("write without a path or table")),
+        _ => return Err(SparkError::invalid("write without a path or table")),
     };
-    let format = w
-        .source
-        .clone()
-        .unwrap_or_else(|| "parquet".into())
-        .to_ascii_lowercase();
+    let format = format.unwrap_or_else(|| "parquet".into());
     if w.bucket_by.is_some() || !w.sort_column_names.is_empty() {
         return Err(SparkError::unsupported("bucketBy / sortBy"));
     }
@@ -112,6 +107,62 @@ pub async fn write(session: &Session, w: WriteOperation) -> SparkResult<()> {
         job.write(&crate::execute::to_spark_batch(&batch?, &schema)?)?;
     }
     job.finish()
+}
+
+/// Delta writes: `format("delta").save(path)`, `saveAsTable` (Delta unless another format is
+/// named) and `insertInto`.
+async fn write_delta(session: &Session, w: &WriteOperation) -> SparkResult<()> {
+    use proto::connect::write_operation::save_table::TableSaveMethod;
+    let input = w
+        .input
+        .as_ref()
+        .ok_or_else(|| SparkError::invalid("write without input"))?;
+    if let Some(f) = w
+        .source
+        .as_deref()
+        .filter(|f| !f.eq_ignore_ascii_case("delta"))
+    {
+        return Err(SparkError::unsupported(format!(
+            "saveAsTable with format {f:?} (sluice's catalog holds Delta tables)"
+        )));
+    }
+    if w.bucket_by.is_some() || !w.sort_column_names.is_empty() {
+        return Err(SparkError::unsupported("bucketBy / sortBy"));
+    }
+    let options: HashMap<String, String> = w
+        .options
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect();
+    let mode = match w.mode() {
+        SaveMode::Append => delta_sink::SaveMode::Append,
+        SaveMode::Overwrite => delta_sink::SaveMode::Overwrite,
+        SaveMode::Ignore => delta_sink::SaveMode::Ignore,
+        SaveMode::ErrorIfExists | SaveMode::Unspecified => delta_sink::SaveMode::ErrorIfExists,
+    };
+    let plan = plan_relation(session, input).await?;
+    let partition_by = w.partitioning_columns.clone();
+    match &w.save_type {
+        Some(SaveType::Path(p)) => {
+            crate::delta_ops::save_path(session, plan, p, mode, &options, partition_by).await
+        }
+        Some(SaveType::Table(t)) => {
+            let name = planner::ddl::parse_table_name(&t.table_name)?;
+            if t.save_method() == TableSaveMethod::InsertInto {
+                let overwrite = mode == delta_sink::SaveMode::Overwrite;
+                crate::delta_ops::insert_into(session, plan, &name, &[], overwrite, false).await
+            } else {
+                crate::delta_ops::save_as_table(session, plan, &name, mode, &options, partition_by)
+                    .await
+            }
+        }
+        None => match options.get("path") {
+            Some(p) => {
+                crate::delta_ops::save_path(session, plan, p, mode, &options, partition_by).await
+            }
+            None => Err(SparkError::invalid("write without a path or table")),
+        },
+    }
 }
 
 /// Which columns name the folders (`partitionBy`) and which go into the files.

@@ -1,0 +1,242 @@
+//! Row-level changes as single Delta commits: DELETE, UPDATE and MERGE. Conditions and
+//! values are SQL expression text; MERGE text may use the source and target aliases.
+use std::sync::Arc;
+
+use datafusion::execution::SessionState;
+use datafusion::prelude::DataFrame;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::DeltaTable;
+use url::Url;
+
+use crate::error::{DeltaError, DeltaResult};
+use crate::table::{self, TimeTravel};
+
+/// Rows changed by a statement (Spark's `num_affected_rows` and MERGE's detail columns).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RowCounts {
+    pub updated: i64,
+    pub deleted: i64,
+    pub inserted: i64,
+}
+
+impl RowCounts {
+    pub fn affected(&self) -> i64 {
+        self.updated + self.deleted + self.inserted
+    }
+}
+
+fn props() -> CommitProperties {
+    CommitProperties::default().with_max_retries(15)
+}
+
+async fn open(url: &Url) -> DeltaResult<DeltaTable> {
+    table::open(url, &TimeTravel::Latest).await
+}
+
+fn dml_error(e: deltalake::DeltaTableError) -> DeltaError {
+    match e {
+        deltalake::DeltaTableError::Generic(m)
+        | deltalake::DeltaTableError::InvalidData { message: m } => DeltaError::Analysis(m),
+        other => other.into(),
+    }
+}
+
+pub async fn delete(
+    url: &Url,
+    predicate: Option<String>,
+    session: Arc<SessionState>,
+) -> DeltaResult<RowCounts> {
+    let mut builder = open(url)
+        .await?
+        .delete()
+        .with_session_state(session)
+        .with_commit_properties(props());
+    if let Some(p) = predicate {
+        builder = builder.with_predicate(p);
+    }
+    let (_, metrics) = builder.await.map_err(dml_error)?;
+    Ok(RowCounts {
+        deleted: metrics.num_deleted_rows.unwrap_or(0) as i64,
+        ..Default::default()
+    })
+}
+
+pub async fn update(
+    url: &Url,
+    assignments: Vec<(String, String)>,
+    predicate: Option<String>,
+    session: Arc<SessionState>,
+) -> DeltaResult<RowCounts> {
+    let mut builder = open(url)
+        .await?
+        .update()
+        .with_session_state(session)
+        .with_commit_properties(props());
+    for (column, value) in assignments {
+        builder = builder.with_update(column, value);
+    }
+    if let Some(p) = predicate {
+        builder = builder.with_predicate(p);
+    }
+    let (_, metrics) = builder.await.map_err(dml_error)?;
+    Ok(RowCounts {
+        updated: metrics.num_updated_rows as i64,
+        ..Default::default()
+    })
+}
+
+/// One WHEN clause of a MERGE. `set` pairs are (target column, value expression); an empty
+/// `set` with `all` means `UPDATE SET *` / `INSERT *`.
+#[derive(Debug, Clone)]
+pub enum MergeClause {
+    MatchedUpdate {
+        condition: Option<String>,
+        set: Vec<(String, String)>,
+        all: bool,
+    },
+    MatchedDelete {
+        condition: Option<String>,
+    },
+    NotMatchedInsert {
+        condition: Option<String>,
+        set: Vec<(String, String)>,
+        all: bool,
+    },
+    NotMatchedBySourceUpdate {
+        condition: Option<String>,
+        set: Vec<(String, String)>,
+    },
+    NotMatchedBySourceDelete {
+        condition: Option<String>,
+    },
+}
+
+pub struct MergeSpec {
+    pub source: DataFrame,
+    pub source_alias: String,
+    pub target_alias: String,
+    pub on: String,
+    pub clauses: Vec<MergeClause>,
+    pub merge_schema: bool,
+}
+
+/// Quotes a column name for delta-rs' expression parser.
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+pub async fn merge(
+    url: &Url,
+    spec: MergeSpec,
+    session: Arc<SessionState>,
+) -> DeltaResult<RowCounts> {
+    let target = open(url).await?;
+    let columns: Vec<String> = target
+        .snapshot()?
+        .snapshot()
+        .arrow_schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let source_columns: Vec<String> = spec
+        .source
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    // `*` assigns every target column from the source column of the same name.
+    let star = |all: bool, set: Vec<(String, String)>| -> DeltaResult<Vec<(String, String)>> {
+        if !all {
+            return Ok(set);
+        }
+        columns
+            .iter()
+            .map(|c| {
+                let s = source_columns
+                    .iter()
+                    .find(|s| s.eq_ignore_ascii_case(c))
+                    .ok_or_else(|| {
+                        DeltaError::Analysis(format!(
+                            "[DELTA_MERGE_UNRESOLVED_EXPRESSION] Cannot resolve {}.{c} in UPDATE/INSERT clause given columns {}.",
+                            spec.source_alias,
+                            source_columns.join(", ")
+                        ))
+                    })?;
+                Ok((c.clone(), format!("{}.{}", spec.source_alias, ident(s))))
+            })
+            .collect()
+    };
+    let mut builder = target
+        .merge(spec.source.clone(), spec.on.clone())
+        .with_source_alias(&spec.source_alias)
+        .with_target_alias(&spec.target_alias)
+        .with_merge_schema(spec.merge_schema)
+        .with_session_state(session)
+        .with_commit_properties(props());
+    for clause in spec.clauses.clone() {
+        builder = match clause {
+            MergeClause::MatchedUpdate {
+                condition,
+                set,
+                all,
+            } => {
+                let set = star(all, set)?;
+                builder.when_matched_update(|mut u| {
+                    for (c, v) in set {
+                        u = u.update(c, v);
+                    }
+                    match condition {
+                        Some(p) => u.predicate(p),
+                        None => u,
+                    }
+                })
+            }
+            MergeClause::MatchedDelete { condition } => {
+                builder.when_matched_delete(|d| match condition {
+                    Some(p) => d.predicate(p),
+                    None => d,
+                })
+            }
+            MergeClause::NotMatchedInsert {
+                condition,
+                set,
+                all,
+            } => {
+                let set = star(all, set)?;
+                builder.when_not_matched_insert(|mut i| {
+                    for (c, v) in set {
+                        i = i.set(c, v);
+                    }
+                    match condition {
+                        Some(p) => i.predicate(p),
+                        None => i,
+                    }
+                })
+            }
+            MergeClause::NotMatchedBySourceUpdate { condition, set } => builder
+                .when_not_matched_by_source_update(|mut u| {
+                    for (c, v) in set {
+                        u = u.update(c, v);
+                    }
+                    match condition {
+                        Some(p) => u.predicate(p),
+                        None => u,
+                    }
+                }),
+            MergeClause::NotMatchedBySourceDelete { condition } => builder
+                .when_not_matched_by_source_delete(|d| match condition {
+                    Some(p) => d.predicate(p),
+                    None => d,
+                }),
+        }
+        .map_err(dml_error)?;
+    }
+    let (_, m) = builder.await.map_err(dml_error)?;
+    Ok(RowCounts {
+        updated: m.num_target_rows_updated as i64,
+        deleted: m.num_target_rows_deleted as i64,
+        inserted: m.num_target_rows_inserted as i64,
+    })
+}

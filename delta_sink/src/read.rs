@@ -1,0 +1,26 @@
+//! Reading a Delta table (at its latest version or by time travel) as a DataFusion table.
+use std::sync::Arc;
+
+use datafusion::catalog::TableProvider;
+use datafusion::execution::SessionState;
+use url::Url;
+
+use crate::error::DeltaResult;
+use crate::table::{self, TimeTravel};
+
+/// A scan of the table as of `at`, resolved now (later commits are not seen by it).
+pub async fn provider(
+    url: &Url,
+    at: &TimeTravel,
+    session: Option<&Arc<SessionState>>,
+) -> DeltaResult<Arc<dyn TableProvider>> {
+    let t = table::open(url, at).await?;
+    let builder = t.table_provider();
+    Ok(match session {
+        Some(s) => {
+            t.update_datafusion_session(s.as_ref())?;
+            builder.with_session(s.clone()).await?
+        }
+        None => builder.await?,
+    })
+}

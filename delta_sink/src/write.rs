@@ -1,0 +1,237 @@
+//! Writing a DataFusion plan into a Delta table as one atomic commit: save modes, schema
+//! enforcement and evolution, replaceWhere, and idempotent application transactions.
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::LogicalPlan;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::kernel::Transaction;
+use deltalake::operations::write::{SchemaMode, WriteBuilder};
+use deltalake::protocol::SaveMode as DeltaSaveMode;
+use deltalake::{DeltaTable, DeltaTableBuilder};
+use url::Url;
+
+use crate::error::{DeltaError, DeltaResult};
+use crate::schema::{self, SchemaChange};
+use crate::table;
+
+/// Spark's `DataFrameWriter` save modes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SaveMode {
+    Append,
+    Overwrite,
+    ErrorIfExists,
+    Ignore,
+}
+
+/// An application transaction (`txnAppId`, `txnVersion`): a commit carrying a version the
+/// table already recorded for the app is skipped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Txn {
+    pub app_id: String,
+    pub version: i64,
+}
+
+/// Everything a write may ask for besides the data.
+#[derive(Debug, Clone)]
+pub struct WriteSpec {
+    pub mode: SaveMode,
+    pub partition_by: Vec<String>,
+    pub schema_change: SchemaChange,
+    /// `replaceWhere` predicate text (overwrite only).
+    pub replace_where: Option<String>,
+    pub txn: Option<Txn>,
+    /// Table name and description recorded in the metadata of a new table.
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Table properties (`delta.*` and user keys) for a new table.
+    pub properties: HashMap<String, String>,
+    /// Extra commitInfo entries (e.g. Spark's operation parameters).
+    pub commit_info: HashMap<String, serde_json::Value>,
+}
+
+impl WriteSpec {
+    pub fn new(mode: SaveMode) -> Self {
+        Self {
+            mode,
+            partition_by: vec![],
+            schema_change: SchemaChange::None,
+            replace_where: None,
+            txn: None,
+            name: None,
+            description: None,
+            properties: HashMap::new(),
+            commit_info: HashMap::new(),
+        }
+    }
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written {
+    /// Committed this version.
+    Committed(i64),
+    /// Nothing written: mode `ignore` on an existing table, or a transaction already applied.
+    Skipped,
+}
+
+pub async fn write(
+    url: &Url,
+    input: LogicalPlan,
+    session: Arc<SessionState>,
+    spec: WriteSpec,
+) -> DeltaResult<Written> {
+    let existing = table::open_if_exists(url).await?;
+    if let Some(t) = &existing {
+        match spec.mode {
+            SaveMode::ErrorIfExists => {
+                return Err(DeltaError::PathExists(table::display(url)));
+            }
+            SaveMode::Ignore => return Ok(Written::Skipped),
+            _ => {}
+        }
+        if let Some(txn) = &spec.txn {
+            if applied(t, txn).await? {
+                return Ok(Written::Skipped);
+            }
+        }
+        check_partitioning(t, &spec)?;
+    }
+    if spec.schema_change == SchemaChange::Overwrite && spec.mode != SaveMode::Overwrite {
+        return Err(DeltaError::Analysis(
+            "[DELTA_OVERWRITE_SCHEMA_WITH_DYNAMIC_PARTITION_OVERWRITE] overwriteSchema can only be used with mode(\"overwrite\").".into(),
+        ));
+    }
+    if spec.replace_where.is_some() && spec.mode != SaveMode::Overwrite {
+        return Err(DeltaError::Analysis(
+            "[DELTA_REPLACE_WHERE_IN_OVERWRITE] replaceWhere can only be used with mode(\"overwrite\").".into(),
+        ));
+    }
+    let data = match &existing {
+        Some(t) => schema::align(
+            input,
+            &t.snapshot()?.snapshot().arrow_schema(),
+            spec.schema_change,
+        )?,
+        None => schema::storage_plan(input)?,
+    };
+    check_partition_columns(&data, &spec.partition_by)?;
+
+    let (log_store, snapshot) = match existing {
+        Some(t) => (t.log_store(), Some(t.snapshot()?.snapshot().clone())),
+        None => (
+            DeltaTableBuilder::from_url(url.clone())?.build_storage()?,
+            None,
+        ),
+    };
+    let mut builder = WriteBuilder::new(log_store, snapshot)
+        .with_input_plan(data)
+        .with_session_state(session)
+        .with_save_mode(match spec.mode {
+            SaveMode::Overwrite => DeltaSaveMode::Overwrite,
+            _ => DeltaSaveMode::Append,
+        })
+        .with_commit_properties(commit_properties(&spec));
+    if !spec.partition_by.is_empty() {
+        builder = builder.with_partition_columns(spec.partition_by.clone());
+    }
+    builder = match spec.schema_change {
+        SchemaChange::None => builder,
+        SchemaChange::Merge => builder.with_schema_mode(SchemaMode::Merge),
+        SchemaChange::Overwrite => builder.with_schema_mode(SchemaMode::Overwrite),
+    };
+    if let Some(p) = spec.replace_where.clone() {
+        builder = builder.with_replace_where(p);
+    }
+    if let Some(n) = &spec.name {
+        builder = builder.with_table_name(n.clone());
+    }
+    if let Some(d) = &spec.description {
+        builder = builder.with_description(d.clone());
+    }
+    if !spec.properties.is_empty() {
+        builder = builder.with_configuration(
+            spec.properties
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.clone()))),
+        );
+    }
+    let written = builder.await.map_err(|e| write_error(&spec, e))?;
+    Ok(Written::Committed(written.version().unwrap_or(0) as i64))
+}
+
+pub(crate) fn commit_properties(spec: &WriteSpec) -> CommitProperties {
+    let mut props = CommitProperties::default().with_max_retries(15);
+    if !spec.commit_info.is_empty() {
+        props = props.with_metadata(spec.commit_info.clone());
+    }
+    if let Some(txn) = &spec.txn {
+        props = props.with_application_transaction(Transaction::new(&txn.app_id, txn.version));
+    }
+    props
+}
+
+/// Whether the table already recorded this (or a later) version for the app.
+pub async fn applied(t: &DeltaTable, txn: &Txn) -> DeltaResult<bool> {
+    let recorded = t
+        .snapshot()?
+        .transaction_version(t.log_store().as_ref(), &txn.app_id)
+        .await?;
+    Ok(recorded.is_some_and(|v| v >= txn.version))
+}
+
+fn check_partitioning(t: &DeltaTable, spec: &WriteSpec) -> DeltaResult<()> {
+    if spec.partition_by.is_empty()
+        || (spec.mode == SaveMode::Overwrite && spec.schema_change == SchemaChange::Overwrite)
+    {
+        return Ok(());
+    }
+    let current = t.snapshot()?.metadata().partition_columns().to_vec();
+    let same = current.len() == spec.partition_by.len()
+        && current
+            .iter()
+            .zip(&spec.partition_by)
+            .all(|(a, b)| a.eq_ignore_ascii_case(b));
+    if same {
+        return Ok(());
+    }
+    let list = |v: &[String]| {
+        v.iter()
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Err(DeltaError::Analysis(format!(
+        "[DELTA_PARTITION_COLUMNS_MISMATCH] Partition columns do not match the partition columns of the table.\nGiven: [{}]\nTable: [{}]",
+        list(&spec.partition_by),
+        list(&current)
+    )))
+}
+
+fn check_partition_columns(data: &LogicalPlan, partition_by: &[String]) -> DeltaResult<()> {
+    for p in partition_by {
+        if !data.schema().fields().iter().any(|f| f.name() == p) {
+            return Err(DeltaError::Analysis(format!(
+                "[DELTA_PARTITION_COLUMN_NOT_FOUND] Partition column `{p}` not found in schema [{}].",
+                data.schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn write_error(spec: &WriteSpec, e: deltalake::DeltaTableError) -> DeltaError {
+    let text = e.to_string();
+    if spec.replace_where.is_some() && text.contains("predicate") {
+        return DeltaError::Analysis(format!(
+            "[DELTA_REPLACE_WHERE_MISMATCH] Written data does not conform to partial table overwrite condition or constraint: {text}"
+        ));
+    }
+    e.into()
+}

@@ -1,0 +1,774 @@
+//! Delta tables from the client's point of view: `df.write.format("delta")`, `saveAsTable`,
+//! `insertInto`, and the SQL table statements (`planner::ddl`), on `delta_sink`.
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, StructArray};
+use arrow::datatypes::{DataType, Field, Fields, Schema};
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::{cast, col, LogicalPlan, LogicalPlanBuilder};
+use datafusion::prelude::DataFrame;
+use delta_sink::catalog::TableEntry;
+use delta_sink::dml::{MergeClause, MergeSpec};
+use delta_sink::table::NewTable;
+use delta_sink::{SaveMode, SchemaChange, Txn, Url, WriteSpec};
+use planner::ddl::{CreateTable, MergeSource, TableStatement, WhenClause};
+use planner::PlanError;
+use proto::connect::relation::RelType;
+use proto::connect::{Relation, Sql};
+
+use crate::error::{SparkError, SparkResult};
+use crate::execute::plan_relation;
+use crate::session::Session;
+use crate::tables::{self, Target};
+
+/// The options Delta's DataFrameWriter takes (lower-cased); others are refused.
+const WRITE_OPTIONS: &[&str] = &[
+    "mergeschema",
+    "overwriteschema",
+    "replacewhere",
+    "txnappid",
+    "txnversion",
+    "path",
+    "usermetadata",
+];
+
+fn analysis(msg: String) -> SparkError {
+    SparkError::Plan(PlanError::analysis(msg))
+}
+
+fn not_found(name: &str) -> SparkError {
+    SparkError::Plan(PlanError::TableNotFound(name.to_string()))
+}
+
+fn flag(options: &HashMap<String, String>, key: &str) -> SparkResult<bool> {
+    match options.get(key).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if v == "true" => Ok(true),
+        Some(v) if v == "false" => Ok(false),
+        Some(v) => Err(SparkError::Plan(PlanError::InvalidArgument(format!(
+            "[INVALID_BOOLEAN] option `{key}` must be true or false, got {v:?}"
+        )))),
+    }
+}
+
+fn state(session: &Session) -> Arc<SessionState> {
+    Arc::new(session.ctx.state())
+}
+
+/// A WriteSpec from DataFrameWriter options.
+pub fn write_spec(
+    mode: SaveMode,
+    options: &HashMap<String, String>,
+    partition_by: Vec<String>,
+) -> SparkResult<WriteSpec> {
+    if let Some(k) = options
+        .keys()
+        .find(|k| !WRITE_OPTIONS.contains(&k.as_str()))
+    {
+        return Err(SparkError::unsupported(format!(
+            "the delta write option `{k}`"
+        )));
+    }
+    let mut spec = WriteSpec::new(mode);
+    spec.partition_by = partition_by;
+    spec.schema_change = if flag(options, "overwriteschema")? {
+        SchemaChange::Overwrite
+    } else if flag(options, "mergeschema")? {
+        SchemaChange::Merge
+    } else {
+        SchemaChange::None
+    };
+    spec.replace_where = options.get("replacewhere").cloned();
+    match (options.get("txnappid"), options.get("txnversion")) {
+        (Some(app), Some(v)) => {
+            let version = v.trim().parse::<i64>().map_err(|_| {
+                SparkError::Plan(PlanError::InvalidArgument(format!(
+                    "[DELTA_INVALID_TXN_VERSION] txnVersion must be a number, got {v:?}"
+                )))
+            })?;
+            spec.txn = Some(Txn {
+                app_id: app.clone(),
+                version,
+            });
+        }
+        (None, None) => {}
+        _ => {
+            return Err(SparkError::Plan(PlanError::InvalidArgument(
+                "[DELTA_INVALID_IDEMPOTENT_WRITES_OPTIONS] Invalid options for idempotent Dataframe writes: both txnAppId and txnVersion must be specified.".into(),
+            )))
+        }
+    }
+    if let Some(m) = options.get("usermetadata") {
+        spec.commit_info
+            .insert("userMetadata".into(), serde_json::Value::String(m.clone()));
+    }
+    Ok(spec)
+}
+
+async fn commit(
+    session: &Session,
+    url: &Url,
+    plan: LogicalPlan,
+    spec: WriteSpec,
+) -> SparkResult<delta_sink::Written> {
+    Ok(delta_sink::write::write(url, plan, state(session), spec).await?)
+}
+
+/// `df.write.format("delta").mode(m).save(path)`.
+pub async fn save_path(
+    session: &Session,
+    plan: LogicalPlan,
+    path: &str,
+    mode: SaveMode,
+    options: &HashMap<String, String>,
+    partition_by: Vec<String>,
+) -> SparkResult<()> {
+    let url = delta_sink::location(path)?;
+    let spec = write_spec(mode, options, partition_by)?;
+    commit(session, &url, plan, spec).await?;
+    Ok(())
+}
+
+fn managed_url(session: &Session, db: &str, name: &str) -> SparkResult<Url> {
+    let dir = session.catalog().managed_location(db, name)?;
+    let url = delta_sink::location(&dir.display().to_string())?;
+    if dir.exists()
+        && std::fs::read_dir(&dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false)
+    {
+        return Err(analysis(format!(
+            "[LOCATION_ALREADY_EXISTS] Cannot name the managed table as `spark_catalog`.`{db}`.`{name}`, as its associated location '{}' already exists. Please pick a different table name, or remove the existing location first.",
+            dir.display()
+        )));
+    }
+    Ok(url)
+}
+
+/// Registers a table the catalog does not know yet, after its first commit.
+fn register(
+    session: &Session,
+    db: &str,
+    name: &str,
+    url: &Url,
+    external: bool,
+    comment: Option<String>,
+    replace: bool,
+) -> SparkResult<()> {
+    session.catalog().register_table(
+        TableEntry {
+            database: db.to_string(),
+            name: name.to_string(),
+            location: delta_sink::table::display(url),
+            provider: "delta".into(),
+            external,
+            comment,
+        },
+        replace,
+    )?;
+    Ok(())
+}
+
+fn target(session: &Session, parts: &[String]) -> SparkResult<Target> {
+    tables::target(session.catalog(), &session.current_database(), parts)
+}
+
+/// An existing table's location, or TABLE_OR_VIEW_NOT_FOUND.
+fn existing(session: &Session, parts: &[String]) -> SparkResult<(Target, Url)> {
+    let t = target(session, parts)?;
+    match t.url()? {
+        Some(u) => Ok((t, u)),
+        None => Err(not_found(&t.quoted())),
+    }
+}
+
+/// `df.write.saveAsTable(name)` (format delta).
+pub async fn save_as_table(
+    session: &Session,
+    plan: LogicalPlan,
+    parts: &[String],
+    mode: SaveMode,
+    options: &HashMap<String, String>,
+    partition_by: Vec<String>,
+) -> SparkResult<()> {
+    let t = target(session, parts)?;
+    let mut spec = write_spec(mode, options, partition_by)?;
+    match &t {
+        Target::Path(url) => {
+            commit(session, url, plan, spec).await?;
+        }
+        Target::Named {
+            entry: Some(e), ..
+        } => match mode {
+            SaveMode::ErrorIfExists => {
+                return Err(analysis(format!(
+                    "[TABLE_OR_VIEW_ALREADY_EXISTS] Cannot create table or view {} because it already exists.",
+                    t.quoted()
+                )))
+            }
+            SaveMode::Ignore => {}
+            _ => {
+                let url = delta_sink::location(&e.location)?;
+                commit(session, &url, plan, spec).await?;
+            }
+        },
+        Target::Named {
+            db,
+            name,
+            entry: None,
+        } => {
+            let (url, external) = match options.get("path") {
+                Some(p) => (delta_sink::location(p)?, true),
+                None => (managed_url(session, db, name)?, false),
+            };
+            spec.mode = SaveMode::Append;
+            spec.name = Some(name.clone());
+            commit(session, &url, plan, spec).await?;
+            register(session, db, name, &url, external, None, false)?;
+        }
+    }
+    Ok(())
+}
+
+/// The table's schema (for INSERT's by-position matching).
+async fn table_schema(url: &Url) -> SparkResult<Arc<Schema>> {
+    let provider = delta_sink::read::provider(url, &delta_sink::TimeTravel::Latest, None).await?;
+    Ok(provider.schema())
+}
+
+fn is_numeric(t: &DataType) -> bool {
+    t.is_numeric()
+}
+
+/// Lines the query's columns up with the table's by position (or by the given column list),
+/// casting numbers to the column types as Spark's store assignment does.
+fn by_position(
+    plan: LogicalPlan,
+    table: &Schema,
+    columns: &[String],
+    quoted: &str,
+) -> SparkResult<LogicalPlan> {
+    let targets: Vec<&Field> = if columns.is_empty() {
+        table.fields().iter().map(|f| f.as_ref()).collect()
+    } else {
+        columns
+            .iter()
+            .map(|c| {
+                table
+                    .fields()
+                    .iter()
+                    .find(|f| f.name().eq_ignore_ascii_case(c))
+                    .map(|f| f.as_ref())
+                    .ok_or_else(|| {
+                        SparkError::Plan(PlanError::UnresolvedColumn {
+                            name: format!("`{c}`"),
+                            suggestions: table
+                                .fields()
+                                .iter()
+                                .map(|f| format!("`{}`", f.name()))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        })
+                    })
+            })
+            .collect::<SparkResult<_>>()?
+    };
+    let data = plan.schema().clone();
+    if data.fields().len() != targets.len() {
+        let (kind, reason) = if data.fields().len() > targets.len() {
+            ("TOO_MANY_DATA_COLUMNS", "too many data columns")
+        } else {
+            ("NOT_ENOUGH_DATA_COLUMNS", "not enough data columns")
+        };
+        return Err(analysis(format!(
+            "[INSERT_COLUMN_ARITY_MISMATCH.{kind}] Cannot write to {quoted}, the reason is {reason}:\nTable columns: {}.\nData columns: {}.",
+            targets.iter().map(|f| format!("`{}`", f.name())).collect::<Vec<_>>().join(", "),
+            data.fields().iter().map(|f| format!("`{}`", f.name())).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let exprs: Vec<_> = data
+        .iter()
+        .zip(&targets)
+        .map(|((q, f), t)| {
+            let c = col(datafusion::common::Column::from((q, f.as_ref())));
+            let c = if f.data_type() != t.data_type()
+                && is_numeric(f.data_type())
+                && is_numeric(t.data_type())
+            {
+                cast(c, t.data_type().clone())
+            } else {
+                c
+            };
+            c.alias(t.name())
+        })
+        .collect();
+    Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
+}
+
+/// `df.write.insertInto(name[, overwrite])` and SQL `INSERT INTO/OVERWRITE`.
+pub async fn insert_into(
+    session: &Session,
+    plan: LogicalPlan,
+    parts: &[String],
+    columns: &[String],
+    overwrite: bool,
+    by_name: bool,
+) -> SparkResult<()> {
+    let (t, url) = existing(session, parts)?;
+    let plan = if by_name {
+        plan
+    } else {
+        by_position(
+            plan,
+            table_schema(&url).await?.as_ref(),
+            columns,
+            &t.quoted(),
+        )?
+    };
+    let mode = if overwrite {
+        SaveMode::Overwrite
+    } else {
+        SaveMode::Append
+    };
+    commit(session, &url, plan, WriteSpec::new(mode)).await?;
+    Ok(())
+}
+
+async fn plan_sql(session: &Session, query: &str) -> SparkResult<LogicalPlan> {
+    plan_relation(
+        session,
+        &Relation {
+            common: None,
+            rel_type: Some(RelType::Sql(Sql {
+                query: query.to_string(),
+                ..Default::default()
+            })),
+        },
+    )
+    .await
+}
+
+fn empty() -> RecordBatch {
+    RecordBatch::new_empty(Arc::new(Schema::empty()))
+}
+
+fn longs(columns: &[(&str, i64)]) -> SparkResult<RecordBatch> {
+    let schema = Schema::new(
+        columns
+            .iter()
+            .map(|(n, _)| Field::new(*n, DataType::Int64, true))
+            .collect::<Vec<_>>(),
+    );
+    let arrays: Vec<ArrayRef> = columns
+        .iter()
+        .map(|(_, v)| Arc::new(Int64Array::from(vec![*v])) as ArrayRef)
+        .collect();
+    Ok(RecordBatch::try_new(Arc::new(schema), arrays)?)
+}
+
+fn strings(name: &str, values: Vec<String>) -> SparkResult<RecordBatch> {
+    let schema = Schema::new(vec![Field::new(name, DataType::Utf8, true)]);
+    Ok(RecordBatch::try_new(
+        Arc::new(schema),
+        vec![Arc::new(StringArray::from(values))],
+    )?)
+}
+
+/// Runs a table statement; its result rows as Spark returns them.
+pub async fn run(session: &Session, stmt: TableStatement) -> SparkResult<RecordBatch> {
+    match stmt {
+        TableStatement::CreateTable(c) => create_table(session, c, None).await.map(|_| empty()),
+        TableStatement::Insert {
+            table,
+            overwrite,
+            columns,
+            by_name,
+            query,
+        } => {
+            let plan = plan_sql(session, &query).await?;
+            insert_into(session, plan, &table, &columns, overwrite, by_name).await?;
+            Ok(empty())
+        }
+        TableStatement::DropTable { name, if_exists } => {
+            if name.len() == 1 && session.views().table_exist(&name[0]) {
+                session.views().deregister_table(&name[0])?;
+                return Ok(empty());
+            }
+            let t = target(session, &name);
+            match t {
+                Ok(Target::Named {
+                    db,
+                    name: n,
+                    entry: Some(e),
+                }) => {
+                    session.catalog().drop_table(&db, &n)?;
+                    if !e.external {
+                        delta_sink::table::remove_local(&delta_sink::location(&e.location)?)?;
+                    }
+                }
+                Ok(Target::Path(_)) => {
+                    return Err(analysis(
+                        "[UNSUPPORTED_FEATURE.TABLE_OPERATION] DROP TABLE on a path-based Delta table is not supported; delete the directory instead.".into(),
+                    ))
+                }
+                _ if if_exists => {}
+                Ok(t) => return Err(not_found(&t.quoted())),
+                Err(_) => return Err(not_found(&name.join("."))),
+            }
+            Ok(empty())
+        }
+        TableStatement::CreateDatabase {
+            name,
+            if_not_exists,
+            comment,
+            location,
+        } => {
+            let location = location.map(|l| crate::writers::absolute(&l));
+            session
+                .catalog()
+                .create_database(&name, if_not_exists, location, comment)?;
+            Ok(empty())
+        }
+        TableStatement::DropDatabase {
+            name,
+            if_exists,
+            cascade,
+        } => {
+            if session.current_database().eq_ignore_ascii_case(&name) {
+                session.set_current_database(delta_sink::catalog::DEFAULT_DATABASE)?;
+            }
+            for t in session.catalog().drop_database(&name, if_exists, cascade)? {
+                if !t.external {
+                    delta_sink::table::remove_local(&delta_sink::location(&t.location)?)?;
+                }
+            }
+            Ok(empty())
+        }
+        TableStatement::UseDatabase { name } => {
+            session.set_current_database(&name)?;
+            Ok(empty())
+        }
+        TableStatement::ShowDatabases { pattern } => {
+            let mut names: Vec<String> = session
+                .catalog()
+                .databases()
+                .into_iter()
+                .map(|d| d.name)
+                .collect();
+            if let Some(p) = pattern {
+                let re = crate::statements::like_pattern(&p);
+                names.retain(|n| re.is_match(n));
+            }
+            strings("namespace", names)
+        }
+        TableStatement::DescribeHistory { table, limit } => {
+            let (_, url) = existing(session, &table)?;
+            Ok(delta_sink::describe::history(&url, limit).await?)
+        }
+        TableStatement::DescribeDetail { table } => {
+            let (t, url) = existing(session, &table)?;
+            let name = match &t {
+                Target::Named { db, name, .. } => Some(format!("spark_catalog.{db}.{name}")),
+                Target::Path(_) => None,
+            };
+            Ok(delta_sink::describe::detail(&url, name.as_deref()).await?)
+        }
+        TableStatement::Delete { table, predicate } => {
+            let (_, url) = existing(session, &table)?;
+            let counts = delta_sink::dml::delete(&url, predicate, state(session)).await?;
+            longs(&[("num_affected_rows", counts.affected())])
+        }
+        TableStatement::Update {
+            table,
+            assignments,
+            predicate,
+        } => {
+            let (_, url) = existing(session, &table)?;
+            let counts =
+                delta_sink::dml::update(&url, assignments, predicate, state(session)).await?;
+            longs(&[("num_affected_rows", counts.affected())])
+        }
+        TableStatement::Merge(m) => {
+            let (_, url) = existing(session, &m.target)?;
+            let source_plan = match &m.source {
+                MergeSource::Table(name) => {
+                    plan_sql(session, &format!("SELECT * FROM {}", quote_name(name))).await?
+                }
+                MergeSource::Query(q) => plan_sql(session, q).await?,
+            };
+            let source_alias = m.source_alias.clone().unwrap_or_else(|| match &m.source {
+                MergeSource::Table(n) => n.last().cloned().unwrap_or_else(|| "source".into()),
+                MergeSource::Query(_) => "source".into(),
+            });
+            let target_alias = m
+                .target_alias
+                .clone()
+                .unwrap_or_else(|| m.target.last().cloned().unwrap_or_else(|| "target".into()));
+            let spec = MergeSpec {
+                source: DataFrame::new(session.ctx.state(), source_plan),
+                source_alias,
+                target_alias,
+                on: m.on,
+                clauses: m.clauses.into_iter().map(clause).collect(),
+                merge_schema: session
+                    .config()
+                    .get("spark.databricks.delta.schema.autoMerge.enabled")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            };
+            let c = delta_sink::dml::merge(&url, spec, state(session)).await?;
+            longs(&[
+                ("num_affected_rows", c.affected()),
+                ("num_updated_rows", c.updated),
+                ("num_deleted_rows", c.deleted),
+                ("num_inserted_rows", c.inserted),
+            ])
+        }
+        TableStatement::Optimize {
+            table,
+            predicate,
+            zorder,
+        } => {
+            let (_, url) = existing(session, &table)?;
+            let filters = match predicate {
+                Some(p) => partition_equalities(&p)?,
+                None => vec![],
+            };
+            let m =
+                delta_sink::maintenance::optimize(&url, &filters, zorder, state(session)).await?;
+            let metrics = StructArray::from(vec![
+                (
+                    Arc::new(Field::new("numFilesAdded", DataType::Int64, true)),
+                    Arc::new(Int64Array::from(vec![m.files_added as i64])) as ArrayRef,
+                ),
+                (
+                    Arc::new(Field::new("numFilesRemoved", DataType::Int64, true)),
+                    Arc::new(Int64Array::from(vec![m.files_removed as i64])) as ArrayRef,
+                ),
+                (
+                    Arc::new(Field::new("partitionsOptimized", DataType::Int64, true)),
+                    Arc::new(Int64Array::from(vec![m.partitions_optimized as i64])) as ArrayRef,
+                ),
+            ]);
+            let fields: Fields = metrics.fields().clone();
+            let schema = Schema::new(vec![
+                Field::new("path", DataType::Utf8, true),
+                Field::new("metrics", DataType::Struct(fields), true),
+            ]);
+            Ok(RecordBatch::try_new(
+                Arc::new(schema),
+                vec![
+                    Arc::new(StringArray::from(vec![delta_sink::table::spark_location(
+                        &url,
+                    )])),
+                    Arc::new(metrics),
+                ],
+            )?)
+        }
+        TableStatement::Vacuum {
+            table,
+            retain_hours,
+            dry_run,
+        } => {
+            let (_, url) = existing(session, &table)?;
+            let enforce = !session
+                .config()
+                .get("spark.databricks.delta.retentionDurationCheck.enabled")
+                .is_some_and(|v| v.eq_ignore_ascii_case("false"));
+            let deleted =
+                delta_sink::maintenance::vacuum(&url, retain_hours, dry_run, enforce).await?;
+            if dry_run {
+                strings("path", deleted)
+            } else {
+                strings("path", vec![delta_sink::table::display(&url)])
+            }
+        }
+    }
+}
+
+fn quote_name(parts: &[String]) -> String {
+    parts
+        .iter()
+        .map(|p| format!("`{}`", p.replace('`', "``")))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn clause(c: WhenClause) -> MergeClause {
+    match c {
+        WhenClause::MatchedUpdate {
+            condition,
+            set,
+            all,
+        } => MergeClause::MatchedUpdate {
+            condition,
+            set,
+            all,
+        },
+        WhenClause::MatchedDelete { condition } => MergeClause::MatchedDelete { condition },
+        WhenClause::NotMatchedInsert {
+            condition,
+            set,
+            all,
+        } => MergeClause::NotMatchedInsert {
+            condition,
+            set,
+            all,
+        },
+        WhenClause::NotMatchedBySourceUpdate { condition, set } => {
+            MergeClause::NotMatchedBySourceUpdate { condition, set }
+        }
+        WhenClause::NotMatchedBySourceDelete { condition } => {
+            MergeClause::NotMatchedBySourceDelete { condition }
+        }
+    }
+}
+
+/// OPTIMIZE's WHERE: equalities on partition columns joined by AND.
+fn partition_equalities(p: &str) -> SparkResult<Vec<(String, String)>> {
+    p.split_terminator(" AND ")
+        .flat_map(|s| s.split(" and "))
+        .map(|term| {
+            let (c, v) = term.split_once('=').ok_or_else(|| {
+                analysis(format!(
+                    "[DELTA_UNSUPPORTED_OPTIMIZE_PREDICATE] OPTIMIZE takes equality predicates on partition columns joined by AND, not `{term}`."
+                ))
+            })?;
+            let v = v.trim().trim_matches('\'').trim_matches('"').to_string();
+            Ok((c.trim().trim_matches('`').to_string(), v))
+        })
+        .collect()
+}
+
+/// The partition columns of a catalog or path table (none for views and unknown names).
+pub async fn partition_columns(session: &Session, parts: &[String]) -> Vec<String> {
+    let Ok((_, url)) = existing(session, parts) else {
+        return vec![];
+    };
+    delta_sink::table::shape(&url)
+        .await
+        .map(|(_, p)| p)
+        .unwrap_or_default()
+}
+
+/// All rows of a table, for calls that answer with the table (`spark.catalog.createTable`).
+pub async fn table_rows(session: &Session, parts: &[String]) -> SparkResult<RecordBatch> {
+    let plan = plan_sql(session, &format!("SELECT * FROM {}", quote_name(parts))).await?;
+    let df = DataFrame::new(session.ctx.state(), plan);
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await?;
+    Ok(arrow::compute::concat_batches(&schema, &batches)?)
+}
+
+/// `CREATE TABLE` (and `spark.catalog.createTable`, which passes its schema directly).
+pub async fn create_table(
+    session: &Session,
+    c: CreateTable,
+    schema: Option<Arc<Schema>>,
+) -> SparkResult<()> {
+    if let Some(u) = c.using.as_deref().filter(|u| *u != "delta") {
+        return Err(SparkError::unsupported(format!(
+            "CREATE TABLE USING {u} (sluice's catalog holds Delta tables)"
+        )));
+    }
+    let t = target(session, &c.name)?;
+    let (db, name, entry) = match &t {
+        Target::Named { db, name, entry } => (db.clone(), name.clone(), entry.clone()),
+        Target::Path(url) => return create_at(session, url, c, schema).await,
+    };
+    match (&entry, c.replace, c.or_create) {
+        (Some(_), false, _) if c.if_not_exists => return Ok(()),
+        (Some(_), false, _) => {
+            return Err(analysis(format!(
+                "[TABLE_OR_VIEW_ALREADY_EXISTS] Cannot create table or view {} because it already exists.",
+                t.quoted()
+            )))
+        }
+        (None, true, false) => {
+            return Err(analysis(format!(
+                "[TABLE_OR_VIEW_NOT_FOUND] The table or view {} cannot be found.",
+                t.quoted()
+            )))
+        }
+        _ => {}
+    }
+    let (url, external) = match (&entry, &c.location) {
+        (Some(e), _) => (delta_sink::location(&e.location)?, e.external),
+        (None, Some(l)) => (delta_sink::location(l)?, true),
+        (None, None) => (managed_url(session, &db, &name)?, false),
+    };
+    // CREATE TABLE t USING DELTA LOCATION '/existing': register the table that is there.
+    let adopt = entry.is_none()
+        && external
+        && c.columns.is_none()
+        && schema.is_none()
+        && c.query.is_none()
+        && delta_sink::table::exists(&url);
+    if !adopt {
+        create_at(session, &url, c.clone(), schema).await?;
+    }
+    register(
+        session,
+        &db,
+        &name,
+        &url,
+        external,
+        c.comment,
+        entry.is_some(),
+    )
+}
+
+/// Creates (or replaces) the Delta table at `url` from the statement.
+async fn create_at(
+    session: &Session,
+    url: &Url,
+    c: CreateTable,
+    schema: Option<Arc<Schema>>,
+) -> SparkResult<()> {
+    let properties: HashMap<String, String> = c.properties.iter().cloned().collect();
+    let name = c.name.last().cloned();
+    if let Some(q) = &c.query {
+        let plan = plan_sql(session, q).await?;
+        let mut spec = WriteSpec::new(if c.replace {
+            SaveMode::Overwrite
+        } else {
+            SaveMode::ErrorIfExists
+        });
+        if c.replace {
+            spec.schema_change = SchemaChange::Overwrite;
+        }
+        spec.partition_by = c.partitioned_by.clone();
+        spec.properties = properties;
+        spec.name = name;
+        spec.description = c.comment.clone();
+        delta_sink::write::write(url, plan, state(session), spec).await?;
+        return Ok(());
+    }
+    let tz = session.planner_config().time_zone;
+    let schema = match (&c.columns, schema) {
+        (_, Some(s)) => Some(s),
+        (Some(ddl), None) => match planner::types::parse_ddl(ddl, &tz)? {
+            DataType::Struct(fields) => Some(Arc::new(Schema::new(fields))),
+            _ => None,
+        },
+        (None, None) => None,
+    };
+    if !c.replace && delta_sink::table::exists(url) {
+        return Err(SparkError::Delta(delta_sink::DeltaError::PathExists(
+            delta_sink::table::display(url),
+        )));
+    }
+    delta_sink::table::create(
+        url,
+        NewTable {
+            schema,
+            partition_by: c.partitioned_by,
+            properties,
+            name,
+            comment: c.comment,
+            replace: c.replace,
+        },
+    )
+    .await?;
+    Ok(())
+}
