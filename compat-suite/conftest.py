@@ -28,6 +28,13 @@ quiet_pyspark_loggers()
 logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "delta: Delta Lake tests (test_delta_*.py), each on a server of its own")
+    config.addinivalue_line(
+        "markers", "delta_crash: Delta crash-safety tests (kill -9, races, corrupt logs); `-m delta_crash`"
+    )
+
+
 def _default_binary() -> str:
     target = os.environ.get("CARGO_TARGET_DIR") or os.path.expanduser("~/.cache/sluice-target")
     return os.path.join(target, "debug", "sluice")

@@ -7,6 +7,10 @@ Workloads (each repeated N times; the median is reported):
   range_sum  `spark.range(10_000_000).selectExpr("sum(id)").collect()` on a new session
   json_group `spark.read.json(<20 files, 1,000,000 rows>).groupBy("category").count()
              .collect()` on a new session
+  delta_write  the same JSON read and written with `write.format("delta").mode("overwrite")
+             .save(dir)` on a new session (Spark has no Delta here: it writes parquet)
+  delta_read   `spark.read.format("delta").load(dir).groupBy("category").count().collect()`
+             of that table on a new session (Spark: parquet)
 """
 
 import argparse
@@ -72,8 +76,10 @@ def json_dataset(cache: Path, rows: int, files: int) -> Path:
 
 
 class Server:
-    def __init__(self, name, argv, env=None, start_timeout=180.0):
+    def __init__(self, name, argv, env=None, start_timeout=180.0, table_format="delta"):
         self.name, self.argv, self.env, self.start_timeout = name, argv, env, start_timeout
+        # the format of the delta_write / delta_read workloads on this server
+        self.table_format = table_format
 
     def run(self):
         return running_server(self.name, self.argv, self.start_timeout, env=self.env, poll=0.02)
@@ -97,7 +103,8 @@ def spark_server(spark_home: str) -> Server:
             "--conf", f"spark.sql.warehouse.dir={workdir / 'warehouse'}",
         ]  # fmt: skip
 
-    return Server("spark", argv, env={"SPARK_HOME": spark_home})
+    # No Delta jars without Maven: Spark's figures for the Delta workloads are parquet.
+    return Server("spark", argv, env={"SPARK_HOME": spark_home}, table_format="parquet")
 
 
 def sail_server(sail: str) -> Server:
@@ -156,23 +163,96 @@ def time_json_group(url: str, folder: Path, rows: int) -> float:
     return took
 
 
+def time_delta_write(url: str, folder: Path, out: Path, fmt: str) -> float:
+    """read.json of the input, written as one table with mode overwrite (the first run
+    creates it, every later one overwrites it)."""
+    started = time.perf_counter()
+    s = new_session(url)
+    try:
+        s.read.json(str(folder)).write.format(fmt).mode("overwrite").save(str(out))
+        took = time.perf_counter() - started
+    finally:
+        stop_quietly(s)
+    if fmt == "delta":
+        assert (out / "_delta_log").is_dir(), f"no _delta_log in {out}"
+    return took
+
+
+def time_delta_read(url: str, out: Path, fmt: str, rows: int) -> float:
+    started = time.perf_counter()
+    s = new_session(url)
+    try:
+        got = s.read.format(fmt).load(str(out)).groupBy("category").count().collect()
+        took = time.perf_counter() - started
+    finally:
+        stop_quietly(s)
+    assert len(got) == len(CATEGORIES) and sum(r["count"] for r in got) == rows, got[:3]
+    return took
+
+
+def check_delta_table(out: Path, rows: int) -> None:
+    """The table the server wrote, read by delta-rs (when installed): all rows, once."""
+    try:
+        from deltalake import DeltaTable
+    except ImportError:
+        return
+    dt = DeltaTable(str(out))
+    table = dt.to_pyarrow_table(columns=["category"])
+    assert table.num_rows == rows, table.num_rows
+    assert len(set(table.column("category").to_pylist())) == len(CATEGORIES)
+
+
 def bench_server(server: Server, args, folder: Path) -> dict:
-    times = {"start": [], "range_sum": [], "json_group": []}
+    times = {"start": [], "range_sum": [], "json_group": [], "delta_write": [], "delta_read": []}
     for i in range(args.repeats):
         times["start"].append(time_start(server))
         log(f"{server.name} start #{i + 1}: {times['start'][-1]:.3f}s")
-    with server.run() as url:
-        for _ in range(args.warmup):
-            time_range_sum(url)
-            time_json_group(url, folder, args.rows)
-        for i in range(args.repeats):
-            times["range_sum"].append(time_range_sum(url))
-            times["json_group"].append(time_json_group(url, folder, args.rows))
-            log(
-                f"{server.name} run #{i + 1}: range_sum {times['range_sum'][-1]:.3f}s, "
-                f"json_group {times['json_group'][-1]:.3f}s"
-            )
-    return {k: statistics.median(v) for k, v in times.items()}
+    fmt = server.table_format
+    out_root = Path(args.cache_dir) / f"out-{server.name}-{os.getpid()}"
+    shutil.rmtree(out_root, ignore_errors=True)
+    out = out_root / "table"
+    tables = True  # False once the server refuses the table workloads (an error, not a wrong answer)
+    try:
+        with server.run() as url:
+            for _ in range(args.warmup):
+                time_range_sum(url)
+                time_json_group(url, folder, args.rows)
+                tables = tables and table_workloads(server, url, folder, out, fmt, args.rows, times, False)
+            for i in range(args.repeats):
+                times["range_sum"].append(time_range_sum(url))
+                times["json_group"].append(time_json_group(url, folder, args.rows))
+                tables = tables and table_workloads(server, url, folder, out, fmt, args.rows, times, True)
+                log(
+                    f"{server.name} run #{i + 1}: range_sum {times['range_sum'][-1]:.3f}s, "
+                    f"json_group {times['json_group'][-1]:.3f}s"
+                    + (
+                        f", {fmt}_write {times['delta_write'][-1]:.3f}s, {fmt}_read {times['delta_read'][-1]:.3f}s"
+                        if tables else ""
+                    )
+                )
+        if tables and fmt == "delta":
+            check_delta_table(out, args.rows)
+    finally:
+        shutil.rmtree(out_root, ignore_errors=True)
+    return {k: statistics.median(v) if v else None for k, v in times.items()}
+
+
+def table_workloads(server, url, folder, out, fmt, rows, times, record) -> bool:
+    """delta_write then delta_read; False (and a note) if the server cannot do them."""
+    from pyspark.errors import PySparkException
+
+    try:
+        write = time_delta_write(url, folder, out, fmt)
+        read = time_delta_read(url, out, fmt, rows)
+    except PySparkException as e:
+        log(f"{server.name}: {fmt} workloads fail, reported as n/a: {type(e).__name__}: {str(e)[:200]}")
+        times["delta_write"].clear()
+        times["delta_read"].clear()
+        return False
+    if record:
+        times["delta_write"].append(write)
+        times["delta_read"].append(read)
+    return True
 
 
 def log(msg: str) -> None:
@@ -192,6 +272,8 @@ def table(results: dict, args) -> str:
         "start": "server start to first result",
         "range_sum": f"`range({RANGE_N:_})` sum, new session",
         "json_group": f"`read.json` {args.rows:_} rows / {args.files} files + groupBy count",
+        "delta_write": "`read.json` + write Delta, mode overwrite (Spark: parquet)",
+        "delta_read": "read that Delta table + groupBy count (Spark: parquet)",
     }
     head = ["workload"] + names + [f"sluice/{p}" for p in peers if "sluice" in results]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
