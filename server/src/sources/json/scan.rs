@@ -233,7 +233,7 @@ impl Scanner<'_> {
             return Err(());
         }
         self.i += 1;
-        if *slot == Shape::Null {
+        if matches!(slot, Shape::Null) {
             *slot = Shape::Struct(vec![]);
         }
         match slot {
@@ -300,7 +300,7 @@ impl Scanner<'_> {
             return Err(());
         }
         self.i += 1;
-        if *slot == Shape::Null {
+        if matches!(slot, Shape::Null) {
             *slot = Shape::List(Box::new(Shape::Null));
         }
         let mut other = Shape::Null;
@@ -461,7 +461,9 @@ fn merge_scalar(slot: &mut Shape, kind: Shape) {
             | (Shape::Bool, Shape::Bool)
             | (_, Shape::Null)
     );
-    if !same {
+    if matches!(slot, Shape::Null) {
+        *slot = kind;
+    } else if !same {
         slot.merge(kind);
     }
 }
