@@ -303,7 +303,7 @@ mod tests {
             .downcast_ref::<arrow::array::StringArray>()
             .unwrap();
         assert_eq!(strings.value(0), "x\ty");
-        assert!(strings.is_null(1));
+        assert!(arrow::array::Array::is_null(strings, 1));
     }
 
     #[test]
