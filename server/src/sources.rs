@@ -4,20 +4,26 @@
 //! `key=value` folders become partition columns after the data columns.
 mod convert;
 mod csv;
+mod exec;
 mod files;
 mod json;
+mod text;
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::ScalarValue;
-use datafusion::datasource::{provider_as_source, MemTable};
+use datafusion::datasource::provider_as_source;
+use datafusion::error::DataFusionError;
+use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{col, lit, Expr, LogicalPlan, LogicalPlanBuilder};
+use datafusion::physical_plan::{execute_stream, SendableRecordBatchStream};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use planner::{DataSource, PlanError, PlanResult};
 
+use exec::{FileDecoder, FileTable, ScanFile};
 pub use files::{escape_path_name, DEFAULT_PARTITION};
 
 /// The options each format reads (lower-cased); anything else is refused rather than ignored.
@@ -127,42 +133,88 @@ fn unable_to_infer(format: &str) -> PlanError {
     ))
 }
 
-/// Reads every file's text, parses it with the format's reader, and serves the rows from memory.
+/// A scan of csv, json or text files that reads them when the plan runs (the schema is
+/// inferred now when not given).
 fn read_text_format(
     source: &DataSource,
     listing: &files::Listing,
     time_zone: &str,
 ) -> PlanResult<LogicalPlan> {
-    let texts = listing
-        .files
-        .iter()
-        .map(|f| files::read_text(&f.path))
-        .collect::<PlanResult<Vec<_>>>()?;
-    let paths: Vec<&Path> = listing.files.iter().map(|f| f.path.as_path()).collect();
+    let paths: Vec<PathBuf> = listing.files.iter().map(|f| f.path.clone()).collect();
     let schema = source.schema.clone();
-    let (schema, batches) = match source.format.as_str() {
-        "csv" => csv::read(
-            &texts,
-            &paths,
-            schema,
-            &csv::CsvOptions::new(&source.options, time_zone)?,
-        )?,
-        "json" => json::read(
-            &texts,
+    let decoder: Arc<dyn FileDecoder> = match source.format.as_str() {
+        "csv" => {
+            let options = csv::CsvOptions::new(&source.options, time_zone)?;
+            let schema = convert::nullable(csv::schema(&paths, schema, &options)?.as_ref());
+            Arc::new(csv::CsvDecoder { schema, options })
+        }
+        "json" => Arc::new(json::decoder(
             &paths,
             schema,
             &json::JsonOptions::new(&source.options)?,
-        )?,
-        _ => read_text(&texts, source)?,
+        )?),
+        _ => Arc::new(text::TextDecoder::new(&source.options)),
     };
-    let (schema, batches) = with_partition_columns(listing, &schema, batches)?;
-    let table = MemTable::try_new(schema, vec![batches])?;
+    let table = file_table(source.format.as_str(), listing, decoder)?;
     Ok(LogicalPlanBuilder::scan(
         source.format.as_str(),
         provider_as_source(Arc::new(table)),
         None,
     )?
     .build()?)
+}
+
+/// JSON files read with a fixed schema and options (lower-case keys, as `spark.read` takes
+/// them), for instance the files of a streaming micro-batch: their rows as one stream, the
+/// files decoded in parallel on up to `partitions` partitions.
+#[cfg_attr(not(test), allow(dead_code))]
+pub fn read_json_files(
+    paths: &[PathBuf],
+    schema: SchemaRef,
+    options: &HashMap<String, String>,
+    partitions: usize,
+) -> PlanResult<SendableRecordBatchStream> {
+    let decoder = json::JsonDecoder::new(schema, json::JsonOptions::new(options)?);
+    let files = paths
+        .iter()
+        .map(|path| ScanFile {
+            size: std::fs::metadata(path).map_or(0, |m| m.len()),
+            path: path.clone(),
+            partition_values: vec![],
+        })
+        .collect();
+    let table = FileTable::new("json", decoder.schema().clone(), Arc::new(decoder), files);
+    let plan = table.exec(None, partitions, None)?;
+    Ok(execute_stream(plan, Arc::new(TaskContext::default()))?)
+}
+
+/// The table of a listing's files read by `decoder`, with the folder columns the data lacks.
+fn file_table(
+    name: &str,
+    listing: &files::Listing,
+    decoder: Arc<dyn FileDecoder>,
+) -> PlanResult<FileTable> {
+    let data = decoder.schema().clone();
+    let extra = partition_fields(listing, &data);
+    let mut fields: Vec<Field> = data.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.extend(extra.iter().map(|(_, f)| f.clone()));
+    let schema = convert::nullable(&Schema::new(fields));
+    let files = listing
+        .files
+        .iter()
+        .map(|file| {
+            let partition_values = extra
+                .iter()
+                .map(|(i, field)| partition_value(listing.value(file, *i), field.data_type()))
+                .collect::<PlanResult<Vec<_>>>()?;
+            Ok(ScanFile {
+                size: std::fs::metadata(&file.path).map_or(0, |m| m.len()),
+                path: file.path.clone(),
+                partition_values,
+            })
+        })
+        .collect::<PlanResult<Vec<_>>>()?;
+    Ok(FileTable::new(name, schema, decoder, files))
 }
 
 /// The partition columns a listing adds to `schema` (those the data does not hold already).
@@ -184,70 +236,13 @@ fn partition_value(value: Option<&str>, ty: &DataType) -> PlanResult<ScalarValue
     }
 }
 
-/// Appends each file's partition values to its batch as constant columns.
-fn with_partition_columns(
-    listing: &files::Listing,
-    schema: &SchemaRef,
-    batches: Vec<RecordBatch>,
-) -> PlanResult<(SchemaRef, Vec<RecordBatch>)> {
-    let extra = partition_fields(listing, schema);
-    if extra.is_empty() {
-        return Ok((convert::nullable(schema), batches));
+/// A reader's error raised while the plan runs.
+fn plan_to_df(e: PlanError) -> DataFusionError {
+    match e {
+        PlanError::DataFusion(e) => e,
+        PlanError::Arrow(e) => e.into(),
+        other => DataFusionError::Execution(other.to_string()),
     }
-    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields.extend(extra.iter().map(|(_, f)| f.clone()));
-    let full = convert::nullable(&Schema::new(fields));
-    let out = batches
-        .into_iter()
-        .zip(&listing.files)
-        .map(|(batch, file)| {
-            let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-            for (i, field) in &extra {
-                let value = partition_value(listing.value(file, *i), field.data_type())?;
-                columns.push(value.to_array_of_size(batch.num_rows())?);
-            }
-            let options =
-                arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-            Ok(RecordBatch::try_new_with_options(
-                full.clone(),
-                columns,
-                &options,
-            )?)
-        })
-        .collect::<PlanResult<Vec<_>>>()?;
-    Ok((full, out))
-}
-
-/// `spark.read.text`: one `value` row per line (`lineSep`, or any of `\n`, `\r\n`, `\r`),
-/// or one per file with `wholetext`.
-fn read_text(texts: &[String], source: &DataSource) -> PlanResult<(SchemaRef, Vec<RecordBatch>)> {
-    let whole = source
-        .options
-        .get("wholetext")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let separator = source.options.get("linesep").filter(|s| !s.is_empty());
-    let schema = Arc::new(Schema::new(vec![Field::new("value", DataType::Utf8, true)]));
-    let batches = texts
-        .iter()
-        .map(|text| {
-            let lines: Vec<&str> = match (whole, separator) {
-                (true, _) => vec![text.as_str()],
-                (false, Some(sep)) => {
-                    let mut parts: Vec<&str> = text.split(sep.as_str()).collect();
-                    if parts.last() == Some(&"") {
-                        parts.pop();
-                    }
-                    parts
-                }
-                (false, None) => text.lines().flat_map(|l| l.split('\r')).collect(),
-            };
-            Ok(RecordBatch::try_new(
-                schema.clone(),
-                vec![Arc::new(StringArray::from(lines))],
-            )?)
-        })
-        .collect::<PlanResult<Vec<_>>>()?;
-    Ok((schema, batches))
 }
 
 /// Parquet through DataFusion: one scan over the files, or per partition folder a scan with
@@ -330,4 +325,30 @@ fn data_columns(schema: &Schema) -> Vec<Expr> {
         .iter()
         .map(|f| col(datafusion::common::Column::new_unqualified(f.name())))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::TryStreamExt;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn json_files_with_a_fixed_schema() {
+        let dir = std::env::temp_dir().join(format!("sluice-json-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let clean = dir.join("a.json");
+        let bad = dir.join("b.json");
+        std::fs::write(&clean, "{\"a\": 1, \"b\": \"x\"}\n{\"a\": 2}\n").unwrap();
+        std::fs::write(&bad, "{\"a\": 3}\n{\"a\": \"three\"}\n{\"a\"\n").unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int64, true),
+            Field::new("b", DataType::Utf8, true),
+        ]));
+        let stream = read_json_files(&[clean, bad], schema, &HashMap::new(), 2).unwrap();
+        let batches: Vec<_> = stream.try_collect().await.unwrap();
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        // PERMISSIVE keeps the malformed rows (as NULLs).
+        assert_eq!(rows, 5);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -2,7 +2,7 @@
 //! `\`, an unescaped quote inside a quoted field makes the field plain text up to the next
 //! delimiter), Spark's schema inference and the PERMISSIVE / DROPMALFORMED / FAILFAST modes.
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
@@ -11,8 +11,11 @@ use planner::{PlanError, PlanResult};
 use serde_json::{Map, Value};
 
 use super::convert::{self, Formats, Mode};
+use super::exec::{self, FileDecoder};
+use super::{files, plan_to_df};
 
 /// The CSV options Spark users set, with Spark's defaults.
+#[derive(Debug, Clone)]
 pub struct CsvOptions {
     header: bool,
     infer_schema: bool,
@@ -295,26 +298,46 @@ fn merge(a: &DataType, b: &DataType) -> DataType {
     }
 }
 
-/// Reads the CSV files (their texts, in order) into one batch per file, with `schema` or an
-/// inferred one.
-pub fn read(
-    texts: &[String],
-    paths: &[&Path],
+/// The schema of a read: the given one, or the one Spark infers from every file.
+pub fn schema(
+    paths: &[PathBuf],
     schema: Option<SchemaRef>,
     o: &CsvOptions,
-) -> PlanResult<(SchemaRef, Vec<RecordBatch>)> {
-    let parsed = parse_all(texts, o);
-    let schema = match schema {
-        Some(s) => s,
-        None => infer(&parsed, o),
-    };
-    let batches = parsed
-        .files
+) -> PlanResult<SchemaRef> {
+    if let Some(s) = schema {
+        return Ok(s);
+    }
+    let texts = paths
         .iter()
-        .zip(paths)
-        .map(|(recs, path)| convert_file(recs, path, &schema, o))
+        .map(|p| files::read_text(p))
         .collect::<PlanResult<Vec<_>>>()?;
-    Ok((schema, batches))
+    Ok(infer(&parse_all(&texts, o), o))
+}
+
+/// Reads CSV files at execution, one file at a time.
+#[derive(Debug)]
+pub struct CsvDecoder {
+    pub schema: SchemaRef,
+    pub options: CsvOptions,
+}
+
+impl FileDecoder for CsvDecoder {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn decode(
+        &self,
+        file: &Path,
+        projection: &[usize],
+        emit: &mut dyn FnMut(RecordBatch) -> datafusion::common::Result<()>,
+    ) -> datafusion::common::Result<()> {
+        let text = files::read_text(file).map_err(plan_to_df)?;
+        let parsed = parse_all(std::slice::from_ref(&text), &self.options);
+        let recs = parsed.files.first().map_or(&[][..], Vec::as_slice);
+        let batch = convert_file(recs, file, &self.schema, &self.options).map_err(plan_to_df)?;
+        emit(exec::project(&batch, projection)?)
+    }
 }
 
 /// Typed rows of one file, applying the parse mode to records that do not fit `schema`.

@@ -1,17 +1,26 @@
 //! `spark.read.json`: JSON Lines (or one document per file with multiLine), Spark's schema
 //! inference (fields sorted by name, conflicting types become strings, `_corrupt_record` first
 //! when some record does not parse) and the parse modes.
-use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use planner::PlanResult;
 use serde_json::{Map, Value};
 
 use super::convert::{self, Formats, Mode};
 
+mod cache;
+mod decode;
+mod flat;
+mod infer;
+mod scan;
+mod shape;
+
+pub use decode::JsonDecoder;
+
+#[derive(Debug, Clone)]
 pub struct JsonOptions {
     multi_line: bool,
     primitives_as_string: bool,
@@ -67,6 +76,8 @@ fn records<'a>(text: &'a str, o: &JsonOptions) -> Vec<Record<'a>> {
 fn objects(v: Value) -> Option<Vec<Map<String, Value>>> {
     match v {
         Value::Object(m) => Some(vec![m]),
+        // Spark reads a `null` document as a row of NULLs.
+        Value::Null => Some(vec![Map::new()]),
         Value::Array(items) => items
             .into_iter()
             .map(|i| match i {
@@ -86,134 +97,32 @@ fn malformed_in_inference(o: &JsonOptions) -> planner::PlanError {
     ))
 }
 
-/// `JsonInferSchema`: the merged type of every row, fields sorted by name.
-fn infer(files: &[Vec<Record<'_>>], o: &JsonOptions) -> PlanResult<SchemaRef> {
-    let mut merged = DataType::Null;
-    let mut corrupt = false;
-    for rec in files.iter().flatten() {
-        match &rec.rows {
-            Some(rows) => {
-                for row in rows {
-                    merged = merge(&merged, &infer_object(row, o));
-                }
-            }
-            None if o.mode == Mode::FailFast => return Err(malformed_in_inference(o)),
-            None => corrupt |= o.mode == Mode::Permissive,
-        }
-    }
-    let mut fields: Vec<Field> = match canonical(&merged) {
-        Some(DataType::Struct(fields)) => fields.iter().map(|f| f.as_ref().clone()).collect(),
-        _ => vec![],
-    };
-    if corrupt && !fields.iter().any(|f| f.name() == &o.corrupt_column) {
-        fields.insert(0, Field::new(&o.corrupt_column, DataType::Utf8, true));
-    }
-    Ok(Arc::new(Schema::new(fields)))
-}
-
-fn infer_object(m: &Map<String, Value>, o: &JsonOptions) -> DataType {
-    let sorted: BTreeMap<&String, DataType> =
-        m.iter().map(|(k, v)| (k, infer_value(v, o))).collect();
-    DataType::Struct(
-        sorted
-            .into_iter()
-            .map(|(k, t)| Field::new(k, t, true))
-            .collect(),
-    )
-}
-
-fn infer_value(v: &Value, o: &JsonOptions) -> DataType {
-    match v {
-        Value::Null => DataType::Null,
-        Value::Bool(_) | Value::Number(_) if o.primitives_as_string => DataType::Utf8,
-        Value::Bool(_) => DataType::Boolean,
-        Value::Number(n) if n.is_i64() => DataType::Int64,
-        Value::Number(_) => DataType::Float64,
-        Value::String(_) => DataType::Utf8,
-        Value::Array(items) => {
-            let element = items
-                .iter()
-                .map(|i| infer_value(i, o))
-                .fold(DataType::Null, |a, b| merge(&a, &b));
-            DataType::List(Arc::new(Field::new("element", element, true)))
-        }
-        Value::Object(m) => infer_object(m, o),
-    }
-}
-
-/// Spark's `compatibleType`: numbers widen to double, structs merge field by field, anything
-/// else that differs becomes a string.
-fn merge(a: &DataType, b: &DataType) -> DataType {
-    use DataType::*;
-    match (a, b) {
-        (Null, t) | (t, Null) => t.clone(),
-        (a, b) if a == b => a.clone(),
-        (Int64 | Float64, Int64 | Float64) => Float64,
-        (List(x), List(y)) => List(Arc::new(Field::new(
-            "element",
-            merge(x.data_type(), y.data_type()),
-            true,
-        ))),
-        (Struct(x), Struct(y)) => {
-            let mut fields: BTreeMap<String, DataType> = x
-                .iter()
-                .map(|f| (f.name().clone(), f.data_type().clone()))
-                .collect();
-            for f in y.iter() {
-                let t = fields
-                    .get(f.name())
-                    .map_or(f.data_type().clone(), |t| merge(t, f.data_type()));
-                fields.insert(f.name().clone(), t);
-            }
-            Struct(
-                fields
-                    .into_iter()
-                    .map(|(k, t)| Field::new(k, t, true))
-                    .collect(),
-            )
-        }
-        _ => Utf8,
-    }
-}
-
-/// Spark's `canonicalizeType`: never-set types become strings, empty structs disappear.
-fn canonical(t: &DataType) -> Option<DataType> {
-    match t {
-        DataType::Null => Some(DataType::Utf8),
-        DataType::List(f) => {
-            let element = canonical(f.data_type()).unwrap_or(DataType::Utf8);
-            Some(DataType::List(Arc::new(Field::new(
-                "element", element, true,
-            ))))
-        }
-        DataType::Struct(fields) => {
-            let kept: Fields = fields
-                .iter()
-                .filter_map(|f| canonical(f.data_type()).map(|t| Field::new(f.name(), t, true)))
-                .collect();
-            (!kept.is_empty()).then_some(DataType::Struct(kept))
-        }
-        other => Some(other.clone()),
-    }
-}
-
-pub fn read(
-    texts: &[String],
-    paths: &[&Path],
+/// The schema of a read: the given one, or Spark's inference over every file; with the
+/// decoder that reads the files at execution.
+pub fn decoder(
+    paths: &[PathBuf],
     schema: Option<SchemaRef>,
     o: &JsonOptions,
-) -> PlanResult<(SchemaRef, Vec<RecordBatch>)> {
-    let files: Vec<Vec<Record<'_>>> = texts.iter().map(|t| records(t, o)).collect();
-    let schema = match schema {
-        Some(s) => s,
-        None => infer(&files, o)?,
-    };
-    let batches = files
-        .iter()
-        .zip(paths)
-        .map(|(recs, path)| convert_file(recs, path, &schema, o))
-        .collect::<PlanResult<Vec<_>>>()?;
-    Ok((schema, batches))
+) -> PlanResult<JsonDecoder> {
+    Ok(match schema {
+        Some(s) => JsonDecoder::new(s, o.clone()),
+        None => {
+            let facts = infer::scan_files(paths, o)?;
+            let schema = infer::schema(&facts, o)?;
+            JsonDecoder::new(schema, o.clone())
+        }
+    })
+}
+
+/// One file's text through the per-row reader: Spark's conversions, parse modes and corrupt
+/// column.
+fn convert_text(
+    text: &str,
+    path: &Path,
+    schema: &SchemaRef,
+    o: &JsonOptions,
+) -> PlanResult<RecordBatch> {
+    convert_file(&records(text, o), path, schema, o)
 }
 
 fn convert_file(
@@ -366,25 +275,11 @@ mod tests {
     }
 
     #[test]
-    fn inference_sorts_and_widens() {
-        let o = options(&[]);
-        let recs = records(
-            "{\"b\": 1, \"a\": \"x\"}\n{\"b\": 1.5, \"a\": 2}\nnot json\n",
-            &o,
-        );
-        let schema = infer(&[recs], &o).unwrap();
-        let names: Vec<&String> = schema.fields().iter().map(|f| f.name()).collect();
-        assert_eq!(names, vec!["_corrupt_record", "a", "b"]);
-        assert_eq!(schema.field(1).data_type(), &DataType::Utf8);
-        assert_eq!(schema.field(2).data_type(), &DataType::Float64);
-    }
-
-    #[test]
     fn conversion_is_partial() {
         let o = options(&[]);
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("a", DataType::Int32, true),
-            Field::new("b", DataType::Utf8, true),
+        let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new("a", DataType::Int32, true),
+            arrow::datatypes::Field::new("b", DataType::Utf8, true),
         ]));
         let row =
             serde_json::from_str::<Map<String, Value>>("{\"a\": \"three\", \"b\": \"z\"}").unwrap();
