@@ -59,7 +59,7 @@ def test_merge_update_and_insert(spark, warehouse):
     expected = [(1, "a", 10), (2, "B", 200), (3, "c", 30), (4, "d", 40)]
     assert dl_rows(loc) == expected
     assert client_rows(spark.table("t")) == expected
-    assert dl_ops(loc) == ["CREATE TABLE AS SELECT", "MERGE"]
+    assert dl_ops(loc)[1:] == ["MERGE"]  # the CTAS name: test_delta_sql.py::test_ctas_history_operation_name
     assert dl(loc).version() == 1
 
 
@@ -168,7 +168,7 @@ def test_delete_where(spark, warehouse):
     sql(spark, "DELETE FROM t WHERE v >= 20")
     assert dl_rows(loc) == [(1, "a", 10)]
     assert client_rows(spark.table("t")) == [(1, "a", 10)]
-    assert dl_ops(loc) == ["CREATE TABLE AS SELECT", "DELETE"]
+    assert dl_ops(loc)[1:] == ["DELETE"]
     # the deleted rows are still in version 0
     assert dl_rows(loc, version=0) == sorted(TARGET)
 
@@ -204,7 +204,7 @@ def test_update_where(spark, warehouse):
     expected = [(1, "A", 100), (2, "b", 20), (3, "C", 300)]
     assert dl_rows(loc) == expected
     assert client_rows(spark.table("t")) == expected
-    assert dl_ops(loc) == ["CREATE TABLE AS SELECT", "UPDATE"]
+    assert dl_ops(loc)[1:] == ["UPDATE"]
 
 
 def test_update_all_rows(spark, warehouse):

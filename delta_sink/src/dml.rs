@@ -61,14 +61,38 @@ pub async fn delete(
     })
 }
 
+/// Assignment targets must be columns of the table (Spark: UNRESOLVED_COLUMN).
+fn check_targets(columns: &[String], set: &[(String, String)]) -> DeltaResult<()> {
+    for (c, _) in set {
+        if !columns.iter().any(|t| t.eq_ignore_ascii_case(c)) {
+            return Err(DeltaError::Analysis(format!(
+                "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column, variable, or function parameter with name `{c}` cannot be resolved. Did you mean one of the following? [{}]. SQLSTATE: 42703",
+                columns.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn column_names(t: &DeltaTable) -> DeltaResult<Vec<String>> {
+    Ok(t.snapshot()?
+        .snapshot()
+        .arrow_schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect())
+}
+
 pub async fn update(
     url: &Url,
     assignments: Vec<(String, String)>,
     predicate: Option<String>,
     session: Arc<SessionState>,
 ) -> DeltaResult<RowCounts> {
-    let mut builder = open(url)
-        .await?
+    let t = open(url).await?;
+    check_targets(&column_names(&t)?, &assignments)?;
+    let mut builder = t
         .update()
         .with_session_state(session)
         .with_commit_properties(props());
@@ -131,14 +155,15 @@ pub async fn merge(
     session: Arc<SessionState>,
 ) -> DeltaResult<RowCounts> {
     let target = open(url).await?;
-    let columns: Vec<String> = target
-        .snapshot()?
-        .snapshot()
-        .arrow_schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let columns = column_names(&target)?;
+    for c in &spec.clauses {
+        match c {
+            MergeClause::MatchedUpdate { set, .. }
+            | MergeClause::NotMatchedInsert { set, .. }
+            | MergeClause::NotMatchedBySourceUpdate { set, .. } => check_targets(&columns, set)?,
+            _ => {}
+        }
+    }
     let source_columns: Vec<String> = spec
         .source
         .schema()

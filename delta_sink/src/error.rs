@@ -22,6 +22,9 @@ pub enum DeltaError {
     /// Another writer committed first in a way this write cannot be reconciled with.
     #[error("{0}")]
     Conflict(String),
+    /// Written rows break a NOT NULL column or CHECK constraint; nothing was committed.
+    #[error("{0}")]
+    Invariant(String),
     /// The transaction log cannot be read (corrupt or unreadable `_delta_log`).
     #[error("[DELTA_LOG_CORRUPTED] The Delta log of {path} cannot be read: {message}")]
     CorruptLog { path: String, message: String },

@@ -171,7 +171,9 @@ pub async fn create(url: &Url, spec: NewTable) -> DeltaResult<i64> {
         } else {
             SaveMode::ErrorIfExists
         })
-        .with_commit_properties(deltalake::kernel::transaction::CommitProperties::default());
+        .with_commit_properties(deltalake::kernel::transaction::CommitProperties::default())
+        // User properties (not only `delta.*`) are kept, as Delta does.
+        .with_raise_if_key_not_exists(false);
     if !spec.partition_by.is_empty() {
         b = b.with_partition_columns(spec.partition_by.clone());
     }

@@ -130,7 +130,9 @@ pub async fn write(
         .with_session_state(session)
         .with_save_mode(match spec.mode {
             SaveMode::Overwrite => DeltaSaveMode::Overwrite,
-            _ => DeltaSaveMode::Append,
+            SaveMode::Append => DeltaSaveMode::Append,
+            SaveMode::ErrorIfExists => DeltaSaveMode::ErrorIfExists,
+            SaveMode::Ignore => DeltaSaveMode::Ignore,
         })
         .with_commit_properties(commit_properties(&spec));
     if !spec.partition_by.is_empty() {
@@ -228,7 +230,16 @@ fn check_partition_columns(data: &LogicalPlan, partition_by: &[String]) -> Delta
 
 fn write_error(spec: &WriteSpec, e: deltalake::DeltaTableError) -> DeltaError {
     let text = e.to_string();
-    if spec.replace_where.is_some() && text.contains("predicate") {
+    if text.contains("failed validation check") && spec.replace_where.is_none() {
+        // delta-rs checks the table's NOT NULL columns and CHECK constraints.
+        return DeltaError::Invariant(format!(
+            "[DELTA_NOT_NULL_CONSTRAINT_VIOLATED] NOT NULL constraint or CHECK constraint violated: {}",
+            text.trim_start_matches("Generic DeltaTable error: External error: ")
+        ));
+    }
+    if spec.replace_where.is_some()
+        && (text.contains("predicate") || text.contains("failed validation check"))
+    {
         return DeltaError::Analysis(format!(
             "[DELTA_REPLACE_WHERE_MISMATCH] Written data does not conform to partial table overwrite condition or constraint: {text}"
         ));

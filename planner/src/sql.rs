@@ -195,6 +195,22 @@ impl VisitorMut for Parameters<'_> {
     }
 }
 
+/// Spark's `FOR VERSION AS OF` / `SYSTEM_VERSION AS OF` / `FOR TIMESTAMP AS OF` spellings,
+/// in the form the SQL parser takes.
+fn spark_temporal_clauses(sql: &str) -> std::borrow::Cow<'_, str> {
+    static VERSION: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\b(?:FOR\s+)?(?:SYSTEM_VERSION|VERSION)\s+AS\s+OF\b").expect("valid regex")
+    });
+    static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\bFOR\s+TIMESTAMP\s+AS\s+OF\b").expect("valid regex")
+    });
+    if !sql.to_ascii_uppercase().contains(" AS OF") {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    let v = VERSION.replace_all(sql, "VERSION AS OF");
+    std::borrow::Cow::Owned(TIMESTAMP.replace_all(&v, "TIMESTAMP AS OF").into_owned())
+}
+
 /// `t VERSION AS OF n` / `t TIMESTAMP AS OF 'ts'` become the table names `t@vN` /
 /// `t@ts:<text>`, which the catalog resolves to that version (DataFusion's planner ignores
 /// table versions).
@@ -230,7 +246,9 @@ impl VisitorMut for TimeTravel {
         };
         let suffix = match &v {
             ast::TableVersion::VersionAsOf(e) => literal(e).map(|n| format!("@v{n}")),
-            ast::TableVersion::TimestampAsOf(e) => literal(e).map(|t| format!("@ts:{t}")),
+            ast::TableVersion::TimestampAsOf(e) | ast::TableVersion::ForSystemTimeAsOf(e) => {
+                literal(e).map(|t| format!("@ts:{t}"))
+            }
             _ => None,
         };
         let (Some(suffix), Some(ast::ObjectNamePart::Identifier(last))) =
@@ -361,7 +379,8 @@ pub async fn plan_query_with(
     named: &HashMap<String, ScalarValue>,
     positional: &[ScalarValue],
 ) -> PlanResult<LogicalPlan> {
-    let mut statement = parse_one(sql)?;
+    let sql = spark_temporal_clauses(sql);
+    let mut statement = parse_one(&sql)?;
     let mut params = Parameters {
         named,
         positional,

@@ -58,7 +58,7 @@ pub async fn run(session: &Session, c: &Catalog) -> SparkResult<RecordBatch> {
         )]),
         CatType::SetCurrentDatabase(s) => {
             session.set_current_database(&s.db_name)?;
-            batch(vec![])
+            Ok(RecordBatch::new_empty(Arc::new(Schema::empty())))
         }
         CatType::DatabaseExists(d) => batch(vec![(
             "exists",

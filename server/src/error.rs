@@ -106,6 +106,13 @@ const SPARK: &[&str] = &[
     "java.lang.Exception",
     "java.lang.Throwable",
 ];
+const INVARIANT_VIOLATION: &[&str] = &[
+    "org.apache.spark.sql.delta.schema.DeltaInvariantViolationException",
+    "org.apache.spark.sql.delta.schema.InvariantViolationException",
+    "java.lang.RuntimeException",
+    "java.lang.Exception",
+    "java.lang.Throwable",
+];
 const CONCURRENT_MODIFICATION: &[&str] = &[
     "io.delta.exceptions.ConcurrentWriteException",
     "java.util.ConcurrentModificationException",
@@ -373,6 +380,7 @@ fn from_delta(e: &delta_sink::DeltaError) -> SparkThrowable {
         | D::Analysis(_)
         | D::CorruptLog { .. } => throwable(ANALYSIS, msg, HashMap::new()),
         D::IllegalArgument(_) => throwable(ILLEGAL_ARGUMENT, msg, HashMap::new()),
+        D::Invariant(_) => throwable(INVARIANT_VIOLATION, msg, HashMap::new()),
         D::Conflict(_) => throwable(CONCURRENT_MODIFICATION, msg, HashMap::new()),
         D::Unsupported(_) => throwable(UNSUPPORTED, msg, HashMap::new()),
         D::DataFusion(d) => from_datafusion(d),
