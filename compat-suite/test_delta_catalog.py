@@ -13,12 +13,13 @@ from harness.delta import (  # noqa: F401 - fixtures
     dl_schema,
     has_log,
     server,
+    session_on,
     spark,
     sql,
     tpath,
     warehouse,
 )
-from harness.session import new_session, stop_quietly
+from harness.session import stop_quietly
 
 pytestmark = pytest.mark.delta
 
@@ -124,7 +125,7 @@ def test_drop_temp_view(spark):
 
 
 def test_tables_survive_restart(server, warehouse, tpath):
-    s = new_session(server.url)
+    s = session_on(server)
     try:
         s.createDataFrame([(1, "a"), (2, "b")], "id int, name string").write.format("delta").saveAsTable("kept")
         sql(s, "CREATE DATABASE db1")
@@ -136,7 +137,7 @@ def test_tables_survive_restart(server, warehouse, tpath):
         stop_quietly(s)
     server.stop()
     server.start()
-    s = new_session(server.url)
+    s = session_on(server)
     try:
         assert client_rows(s.read.table("kept")) == [(1, "a"), (2, "b")]
         assert client_rows(s.table("db1.inner_t")) == [("q",)]
@@ -157,7 +158,7 @@ def test_tables_survive_restart(server, warehouse, tpath):
 
 
 def test_dropped_table_stays_dropped_after_restart(server, warehouse):
-    s = new_session(server.url)
+    s = session_on(server)
     try:
         sql(s, "CREATE TABLE gone (a INT) USING DELTA")
         sql(s, "DROP TABLE gone")
@@ -165,7 +166,7 @@ def test_dropped_table_stays_dropped_after_restart(server, warehouse):
         stop_quietly(s)
     server.stop()
     server.start()
-    s = new_session(server.url)
+    s = session_on(server)
     try:
         assert not s.catalog.tableExists("gone")
         assert "gone" not in [r["tableName"] for r in s.sql("SHOW TABLES").collect()]
@@ -174,14 +175,14 @@ def test_dropped_table_stays_dropped_after_restart(server, warehouse):
 
 
 def test_table_properties_survive_restart(server, warehouse):
-    s = new_session(server.url)
+    s = session_on(server)
     try:
         sql(s, "CREATE TABLE t (a INT, p STRING) USING DELTA PARTITIONED BY (p) COMMENT 'c1'")
     finally:
         stop_quietly(s)
     server.stop()
     server.start()
-    s = new_session(server.url)
+    s = session_on(server)
     try:
         cols = {c.name: c.isPartition for c in s.catalog.listColumns("t")}
         assert cols == {"a": False, "p": True}

@@ -23,12 +23,13 @@ from harness.delta import (  # noqa: F401 - fixtures
     message,
     parquet_on_disk,
     server,
+    session_on,
     spark,
     sql,
     tpath,
     warehouse,
 )
-from harness.session import new_session, stop_quietly
+from harness.session import stop_quietly
 
 pytestmark = [pytest.mark.delta, pytest.mark.delta_crash]
 
@@ -40,7 +41,7 @@ def commit_file(path, version: int) -> Path:
 
 
 def test_kill_during_overwrite_keeps_old_version(server, tpath):
-    s = new_session(server.url)
+    s = session_on(server)
     s.range(10).write.format("delta").save(tpath)
     before_files = set(parquet_on_disk(tpath))
 
@@ -65,6 +66,7 @@ def test_kill_during_overwrite_keeps_old_version(server, tpath):
         pytest.skip("the overwrite committed before the kill; make BIG larger")
     server.kill()
     writer.join(60)
+    stop_quietly(s)
     assert not commit_file(tpath, 1).exists()
 
     # delta-rs sees version 0 and its 10 rows, whatever files the dead write left behind
@@ -72,7 +74,7 @@ def test_kill_during_overwrite_keeps_old_version(server, tpath):
     assert dl_rows(tpath) == [(i,) for i in range(10)]
 
     server.start()
-    s2 = new_session(server.url)
+    s2 = session_on(server)
     try:
         df = s2.read.format("delta").load(tpath)
         assert df.columns == ["id"]
@@ -86,7 +88,7 @@ def test_kill_during_overwrite_keeps_old_version(server, tpath):
 
 
 def test_kill_during_managed_table_overwrite(server, warehouse):
-    s = new_session(server.url)
+    s = session_on(server)
     s.range(5).write.format("delta").saveAsTable("t")
     loc = warehouse / "t"
     before_files = set(parquet_on_disk(loc))
@@ -109,10 +111,11 @@ def test_kill_during_managed_table_overwrite(server, warehouse):
         pytest.skip("the overwrite committed before the kill; make BIG larger")
     server.kill()
     writer.join(60)
+    stop_quietly(s)
 
     assert dl(loc).version() == 0
     server.start()
-    s2 = new_session(server.url)
+    s2 = session_on(server)
     try:
         assert client_rows(s2.table("t")) == [(i,) for i in range(5)]
         assert s2.table("t").columns == ["id"]
@@ -123,13 +126,13 @@ def test_kill_during_managed_table_overwrite(server, warehouse):
 def test_racing_appends_from_two_clients(server, tpath):
     """Blind appends from two sessions at once: every append lands, each in its own
     consecutive version (Delta retries a commit that lost the race for its version)."""
-    first = new_session(server.url)
+    first = session_on(server)
     first.range(0).write.format("delta").save(tpath)
     per_client = 8
     errors = []
 
     def appender(client: int):
-        s = new_session(server.url)
+        s = session_on(server)
         try:
             for i in range(per_client):
                 n = client * 1000 + i
@@ -153,14 +156,14 @@ def test_racing_appends_from_two_clients(server, tpath):
 
 
 def test_racing_sql_inserts_into_managed_table(server, warehouse):
-    setup = new_session(server.url)
+    setup = session_on(server)
     sql(setup, "CREATE TABLE t (c INT, i INT) USING DELTA")
     stop_quietly(setup)
     per_client = 6
     errors = []
 
     def inserter(client: int):
-        s = new_session(server.url)
+        s = session_on(server)
         try:
             for i in range(per_client):
                 sql(s, f"INSERT INTO t VALUES ({client}, {i})")
@@ -240,13 +243,13 @@ def test_missing_data_file_is_an_error_not_a_crash(spark, tpath):
 def test_concurrent_reads_during_writes_see_whole_versions(server, tpath):
     """Readers never see a half-written commit: each read's row count is one of the
     committed sizes (snapshot isolation)."""
-    s = new_session(server.url)
+    s = session_on(server)
     s.range(0, 1000).write.format("delta").save(tpath)
     stop_flag = threading.Event()
     counts, errors = [], []
 
     def reader():
-        r = new_session(server.url)
+        r = session_on(server)
         try:
             while not stop_flag.is_set():
                 counts.append(r.read.format("delta").load(tpath).count())

@@ -143,9 +143,20 @@ def server(warehouse: Path):
     srv.stop()
 
 
+def session_on(server: RestartableServer):
+    """A new session on `server` that gives up on a dead server within seconds: these
+    tests kill servers, and PySpark's default retries wait up to 10 minutes (also at
+    interpreter exit, for the release of an operation)."""
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    session = new_session(server.url)
+    session.client.set_retry_policies([DefaultPolicy(max_retries=3, max_backoff=1000)])
+    return session
+
+
 @pytest.fixture
 def spark(server: RestartableServer):
-    session = new_session(server.url)
+    session = session_on(server)
     yield session
     stop_quietly(session)
 
