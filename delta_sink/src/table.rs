@@ -69,10 +69,27 @@ pub async fn open(url: &Url, at: &TimeTravel) -> DeltaResult<DeltaTable> {
         TimeTravel::Version(v) => builder.with_version(*v as u64),
         TimeTravel::Timestamp(ts) => builder.with_timestamp(*ts),
     };
-    builder
+    let t = builder
         .load()
         .await
-        .map_err(|e| opening_error(&shown, at, e))
+        .map_err(|e| opening_error(&shown, at, e))?;
+    if let TimeTravel::Timestamp(ts) = at {
+        // Every commit is later than the instant: the table did not exist then.
+        use futures::TryStreamExt;
+        let first = t
+            .history(None)
+            .try_collect::<Vec<_>>()
+            .await?
+            .iter()
+            .filter_map(|c| c.timestamp)
+            .min();
+        if first.is_some_and(|c| c > ts.timestamp_millis()) {
+            return Err(DeltaError::Analysis(format!(
+                "[DELTA_TIMESTAMP_EARLIER_THAN_COMMIT_RETENTION] The provided timestamp ({ts}) is before the earliest version available to this table ({shown})."
+            )));
+        }
+    }
+    Ok(t)
 }
 
 /// Opens the latest version if a table exists there.

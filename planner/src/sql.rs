@@ -201,9 +201,8 @@ fn spark_temporal_clauses(sql: &str) -> std::borrow::Cow<'_, str> {
     static VERSION: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?i)\b(?:FOR\s+)?(?:SYSTEM_VERSION|VERSION)\s+AS\s+OF\b").expect("valid regex")
     });
-    static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)\bFOR\s+TIMESTAMP\s+AS\s+OF\b").expect("valid regex")
-    });
+    static TIMESTAMP: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?i)\bFOR\s+TIMESTAMP\s+AS\s+OF\b").expect("valid regex"));
     if !sql.to_ascii_uppercase().contains(" AS OF") {
         return std::borrow::Cow::Borrowed(sql);
     }
@@ -214,8 +213,32 @@ fn spark_temporal_clauses(sql: &str) -> std::borrow::Cow<'_, str> {
 /// `t VERSION AS OF n` / `t TIMESTAMP AS OF 'ts'` become the table names `t@vN` /
 /// `t@ts:<text>`, which the catalog resolves to that version (DataFusion's planner ignores
 /// table versions).
+#[derive(Default)]
 struct TimeTravel {
     error: Option<PlanError>,
+    /// Non-literal timestamp expressions met, as SQL text.
+    pending: Vec<String>,
+    /// Their values, once folded.
+    resolved: HashMap<String, String>,
+}
+
+/// The value of a constant SQL expression as a string (e.g. `timestamp_millis(0)`).
+async fn constant_text(p: &Planner<'_>, text: &str) -> PlanResult<String> {
+    let plan = p
+        .state
+        .create_logical_plan(&format!("SELECT CAST({text} AS STRING)"))
+        .await?;
+    let plan = p.state.optimize(&plan)?;
+    if let LogicalPlan::Projection(proj) = &plan {
+        if let Some(Expr::Literal(ScalarValue::Utf8(Some(v)) | ScalarValue::Utf8View(Some(v)), _)) =
+            proj.expr.first().map(|e| e.clone().unalias())
+        {
+            return Ok(v);
+        }
+    }
+    Err(PlanError::analysis(format!(
+        "[INVALID_TIME_TRAVEL_TIMESTAMP_EXPR.INPUT] The time travel timestamp expression {text} is invalid: it must be a constant."
+    )))
 }
 
 impl VisitorMut for TimeTravel {
@@ -247,7 +270,14 @@ impl VisitorMut for TimeTravel {
         let suffix = match &v {
             ast::TableVersion::VersionAsOf(e) => literal(e).map(|n| format!("@v{n}")),
             ast::TableVersion::TimestampAsOf(e) | ast::TableVersion::ForSystemTimeAsOf(e) => {
-                literal(e).map(|t| format!("@ts:{t}"))
+                match literal(e).or_else(|| self.resolved.get(&e.to_string()).cloned()) {
+                    Some(t) => Some(format!("@ts:{t}")),
+                    None => {
+                        self.pending.push(e.to_string());
+                        *version = Some(v);
+                        return std::ops::ControlFlow::Continue(());
+                    }
+                }
             }
             _ => None,
         };
@@ -403,7 +433,14 @@ pub async fn plan_query_with(
     };
     if let DFStatement::Statement(s) = &mut statement {
         let _ = s.visit(&mut IntLiterals);
-        let mut travel = TimeTravel { error: None };
+        // TIMESTAMP AS OF takes constant expressions: fold them to text first.
+        let mut probe = TimeTravel::default();
+        let _ = s.clone().visit(&mut probe);
+        let mut travel = TimeTravel::default();
+        for text in probe.pending {
+            let value = constant_text(p, &text).await?;
+            travel.resolved.insert(text, value);
+        }
         let _ = s.visit(&mut travel);
         if let Some(e) = travel.error {
             return Err(e);

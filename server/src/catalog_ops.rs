@@ -42,7 +42,7 @@ fn schema_not_found(db: &str) -> SparkError {
     )))
 }
 
-pub async fn run(session: &Session, c: &Catalog) -> SparkResult<RecordBatch> {
+pub async fn run(session: &Session, c: &Catalog, plan_id: Option<i64>) -> SparkResult<RecordBatch> {
     let kind = c
         .cat_type
         .as_ref()
@@ -117,7 +117,12 @@ pub async fn run(session: &Session, c: &Catalog) -> SparkResult<RecordBatch> {
                 comment: t.description.clone(),
                 ..Default::default()
             };
-            crate::delta_ops::create_table(session, create, schema).await?;
+            if !plan_id.is_some_and(|id| session.created_by_plan(id)) {
+                crate::delta_ops::create_table(session, create, schema).await?;
+                if let Some(id) = plan_id {
+                    session.record_created_by_plan(id);
+                }
+            }
             crate::delta_ops::table_rows(session, &name).await
         }
         CatType::ListTables(l) => list_tables(session, l.db_name.as_deref(), l.pattern.as_deref()),

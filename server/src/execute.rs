@@ -23,6 +23,18 @@ use crate::session::{Operation, Session};
 
 /// Plans a relation in the session.
 pub async fn plan_relation(session: &Session, rel: &Relation) -> SparkResult<LogicalPlan> {
+    if let Some(RelType::Catalog(c)) = &rel.rel_type {
+        // Catalog calls answer with rows; analysing one (df.columns) runs it.
+        let plan_id = rel.common.as_ref().and_then(|c| c.plan_id);
+        let batch = Box::pin(crate::catalog_ops::run(session, c, plan_id)).await?;
+        let table = datafusion::datasource::MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+        return Ok(datafusion::logical_expr::LogicalPlanBuilder::scan(
+            "catalog",
+            datafusion::datasource::provider_as_source(Arc::new(table)),
+            None,
+        )?
+        .build()?);
+    }
     let resolver = SessionResolver { session };
     let state = session.ctx.state();
     let planner = Planner::new(&state, &resolver, session.planner_config());
@@ -158,7 +170,8 @@ async fn run_relation(session: &Session, out: &Responder<'_>, rel: &Relation) ->
             return send_batch(out, &single_string("show_string", text)?, true);
         }
         Some(RelType::Catalog(c)) => {
-            let batch = crate::catalog_ops::run(session, c).await?;
+            let plan_id = rel.common.as_ref().and_then(|c| c.plan_id);
+            let batch = crate::catalog_ops::run(session, c, plan_id).await?;
             return send_batch(out, &batch, true);
         }
         Some(RelType::HtmlString(s)) => {

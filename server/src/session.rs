@@ -152,6 +152,9 @@ pub struct Session {
     errors: Mutex<Vec<(String, SparkThrowable)>>,
     tags: Mutex<Vec<String>>,
     tables: Arc<SparkCatalog>,
+    /// Plan ids of `spark.catalog.createTable` relations already run: the client runs the
+    /// same relation again to read its schema and rows, which must not create it twice.
+    created_by_plan: Mutex<std::collections::HashSet<i64>>,
 }
 
 impl Session {
@@ -203,7 +206,17 @@ impl Session {
             errors: Mutex::new(vec![]),
             tags: Mutex::new(vec![]),
             tables,
+            created_by_plan: Mutex::new(std::collections::HashSet::new()),
         }))
+    }
+
+    /// Whether the relation with this plan id already created its table.
+    pub fn created_by_plan(&self, plan_id: i64) -> bool {
+        lock(&self.created_by_plan).contains(&plan_id)
+    }
+
+    pub fn record_created_by_plan(&self, plan_id: i64) {
+        lock(&self.created_by_plan).insert(plan_id);
     }
 
     /// The server's persistent table catalog.
