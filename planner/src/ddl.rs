@@ -654,9 +654,11 @@ fn create_table(c: &mut Cursor, replace: bool, or_create: bool) -> PlanResult<Ta
                 })?;
                 t.properties.push((key, value));
             }
-        } else if c.keywords(&["AS"]) {
-            t.query = Some(c.until(&[]).to_string());
-        } else if c.peek_keyword("SELECT") || c.peek_keyword("WITH") || c.peek_keyword("VALUES") {
+        } else if c.keywords(&["AS"])
+            || c.peek_keyword("SELECT")
+            || c.peek_keyword("WITH")
+            || c.peek_keyword("VALUES")
+        {
             t.query = Some(c.until(&[]).to_string());
         } else {
             return Err(c.error());
