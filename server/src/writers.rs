@@ -59,15 +59,6 @@ pub async fn write(session: &Session, w: WriteOperation) -> SparkResult<()> {
         .input
         .as_ref()
         .ok_or_else(|| SparkError::invalid("write without input"))?;
-    let format = w.source.clone().map(|f| f.to_ascii_lowercase());
-    if matches!(w.save_type, Some(SaveType::Table(_))) || format.as_deref() == Some("delta") {
-        return write_delta(session, &w).await;
-    }
-    let path = match &w.save_type {
-        Some(SaveType::Path(p)) => p.clone(),
-        _ => return Err(SparkError::invalid("write without a path or table")),
-    };
-    let format = format.unwrap_or_else(|| "parquet".into());
     if w.bucket_by.is_some() || !w.sort_column_names.is_empty() {
         return Err(SparkError::unsupported("bucketBy / sortBy"));
     }
@@ -76,6 +67,15 @@ pub async fn write(session: &Session, w: WriteOperation) -> SparkResult<()> {
         .iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
         .collect();
+    let format = w.source.clone().map(|f| f.to_ascii_lowercase());
+    if matches!(w.save_type, Some(SaveType::Table(_))) || format.as_deref() == Some("delta") {
+        return write_delta(session, &w, &options).await;
+    }
+    let path = match &w.save_type {
+        Some(SaveType::Path(p)) => p.clone(),
+        _ => return Err(SparkError::invalid("write without a path or table")),
+    };
+    let format = format.unwrap_or_else(|| "parquet".into());
     let layout = Layout::new(&format, &options)?;
     let exists = Path::new(&path).exists();
     match w.mode() {
@@ -111,7 +111,11 @@ pub async fn write(session: &Session, w: WriteOperation) -> SparkResult<()> {
 
 /// Delta writes: `format("delta").save(path)`, `saveAsTable` (Delta unless another format is
 /// named) and `insertInto`.
-async fn write_delta(session: &Session, w: &WriteOperation) -> SparkResult<()> {
+async fn write_delta(
+    session: &Session,
+    w: &WriteOperation,
+    options: &HashMap<String, String>,
+) -> SparkResult<()> {
     use proto::connect::write_operation::save_table::TableSaveMethod;
     let input = w
         .input
@@ -126,14 +130,6 @@ async fn write_delta(session: &Session, w: &WriteOperation) -> SparkResult<()> {
             "saveAsTable with format {f:?} (sluice's catalog holds Delta tables)"
         )));
     }
-    if w.bucket_by.is_some() || !w.sort_column_names.is_empty() {
-        return Err(SparkError::unsupported("bucketBy / sortBy"));
-    }
-    let options: HashMap<String, String> = w
-        .options
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-        .collect();
     let mode = match w.mode() {
         SaveMode::Append => delta_sink::SaveMode::Append,
         SaveMode::Overwrite => delta_sink::SaveMode::Overwrite,
@@ -144,7 +140,7 @@ async fn write_delta(session: &Session, w: &WriteOperation) -> SparkResult<()> {
     let partition_by = w.partitioning_columns.clone();
     match &w.save_type {
         Some(SaveType::Path(p)) => {
-            crate::delta_ops::save_path(session, plan, p, mode, &options, partition_by).await
+            crate::delta_ops::save_path(session, plan, p, mode, options, partition_by).await
         }
         Some(SaveType::Table(t)) => {
             let name = planner::ddl::parse_table_name(&t.table_name)?;
@@ -152,13 +148,13 @@ async fn write_delta(session: &Session, w: &WriteOperation) -> SparkResult<()> {
                 let overwrite = mode == delta_sink::SaveMode::Overwrite;
                 crate::delta_ops::insert_into(session, plan, &name, &[], overwrite, false).await
             } else {
-                crate::delta_ops::save_as_table(session, plan, &name, mode, &options, partition_by)
+                crate::delta_ops::save_as_table(session, plan, &name, mode, options, partition_by)
                     .await
             }
         }
         None => match options.get("path") {
             Some(p) => {
-                crate::delta_ops::save_path(session, plan, p, mode, &options, partition_by).await
+                crate::delta_ops::save_path(session, plan, p, mode, options, partition_by).await
             }
             None => Err(SparkError::invalid("write without a path or table")),
         },
