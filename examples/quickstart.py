@@ -1,5 +1,6 @@
-"""A first PySpark session against sluice: DataFrames, SQL, show()."""
+"""A first PySpark session against sluice: DataFrames, SQL, show(), a Delta table."""
 import os
+import tempfile
 
 from pyspark.sql import SparkSession, functions as F
 
@@ -16,4 +17,11 @@ orders.createOrReplaceTempView("orders")
 spark.sql("SELECT category, round(avg(amount), 2) AS avg_amount FROM orders GROUP BY category ORDER BY 1").show()
 
 print(spark.range(10_000_000).selectExpr("sum(id)").collect())
+
+# A Delta table: written, changed in SQL, read back at an older version.
+path = os.path.join(tempfile.mkdtemp(prefix="sluice-quickstart-"), "orders")
+orders.write.format("delta").save(path)
+spark.sql(f"UPDATE delta.`{path}` SET amount = 0 WHERE amount IS NULL")
+spark.sql(f"DESCRIBE HISTORY delta.`{path}`").select("version", "operation").show()
+spark.read.format("delta").option("versionAsOf", 0).load(path).orderBy("id").show()
 spark.stop()
