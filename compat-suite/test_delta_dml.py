@@ -134,7 +134,6 @@ def test_merge_unknown_column_fails(spark, warehouse):
     assert dl(loc).version() == 0
 
 
-@pytest.mark.xfail(strict=True, reason='DataFrame.mergeInto (MergeIntoTableCommand) is not implemented yet; SQL MERGE is')
 def test_dataframe_merge_into_update_all_insert_all(spark, warehouse):
     """Spark 4's DataFrame.mergeInto(table, condition) builder."""
     loc = target(spark, warehouse)
@@ -146,7 +145,6 @@ def test_dataframe_merge_into_update_all_insert_all(spark, warehouse):
     assert dl_last(loc)["operation"] == "MERGE"
 
 
-@pytest.mark.xfail(strict=True, reason='DataFrame.mergeInto (MergeIntoTableCommand) is not implemented yet; SQL MERGE is')
 def test_dataframe_merge_into_conditions_and_assignments(spark, warehouse):
     loc = target(spark, warehouse)
     src = spark.createDataFrame([(1, "x", -1), (3, "y", 5), (9, "i", 90)], "id int, name string, v int").alias("s")

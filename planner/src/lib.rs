@@ -16,6 +16,7 @@ pub mod sql;
 pub mod table_functions;
 pub mod types;
 pub mod udf;
+pub mod unparse;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

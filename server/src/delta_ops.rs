@@ -490,7 +490,6 @@ pub async fn run(session: &Session, stmt: TableStatement) -> SparkResult<RecordB
             longs(&[("num_affected_rows", counts.affected())])
         }
         TableStatement::Merge(m) => {
-            let (_, url) = existing(session, &m.target)?;
             let source_plan = match &m.source {
                 MergeSource::Table(name) => {
                     plan_sql(session, &format!("SELECT * FROM {}", quote_name(name))).await?
@@ -501,22 +500,17 @@ pub async fn run(session: &Session, stmt: TableStatement) -> SparkResult<RecordB
                 MergeSource::Table(n) => n.last().cloned().unwrap_or_else(|| "source".into()),
                 MergeSource::Query(_) => "source".into(),
             });
-            let target_alias = m
-                .target_alias
-                .clone()
-                .unwrap_or_else(|| m.target.last().cloned().unwrap_or_else(|| "target".into()));
-            let spec = MergeSpec {
-                source: DataFrame::new(session.ctx.state(), source_plan),
+            let c = merge(
+                session,
+                &m.target,
+                m.target_alias,
+                source_plan,
                 source_alias,
-                target_alias,
-                on: m.on,
-                clauses: m.clauses.into_iter().map(clause).collect(),
-                merge_schema: session
-                    .config()
-                    .get("spark.databricks.delta.schema.autoMerge.enabled")
-                    .is_some_and(|v| v.eq_ignore_ascii_case("true")),
-            };
-            let c = delta_sink::dml::merge(&url, spec, state(session)).await?;
+                m.on,
+                m.clauses,
+                false,
+            )
+            .await?;
             longs(&[
                 ("num_affected_rows", c.affected()),
                 ("num_updated_rows", c.updated),
@@ -584,6 +578,136 @@ pub async fn run(session: &Session, stmt: TableStatement) -> SparkResult<RecordB
             }
         }
     }
+}
+
+/// One MERGE into a Delta table, from SQL or from `DataFrame.mergeInto`.
+#[allow(clippy::too_many_arguments)]
+async fn merge(
+    session: &Session,
+    target: &[String],
+    target_alias: Option<String>,
+    source: LogicalPlan,
+    source_alias: String,
+    on: String,
+    clauses: Vec<WhenClause>,
+    schema_evolution: bool,
+) -> SparkResult<delta_sink::dml::RowCounts> {
+    let (_, url) = existing(session, target)?;
+    let target_alias =
+        target_alias.unwrap_or_else(|| target.last().cloned().unwrap_or_else(|| "target".into()));
+    let auto_merge = session
+        .config()
+        .get("spark.databricks.delta.schema.autoMerge.enabled")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let spec = MergeSpec {
+        source: DataFrame::new(session.ctx.state(), source),
+        source_alias,
+        target_alias,
+        on,
+        clauses: clauses.into_iter().map(clause).collect(),
+        merge_schema: schema_evolution || auto_merge,
+    };
+    Ok(delta_sink::dml::merge(&url, spec, state(session)).await?)
+}
+
+/// `source.mergeInto("t", condition).whenMatched()...merge()` (Spark 4).
+pub async fn merge_into(
+    session: &Session,
+    cmd: &proto::connect::MergeIntoTableCommand,
+) -> SparkResult<()> {
+    use proto::connect::expression::ExprType;
+    use proto::connect::merge_action::ActionType;
+    let tz = session.planner_config().time_zone;
+    let target = planner::ddl::parse_table_name(&cmd.target_table_name)?;
+    let source = cmd
+        .source_table_plan
+        .as_ref()
+        .ok_or_else(|| SparkError::invalid("mergeInto without a source"))?;
+    // `df.alias("s")` names the source for the conditions.
+    let source_alias = match &source.rel_type {
+        Some(RelType::SubqueryAlias(a)) => a.alias.clone(),
+        _ => "source".to_string(),
+    };
+    let source_plan = plan_relation(session, source).await?;
+    let on = match &cmd.merge_condition {
+        Some(e) => planner::unparse::to_sql(e, &tz)?,
+        None => return Err(SparkError::invalid("mergeInto without a condition")),
+    };
+    let sql = |e: &Option<Box<proto::connect::Expression>>| -> SparkResult<Option<String>> {
+        Ok(match e {
+            Some(e) => Some(planner::unparse::to_sql(e, &tz)?),
+            None => None,
+        })
+    };
+    let mut clauses = vec![];
+    for (group, actions) in [
+        (0, &cmd.match_actions),
+        (1, &cmd.not_matched_actions),
+        (2, &cmd.not_matched_by_source_actions),
+    ] {
+        for a in actions {
+            let Some(ExprType::MergeAction(m)) = &a.expr_type else {
+                return Err(SparkError::invalid("mergeInto action is not a MergeAction"));
+            };
+            let condition = sql(&m.condition)?;
+            let mut set = vec![];
+            for asg in &m.assignments {
+                let (Some(k), Some(v)) = (&asg.key, &asg.value) else {
+                    return Err(SparkError::invalid(
+                        "mergeInto assignment without key or value",
+                    ));
+                };
+                // Keys name target columns: `"v"`, `col("v")` or `t.v`.
+                let key = match &k.expr_type {
+                    Some(ExprType::ExpressionString(s)) => s.expression.clone(),
+                    Some(ExprType::UnresolvedAttribute(a)) => a.unparsed_identifier.clone(),
+                    _ => planner::unparse::to_sql(k, &tz)?,
+                };
+                let column = planner::ddl::parse_table_name(key.trim())?
+                    .pop()
+                    .unwrap_or_default();
+                set.push((column, planner::unparse::to_sql(v, &tz)?));
+            }
+            let kind = m.action_type();
+            let clause = match (group, kind) {
+                (0, ActionType::Delete) => WhenClause::MatchedDelete { condition },
+                (0, ActionType::Update) | (0, ActionType::UpdateStar) => {
+                    WhenClause::MatchedUpdate {
+                        condition,
+                        all: kind == ActionType::UpdateStar,
+                        set,
+                    }
+                }
+                (1, ActionType::Insert) | (1, ActionType::InsertStar) => {
+                    WhenClause::NotMatchedInsert {
+                        condition,
+                        all: kind == ActionType::InsertStar,
+                        set,
+                    }
+                }
+                (2, ActionType::Delete) => WhenClause::NotMatchedBySourceDelete { condition },
+                (2, ActionType::Update) => WhenClause::NotMatchedBySourceUpdate { condition, set },
+                _ => {
+                    return Err(SparkError::invalid(format!(
+                        "mergeInto action {kind:?} is not valid in this WHEN clause"
+                    )))
+                }
+            };
+            clauses.push(clause);
+        }
+    }
+    merge(
+        session,
+        &target,
+        None,
+        source_plan,
+        source_alias,
+        on,
+        clauses,
+        cmd.with_schema_evolution,
+    )
+    .await?;
+    Ok(())
 }
 
 fn quote_name(parts: &[String]) -> String {

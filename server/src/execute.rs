@@ -292,6 +292,9 @@ async fn run_command(session: &Session, out: &Responder<'_>, cmd: Command) -> Sp
             create_view(session, &v.name, plan, v.replace, v.is_global)
         }
         Some(CommandType::WriteOperation(w)) => crate::writers::write(session, w).await,
+        Some(CommandType::MergeIntoTableCommand(m)) => {
+            crate::delta_ops::merge_into(session, &m).await
+        }
         Some(CommandType::MlCommand(ml)) => {
             // PySpark sends CleanCache at exit on its own: nothing is cached, so it succeeds.
             use proto::connect::ml_command::Command as Ml;
