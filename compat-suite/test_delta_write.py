@@ -529,3 +529,22 @@ def test_idempotent_write_on_new_path(spark, tpath):
     txn_write(people(spark), tpath, 1)
     assert dl(tpath).version() == 0
     assert dl_rows(tpath) == sorted(PEOPLE)
+
+
+def test_insert_into_with_partition_by_fails(spark):
+    """Spark 4.3: PARTITION_BY_NOT_ALLOWED_WITH_INSERT_INTO (recorded with local Spark on a
+    parquet table; the check comes before the table's format matters)."""
+    spark.range(2).write.saveAsTable("ii")
+    with pytest.raises(AnalysisException) as info:
+        spark.range(2).write.partitionBy("id").insertInto("ii")
+    assert info.value.getCondition() == "PARTITION_BY_NOT_ALLOWED_WITH_INSERT_INTO"
+    assert client_rows(spark.table("ii")) == [(0,), (1,)]
+
+
+def test_insert_into_honours_txn_options(spark):
+    """insertInto takes the writer's Delta options: a repeated (txnAppId, txnVersion) is
+    skipped."""
+    spark.range(2).write.saveAsTable("ii")
+    for _ in range(2):
+        spark.range(2, 3).write.option("txnAppId", "a").option("txnVersion", 1).insertInto("ii")
+    assert client_rows(spark.table("ii")) == [(0,), (1,), (2,)]

@@ -689,7 +689,10 @@ fn create_database(c: &mut Cursor) -> PlanResult<TableStatement> {
         } else if c.keywords(&["LOCATION"]) {
             location = Some(c.string()?);
         } else if c.keywords(&["WITH", "DBPROPERTIES"]) || c.keywords(&["WITH", "PROPERTIES"]) {
-            c.group()?;
+            // Refused rather than dropped: the catalog keeps no database properties.
+            return Err(PlanError::unsupported(
+                "CREATE DATABASE ... WITH DBPROPERTIES",
+            ));
         } else {
             return Err(c.error());
         }

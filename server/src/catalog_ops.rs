@@ -101,6 +101,11 @@ pub async fn run(session: &Session, c: &Catalog, plan_id: Option<i64>) -> SparkR
                 }
                 None => None,
             };
+            if let Some(k) = t.options.keys().find(|k| !k.eq_ignore_ascii_case("path")) {
+                return Err(SparkError::unsupported(format!(
+                    "the spark.catalog.createTable option `{k}`"
+                )));
+            }
             let name = planner::ddl::parse_table_name(&t.table_name)?;
             if let Some(s) = t
                 .source

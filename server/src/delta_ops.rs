@@ -20,6 +20,7 @@ use proto::connect::{Relation, Sql};
 use crate::error::{SparkError, SparkResult};
 use crate::execute::plan_relation;
 use crate::session::Session;
+use crate::statements::strings;
 use crate::tables::{self, Target};
 
 /// The options Delta's DataFrameWriter takes (lower-cased); others are refused.
@@ -237,10 +238,6 @@ async fn table_schema(url: &Url) -> SparkResult<Arc<Schema>> {
     Ok(provider.schema())
 }
 
-fn is_numeric(t: &DataType) -> bool {
-    t.is_numeric()
-}
-
 /// Lines the query's columns up with the table's by position (or by the given column list),
 /// casting numbers to the column types as Spark's store assignment does.
 fn by_position(
@@ -293,8 +290,8 @@ fn by_position(
         .map(|((q, f), t)| {
             let c = col(datafusion::common::Column::from((q, f.as_ref())));
             let c = if f.data_type() != t.data_type()
-                && is_numeric(f.data_type())
-                && is_numeric(t.data_type())
+                && f.data_type().is_numeric()
+                && t.data_type().is_numeric()
             {
                 cast(c, t.data_type().clone())
             } else {
@@ -306,7 +303,8 @@ fn by_position(
     Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
 }
 
-/// `df.write.insertInto(name[, overwrite])` and SQL `INSERT INTO/OVERWRITE`.
+/// `df.write.insertInto(name[, overwrite])` (with the writer's options) and SQL
+/// `INSERT INTO/OVERWRITE`.
 pub async fn insert_into(
     session: &Session,
     plan: LogicalPlan,
@@ -314,6 +312,7 @@ pub async fn insert_into(
     columns: &[String],
     overwrite: bool,
     by_name: bool,
+    options: &HashMap<String, String>,
 ) -> SparkResult<()> {
     let (t, url) = existing(session, parts)?;
     let plan = if by_name {
@@ -331,7 +330,7 @@ pub async fn insert_into(
     } else {
         SaveMode::Append
     };
-    commit(session, &url, plan, WriteSpec::new(mode)).await?;
+    commit(session, &url, plan, write_spec(mode, options, vec![])?).await?;
     Ok(())
 }
 
@@ -367,14 +366,6 @@ fn longs(columns: &[(&str, i64)]) -> SparkResult<RecordBatch> {
     Ok(RecordBatch::try_new(Arc::new(schema), arrays)?)
 }
 
-fn strings(name: &str, values: Vec<String>) -> SparkResult<RecordBatch> {
-    let schema = Schema::new(vec![Field::new(name, DataType::Utf8, true)]);
-    Ok(RecordBatch::try_new(
-        Arc::new(schema),
-        vec![Arc::new(StringArray::from(values))],
-    )?)
-}
-
 /// Runs a table statement; its result rows as Spark returns them.
 pub async fn run(session: &Session, stmt: TableStatement) -> SparkResult<RecordBatch> {
     match stmt {
@@ -387,7 +378,17 @@ pub async fn run(session: &Session, stmt: TableStatement) -> SparkResult<RecordB
             query,
         } => {
             let plan = plan_sql(session, &query).await?;
-            insert_into(session, plan, &table, &columns, overwrite, by_name).await?;
+            let no_options = HashMap::new();
+            insert_into(
+                session,
+                plan,
+                &table,
+                &columns,
+                overwrite,
+                by_name,
+                &no_options,
+            )
+            .await?;
             Ok(empty())
         }
         TableStatement::DropTable { name, if_exists } => {
@@ -460,7 +461,7 @@ pub async fn run(session: &Session, stmt: TableStatement) -> SparkResult<RecordB
                 let re = crate::statements::like_pattern(&p);
                 names.retain(|n| re.is_match(n));
             }
-            strings("namespace", names)
+            strings(&[("namespace", names)])
         }
         TableStatement::DescribeHistory { table, limit } => {
             let (_, url) = existing(session, &table)?;
@@ -572,9 +573,9 @@ pub async fn run(session: &Session, stmt: TableStatement) -> SparkResult<RecordB
             let deleted =
                 delta_sink::maintenance::vacuum(&url, retain_hours, dry_run, enforce).await?;
             if dry_run {
-                strings("path", deleted)
+                strings(&[("path", deleted)])
             } else {
-                strings("path", vec![delta_sink::table::display(&url)])
+                strings(&[("path", vec![delta_sink::table::display(&url)])])
             }
         }
     }

@@ -13,7 +13,8 @@ use crate::error::{SparkError, SparkResult};
 use crate::execute::{create_view, local_relation, plan_relation, sql_result, Responder};
 use crate::session::Session;
 
-fn strings(columns: &[(&str, Vec<String>)]) -> SparkResult<RecordBatch> {
+/// A result of string columns (SHOW and DESCRIBE outputs).
+pub(crate) fn strings(columns: &[(&str, Vec<String>)]) -> SparkResult<RecordBatch> {
     let schema = Arc::new(Schema::new(
         columns
             .iter()

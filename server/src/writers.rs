@@ -145,8 +145,15 @@ async fn write_delta(
         Some(SaveType::Table(t)) => {
             let name = planner::ddl::parse_table_name(&t.table_name)?;
             if t.save_method() == TableSaveMethod::InsertInto {
+                if !partition_by.is_empty() {
+                    return Err(SparkError::Plan(PlanError::analysis(format!(
+                        "[PARTITION_BY_NOT_ALLOWED_WITH_INSERT_INTO] partitionBy() cannot be used with insertInto(). Partition columns for table {} are determined by the table definition. SQLSTATE: 42601",
+                        t.table_name
+                    ))));
+                }
                 let overwrite = mode == delta_sink::SaveMode::Overwrite;
-                crate::delta_ops::insert_into(session, plan, &name, &[], overwrite, false).await
+                crate::delta_ops::insert_into(session, plan, &name, &[], overwrite, false, options)
+                    .await
             } else {
                 crate::delta_ops::save_as_table(session, plan, &name, mode, options, partition_by)
                     .await
