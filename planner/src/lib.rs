@@ -40,8 +40,21 @@ pub struct DataSource {
     pub options: HashMap<String, String>,
 }
 
+/// A streaming leaf as `spark.readStream` describes it: a source format, or a table.
+#[derive(Debug, Clone)]
+pub enum StreamingRead {
+    Source(DataSource),
+    /// `readStream.table(name)`: the name's parts and the reader's options (lower-cased keys).
+    Table(Vec<String>, HashMap<String, String>),
+}
+
 /// What the planner needs from the session that it may not do itself (I/O, catalogs).
 pub trait Resolver: Send + Sync {
+    /// A streaming source; the caller decides what one micro-batch of it reads.
+    fn streaming_read(&self, read: StreamingRead) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
+        let _ = read;
+        Box::pin(async { Err(PlanError::unsupported("streaming reads")) })
+    }
     /// A scan over files, already carrying Spark's schema and column names.
     fn data_source(&self, source: DataSource) -> BoxFuture<'_, PlanResult<LogicalPlan>>;
     /// A table or view by its (possibly multi-part) name.

@@ -155,9 +155,9 @@ pub async fn analyze(session: &Session, request: Option<Analyze>) -> SparkResult
             AnalyzeResult::IsLocal(resp::IsLocal { is_local: local })
         }
         Analyze::IsStreaming(s) => {
-            logical(session, s.plan).await?;
+            let plan = logical(session, s.plan).await?;
             AnalyzeResult::IsStreaming(resp::IsStreaming {
-                is_streaming: false,
+                is_streaming: !crate::streaming::source::streaming_leaves(&plan).is_empty(),
             })
         }
         Analyze::InputFiles(i) => {

@@ -10,7 +10,7 @@ use datafusion::error::Result as DFResult;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use futures::future::BoxFuture;
 use planner::error::quote;
-use planner::{DataSource, PlanError, PlanResult, Resolver};
+use planner::{DataSource, PlanError, PlanResult, Resolver, StreamingRead};
 
 use crate::session::Session;
 
@@ -197,5 +197,9 @@ impl Resolver for SessionResolver<'_> {
                     "[CACHE_NOT_FOUND] No cached local relation with hash {hash} in this session."
                 ))
             })
+    }
+
+    fn streaming_read(&self, read: StreamingRead) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
+        Box::pin(async move { crate::streaming::analysed_leaf(self.session, read).await })
     }
 }

@@ -35,6 +35,9 @@ pub enum SparkError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Delta(#[from] delta_sink::DeltaError),
+    /// A streaming query ended with an error (the message names the query and the cause).
+    #[error("{0}")]
+    StreamFailed(String),
 }
 
 impl SparkError {
@@ -86,6 +89,11 @@ const ARITHMETIC: &[&str] = &[
     "org.apache.spark.SparkArithmeticException",
     "java.lang.ArithmeticException",
     "java.lang.RuntimeException",
+    "java.lang.Exception",
+    "java.lang.Throwable",
+];
+const STREAMING_QUERY: &[&str] = &[
+    "org.apache.spark.sql.streaming.StreamingQueryException",
     "java.lang.Exception",
     "java.lang.Throwable",
 ];
@@ -422,6 +430,12 @@ impl SparkError {
             SparkError::Limit(m) => throwable(RUNTIME, m.clone(), HashMap::new()),
             SparkError::Io(e) => throwable(SPARK, e.to_string(), HashMap::new()),
             SparkError::Delta(d) => from_delta(d),
+            SparkError::StreamFailed(m) => {
+                let mut t = throwable(STREAMING_QUERY, m.clone(), HashMap::new());
+                t.error_class = Some("STREAM_FAILED".into());
+                t.sql_state = Some("XXKST");
+                t
+            }
         }
     }
 

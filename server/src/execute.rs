@@ -136,7 +136,7 @@ impl Responder<'_> {
 }
 
 /// Runs one plan, pushing its responses (ending with ResultComplete).
-pub async fn run(session: &Session, op: &Operation, plan: Plan) -> SparkResult<()> {
+pub async fn run(session: &Arc<Session>, op: &Operation, plan: Plan) -> SparkResult<()> {
     let out = Responder { session, op };
     let op_type = match plan.op_type {
         Some(OpType::CompressedOperation(c)) => crate::compression::decompress(c)?,
@@ -201,6 +201,7 @@ async fn render(
 ) -> SparkResult<String> {
     let n = usize::try_from(num_rows).unwrap_or(0);
     let plan = plan_relation(session, input).await?;
+    crate::streaming::source::refuse_batch(&plan)?;
     let plan = LogicalPlanBuilder::from(plan)
         .limit(0, Some(n + 1))?
         .build()?;
@@ -247,6 +248,7 @@ pub async fn stream_plan(
     out: &Responder<'_>,
     plan: LogicalPlan,
 ) -> SparkResult<()> {
+    crate::streaming::source::refuse_batch(&plan)?;
     let df = DataFrame::new(session.ctx.state(), plan);
     let schema = spark_schema(df.schema().as_arrow());
     out.send_full(ExecutePlanResponse {
@@ -278,7 +280,7 @@ pub async fn stream_plan(
     Ok(())
 }
 
-async fn run_command(session: &Session, out: &Responder<'_>, cmd: Command) -> SparkResult<()> {
+async fn run_command(session: &Arc<Session>, out: &Responder<'_>, cmd: Command) -> SparkResult<()> {
     match cmd.command_type {
         Some(CommandType::SqlCommand(sql)) => {
             crate::statements::sql_command(session, out, sql).await
@@ -292,6 +294,21 @@ async fn run_command(session: &Session, out: &Responder<'_>, cmd: Command) -> Sp
             create_view(session, &v.name, plan, v.replace, v.is_global)
         }
         Some(CommandType::WriteOperation(w)) => crate::writers::write(session, w).await,
+        Some(CommandType::WriteStreamOperationStart(w)) => {
+            let r = crate::streaming::start(session, w).await?;
+            out.send(ResponseType::WriteStreamOperationStartResult(r));
+            Ok(())
+        }
+        Some(CommandType::StreamingQueryCommand(c)) => {
+            let r = crate::streaming::query_command(session, c).await?;
+            out.send(ResponseType::StreamingQueryCommandResult(r));
+            Ok(())
+        }
+        Some(CommandType::StreamingQueryManagerCommand(c)) => {
+            let r = crate::streaming::manager_command(session, c).await?;
+            out.send(ResponseType::StreamingQueryManagerCommandResult(r));
+            Ok(())
+        }
         Some(CommandType::MergeIntoTableCommand(m)) => {
             crate::delta_ops::merge_into(session, &m).await
         }

@@ -12,6 +12,7 @@ mod service;
 mod session;
 mod sources;
 mod statements;
+mod streaming;
 mod tables;
 mod writers;
 

@@ -155,6 +155,8 @@ pub struct Session {
     /// Plan ids of `spark.catalog.createTable` relations already run: the client runs the
     /// same relation again to read its schema and rows, which must not create it twice.
     created_by_plan: Mutex<std::collections::HashSet<i64>>,
+    /// This session's streaming queries (Spark's StreamingQueryManager).
+    pub streams: Arc<crate::streaming::Registry>,
 }
 
 impl Session {
@@ -207,6 +209,7 @@ impl Session {
             tags: Mutex::new(vec![]),
             tables,
             created_by_plan: Mutex::new(std::collections::HashSet::new()),
+            streams: Arc::new(crate::streaming::Registry::default()),
         }))
     }
 
@@ -390,6 +393,7 @@ impl Sessions {
         let s = lock(&self.sessions).remove(&(user_id.to_string(), session_id.to_string()));
         if let Some(s) = &s {
             s.interrupt_all();
+            s.streams.stop_all();
         }
         s
     }

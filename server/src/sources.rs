@@ -5,7 +5,7 @@
 mod convert;
 mod csv;
 mod exec;
-mod files;
+pub(crate) mod files;
 mod json;
 mod text;
 
@@ -91,6 +91,11 @@ fn check(source: &DataSource) -> PlanResult<()> {
         }
     }
     Ok(())
+}
+
+/// `schema` with every column nullable, as Spark reads files.
+pub fn nullable_schema(schema: &Schema) -> SchemaRef {
+    convert::nullable(schema)
 }
 
 pub async fn read(ctx: &SessionContext, mut source: DataSource) -> PlanResult<LogicalPlan> {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
 use arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
 use chrono::TimeZone;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
@@ -76,7 +77,7 @@ pub async fn write(session: &Session, w: WriteOperation) -> SparkResult<()> {
         _ => return Err(SparkError::invalid("write without a path or table")),
     };
     let format = format.unwrap_or_else(|| "parquet".into());
-    let layout = Layout::new(&format, &options)?;
+    Layout::new(&format, &options)?;
     let exists = Path::new(&path).exists();
     match w.mode() {
         SaveMode::ErrorIfExists | SaveMode::Unspecified if exists => {
@@ -90,23 +91,50 @@ pub async fn write(session: &Session, w: WriteOperation) -> SparkResult<()> {
         _ => {}
     }
     let plan = plan_relation(session, input).await?;
+    write_files(
+        session,
+        plan,
+        Path::new(&path),
+        &format,
+        &options,
+        &w.partitioning_columns,
+        true,
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Writes `plan` as new files of `format` in `root` (partitioned into key=value folders);
+/// returns the files written. Batch writes end with `_SUCCESS`; streaming sinks keep their
+/// own log instead.
+pub async fn write_files(
+    session: &Session,
+    plan: LogicalPlan,
+    root: &Path,
+    format: &str,
+    options: &HashMap<String, String>,
+    partition_by: &[String],
+    success_marker: bool,
+) -> SparkResult<Vec<PathBuf>> {
+    let layout = Layout::new(format, options)?;
     let df = DataFrame::new(session.ctx.state(), plan);
     let schema = spark_schema(df.schema().as_arrow());
-    let split = Split::new(&schema, &w.partitioning_columns)?;
+    let split = Split::new(&schema, partition_by)?;
     layout.check(&split.data_schema)?;
-    std::fs::create_dir_all(&path)?;
+    std::fs::create_dir_all(root)?;
     let mut job = Job {
-        root: PathBuf::from(&path),
+        root: root.to_path_buf(),
         layout,
         split,
         files: HashMap::new(),
+        written: vec![],
         uuid: uuid::Uuid::new_v4(),
     };
     let mut stream = df.execute_stream().await?;
     while let Some(batch) = stream.next().await {
         job.write(&crate::execute::to_spark_batch(&batch?, &schema)?)?;
     }
-    job.finish()
+    job.finish(success_marker)
 }
 
 /// Delta writes: `format("delta").save(path)`, `saveAsTable` (Delta unless another format is
@@ -430,6 +458,7 @@ struct Job {
     layout: Layout,
     split: Split,
     files: HashMap<String, OutFile>,
+    written: Vec<PathBuf>,
     uuid: uuid::Uuid,
 }
 
@@ -484,7 +513,7 @@ impl Job {
         Ok(())
     }
 
-    fn open(&self, folder: &str) -> SparkResult<OutFile> {
+    fn open(&mut self, folder: &str) -> SparkResult<OutFile> {
         let dir = if folder.is_empty() {
             self.root.clone()
         } else {
@@ -497,7 +526,9 @@ impl Job {
             self.uuid,
             self.layout.extension()
         );
-        let file = File::create(dir.join(name))?;
+        let path = dir.join(name);
+        let file = File::create(&path)?;
+        self.written.push(path);
         if self.layout.format == Format::Parquet {
             let props = WriterProperties::builder()
                 .set_compression(self.layout.parquet_codec)
@@ -530,7 +561,7 @@ impl Job {
 
     /// Closes every file and marks the job done; an unpartitioned write of no rows still
     /// leaves one (empty) file, so its schema can be read back.
-    fn finish(mut self) -> SparkResult<()> {
+    fn finish(mut self, success_marker: bool) -> SparkResult<Vec<PathBuf>> {
         if self.files.is_empty() && self.split.partition.is_empty() {
             let file = self.open("")?;
             self.files.insert(String::new(), file);
@@ -543,8 +574,10 @@ impl Job {
                 OutFile::Text(sink) => sink.finish()?,
             }
         }
-        File::create(self.root.join("_SUCCESS"))?;
-        Ok(())
+        if success_marker {
+            File::create(self.root.join("_SUCCESS"))?;
+        }
+        Ok(self.written)
     }
 }
 

@@ -11,12 +11,12 @@ use proto::connect::read::ReadType;
 use proto::connect::{ChunkedCachedLocalRelation, Range, Read, Sample};
 
 use crate::error::{PlanError, PlanResult};
-use crate::{types, DataSource, Planner};
+use crate::{types, DataSource, Planner, StreamingRead};
 
 impl Planner<'_> {
     pub(crate) async fn read(&self, r: &Read) -> PlanResult<LogicalPlan> {
         if r.is_streaming {
-            return Err(PlanError::unsupported("streaming reads"));
+            return unqualified(self.resolver.streaming_read(self.streaming(r)?).await?);
         }
         match r.read_type.as_ref() {
             Some(ReadType::NamedTable(t)) => {
@@ -24,33 +24,50 @@ impl Planner<'_> {
                 self.resolver.table(parts).await
             }
             Some(ReadType::DataSource(d)) => {
-                let schema = match d.schema.as_deref().filter(|s| !s.trim().is_empty()) {
-                    Some(s) => Some(struct_schema(types::parse_schema_string(
-                        s,
-                        &self.config.time_zone,
-                    )?)?),
-                    None => None,
-                };
-                let options: HashMap<String, String> = d
-                    .options
-                    .iter()
-                    .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-                    .collect();
-                let source = DataSource {
-                    format: d
-                        .format
-                        .clone()
-                        .unwrap_or_else(|| "parquet".into())
-                        .to_ascii_lowercase(),
-                    paths: d.paths.clone(),
-                    schema,
-                    options,
-                };
-                unqualified(self.resolver.data_source(source).await?)
+                unqualified(self.resolver.data_source(self.data_source(d)?).await?)
             }
             None => Err(PlanError::invalid("read without a source")),
         }
     }
+
+    fn streaming(&self, r: &Read) -> PlanResult<StreamingRead> {
+        match r.read_type.as_ref() {
+            Some(ReadType::NamedTable(t)) => Ok(StreamingRead::Table(
+                crate::expression::split_name(&t.unparsed_identifier),
+                lower_keys(&t.options),
+            )),
+            Some(ReadType::DataSource(d)) => Ok(StreamingRead::Source(self.data_source(d)?)),
+            None => Err(PlanError::invalid("read without a source")),
+        }
+    }
+
+    fn data_source(&self, d: &proto::connect::read::DataSource) -> PlanResult<DataSource> {
+        let schema = match d.schema.as_deref().filter(|s| !s.trim().is_empty()) {
+            Some(s) => Some(struct_schema(types::parse_schema_string(
+                s,
+                &self.config.time_zone,
+            )?)?),
+            None => None,
+        };
+        Ok(DataSource {
+            format: d
+                .format
+                .clone()
+                .unwrap_or_else(|| "parquet".into())
+                .to_ascii_lowercase(),
+            paths: d.paths.clone(),
+            schema,
+            options: lower_keys(&d.options),
+        })
+    }
+}
+
+/// Spark's reader options are case-insensitive: keys are kept lower-cased.
+fn lower_keys(options: &HashMap<String, String>) -> HashMap<String, String> {
+    options
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect()
 }
 
 /// Columns of data that has no table name carry no qualifier, as in Spark.

@@ -279,7 +279,7 @@ fn expand_glob(p: &str) -> PlanResult<Vec<PathBuf>> {
 }
 
 /// `*` matches any run of characters, `?` one character.
-fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
+pub(crate) fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
     match (pattern.first(), name.first()) {
         (None, None) => true,
         (Some(b'*'), _) => {

@@ -1,0 +1,324 @@
+//! The micro-batch loop of one query: choose each source's next end offset, log it in
+//! `offsets/<n>`, plan the query over exactly those slices, write the result to the sink as
+//! one commit, then log `commits/<n>`. A restart re-runs a batch whose offsets were logged
+//! but not committed, with the same offsets (the sinks make the replay harmless).
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::DataFrame;
+use futures::future::BoxFuture;
+use planner::{DataSource, PlanResult, Planner, Resolver, StreamingRead};
+use proto::connect::Relation;
+use serde_json::Value;
+
+use super::checkpoint::{Checkpoint, OffsetSeq};
+use super::progress::{BatchReport, SourceReport};
+use super::query::QueryHandle;
+use super::sink::{OutputMode, Sink};
+use super::source::{Limit, Source};
+use super::state::Stateful;
+use crate::catalog::SessionResolver;
+use crate::error::{SparkError, SparkResult};
+use crate::execute::{spark_schema, to_spark_batch};
+use crate::session::Session;
+
+/// Poll interval of an idle query on the default trigger.
+const IDLE_POLL: Duration = Duration::from_millis(50);
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Trigger {
+    /// Next batch when the previous ends (Spark's default), or every interval.
+    ProcessingTime(Duration),
+    Once,
+    AvailableNow,
+}
+
+pub struct Query {
+    pub session: Arc<Session>,
+    pub handle: Arc<QueryHandle>,
+    pub relation: Relation,
+    pub sources: Vec<Box<dyn Source>>,
+    pub sink: Sink,
+    pub mode: OutputMode,
+    pub trigger: Trigger,
+    pub checkpoint: Checkpoint,
+    pub stateful: Option<Stateful>,
+}
+
+/// Plans a batch: the i-th streaming leaf becomes `plans[i]`.
+struct BatchResolver<'a> {
+    base: SessionResolver<'a>,
+    plans: Mutex<std::collections::VecDeque<LogicalPlan>>,
+}
+
+impl Resolver for BatchResolver<'_> {
+    fn data_source(&self, source: DataSource) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
+        self.base.data_source(source)
+    }
+    fn table(&self, name: Vec<String>) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
+        self.base.table(name)
+    }
+    fn cached_bytes(&self, hash: &str) -> PlanResult<Vec<u8>> {
+        self.base.cached_bytes(hash)
+    }
+    fn streaming_read(&self, _read: StreamingRead) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
+        let next = self.plans.lock().ok().and_then(|mut p| p.pop_front());
+        Box::pin(async move {
+            next.ok_or_else(|| planner::PlanError::invalid("the query's sources changed"))
+        })
+    }
+}
+
+impl Query {
+    /// Runs until the trigger says stop, `stop()` is called, or a batch fails.
+    pub async fn run(mut self) -> SparkResult<()> {
+        let (mut next_batch, mut ends, mut watermark) = self.restore().await?;
+        if self.trigger == Trigger::AvailableNow {
+            for s in &mut self.sources {
+                s.freeze().await?;
+            }
+        }
+        let mut ran_once = false;
+        loop {
+            if self.handle.stop_requested() {
+                return Ok(());
+            }
+            let started = Instant::now();
+            let requests = self.handle.requests();
+            self.handle
+                .set_status("Getting offsets from sources", false, true);
+            let limit = if self.trigger == Trigger::Once {
+                Limit::All
+            } else {
+                Limit::Trigger
+            };
+            let mut next = ends.clone();
+            let mut new_data = false;
+            for (i, s) in self.sources.iter_mut().enumerate() {
+                if let Some(end) = s.next(next_batch, ends[i].as_ref(), limit).await? {
+                    next[i] = Some(end);
+                    new_data = true;
+                }
+            }
+            let no_data_batch = !new_data
+                && self
+                    .stateful
+                    .as_ref()
+                    .is_some_and(|s| s.needs_no_data_batch(watermark));
+            if new_data || no_data_batch {
+                let batch_watermark = self
+                    .stateful
+                    .as_ref()
+                    .map_or(0, |s| s.next_watermark(watermark));
+                let seq = OffsetSeq {
+                    watermark_ms: batch_watermark,
+                    timestamp_ms: chrono::Utc::now().timestamp_millis(),
+                    offsets: next.clone(),
+                };
+                self.checkpoint.write_offsets(next_batch, &seq)?;
+                watermark = batch_watermark;
+                self.run_batch(next_batch, &ends, &seq, started).await?;
+                ends = next;
+                next_batch += 1;
+                ran_once = true;
+                if self.trigger == Trigger::Once
+                    && !self
+                        .stateful
+                        .as_ref()
+                        .is_some_and(|s| s.needs_no_data_batch(watermark))
+                {
+                    return Ok(());
+                }
+                if let Trigger::ProcessingTime(d) = self.trigger {
+                    self.wait(started, d).await;
+                }
+                continue;
+            }
+            self.handle.mark_drained(requests);
+            match self.trigger {
+                Trigger::Once | Trigger::AvailableNow => {
+                    let _ = ran_once;
+                    return Ok(());
+                }
+                Trigger::ProcessingTime(d) => {
+                    self.handle
+                        .set_status("Waiting for data to arrive", false, false);
+                    self.wait(started, d.max(IDLE_POLL)).await;
+                }
+            }
+        }
+    }
+
+    /// Sleeps until `interval` after `since`, or until woken (stop, processAllAvailable).
+    async fn wait(&self, since: Instant, interval: Duration) {
+        let left = interval.saturating_sub(since.elapsed());
+        if left.is_zero() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(left) => {}
+            _ = self.handle.wake.notified() => {}
+        }
+    }
+
+    /// Where the checkpoint left off: the next batch id, each source's committed end offset
+    /// and the watermark; re-runs the logged batch that did not commit.
+    async fn restore(&mut self) -> SparkResult<(i64, Vec<Option<Value>>, i64)> {
+        let n = self.sources.len();
+        let last = self.checkpoint.latest_offsets()?;
+        let committed = self.checkpoint.latest_commit()?;
+        for (i, s) in self.sources.iter_mut().enumerate() {
+            let end = last
+                .as_ref()
+                .and_then(|(_, seq)| seq.offsets.get(i).cloned().flatten());
+            s.restore(end.as_ref()).await?;
+        }
+        let Some((id, seq)) = last else {
+            return Ok((0, vec![None; n], 0));
+        };
+        if seq.offsets.len() != n {
+            return Err(SparkError::Plan(planner::PlanError::analysis(format!(
+                "The checkpoint {} belongs to a query with {} sources; this query has {n}. Use a new checkpoint location.",
+                self.checkpoint.root().display(),
+                seq.offsets.len()
+            ))));
+        }
+        let previous = if id > 0
+            && self
+                .checkpoint
+                .root()
+                .join("offsets")
+                .join((id - 1).to_string())
+                .exists()
+        {
+            self.checkpoint.offsets(id - 1)?.offsets
+        } else {
+            vec![None; n]
+        };
+        let watermark = seq.watermark_ms;
+        if committed.is_none_or(|c| c < id) {
+            // Logged but not committed: run it again with the same offsets.
+            self.run_batch(id, &previous, &seq, Instant::now()).await?;
+        }
+        let watermark = match self.checkpoint.latest_commit()? {
+            Some(c) => self.checkpoint.committed_watermark(c).unwrap_or(watermark),
+            None => watermark,
+        };
+        Ok((id + 1, seq.offsets, watermark))
+    }
+
+    async fn run_batch(
+        &mut self,
+        batch_id: i64,
+        starts: &[Option<Value>],
+        seq: &OffsetSeq,
+        started: Instant,
+    ) -> SparkResult<()> {
+        self.handle.set_status("Processing new data", true, true);
+        let session = self.session.clone();
+        // Each source's slice, read once into memory: counted, and stable for the batch.
+        let get_batch = Instant::now();
+        let mut plans = std::collections::VecDeque::new();
+        let mut reports = vec![];
+        for (i, s) in self.sources.iter().enumerate() {
+            let (rows, plan) = match &seq.offsets[i] {
+                Some(end) if starts[i].as_ref() != Some(end) => {
+                    let plan = s.plan(&session, starts[i].as_ref(), end).await?;
+                    materialise(&session, plan).await?
+                }
+                _ => (0, super::source::empty(&self.source_schema(i)?)?),
+            };
+            reports.push(SourceReport {
+                description: s.description().to_string(),
+                start: starts[i].clone(),
+                end: seq.offsets[i].clone(),
+                rows,
+                metrics: s.metrics(),
+            });
+            plans.push_back(plan);
+        }
+        let get_batch_ms = get_batch.elapsed().as_millis() as u64;
+        let planning = Instant::now();
+        let resolver = BatchResolver {
+            base: SessionResolver { session: &session },
+            plans: Mutex::new(plans),
+        };
+        let state = session.ctx.state();
+        let planner = Planner::new(&state, &resolver, session.planner_config());
+        let mut plan = planner.plan(&self.relation).await?;
+        let planning_ms = planning.elapsed().as_millis() as u64;
+        let add_batch = Instant::now();
+        let mut state_report = None;
+        if let Some(st) = &mut self.stateful {
+            let (p, report) = st.apply(&session, plan, batch_id, seq.watermark_ms).await?;
+            plan = p;
+            state_report = Some(report);
+        }
+        let df = DataFrame::new(session.ctx.state(), plan);
+        let schema = spark_schema(df.schema().as_arrow());
+        let data: Vec<RecordBatch> = df
+            .collect()
+            .await?
+            .iter()
+            .map(|b| to_spark_batch(b, &schema))
+            .collect::<SparkResult<_>>()?;
+        let output_rows: usize = data.iter().map(|b| b.num_rows()).sum();
+        self.sink
+            .add_batch(&session, &self.handle.id, batch_id, schema, data, self.mode)
+            .await?;
+        if let Some(st) = &mut self.stateful {
+            st.commit(batch_id)?;
+        }
+        let add_batch_ms = add_batch.elapsed().as_millis() as u64;
+        let commit = Instant::now();
+        let next_watermark = self
+            .stateful
+            .as_ref()
+            .map_or(0, |s| s.next_watermark(seq.watermark_ms));
+        self.checkpoint.write_commit(batch_id, next_watermark)?;
+        for (i, s) in self.sources.iter_mut().enumerate() {
+            if let Some(end) = &seq.offsets[i] {
+                if starts[i].as_ref() != Some(end) {
+                    s.committed(starts[i].as_ref(), end).await?;
+                }
+            }
+        }
+        let report = BatchReport {
+            batch_id,
+            started_ms: seq.timestamp_ms,
+            duration_ms: started.elapsed().as_millis() as u64,
+            get_batch_ms,
+            planning_ms,
+            add_batch_ms,
+            commit_ms: commit.elapsed().as_millis() as u64,
+            sources: reports,
+            sink: self.sink.description(),
+            output_rows: output_rows as u64,
+            watermark_ms: self
+                .stateful
+                .as_ref()
+                .and_then(|s| s.watermark_delay())
+                .map(|_| seq.watermark_ms),
+            state: state_report,
+        };
+        self.handle.push_progress(report.json(&self.handle));
+        self.handle
+            .set_status("Waiting for next trigger", false, false);
+        Ok(())
+    }
+
+    fn source_schema(&self, _i: usize) -> SparkResult<arrow::datatypes::SchemaRef> {
+        Err(SparkError::invalid("unreachable"))
+    }
+}
+
+/// Runs a slice's plan into memory: its row count and a plan over the rows.
+async fn materialise(session: &Session, plan: LogicalPlan) -> SparkResult<(u64, LogicalPlan)> {
+    let df = DataFrame::new(session.ctx.state(), plan);
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await?;
+    let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+    Ok((rows, super::sink::memory_plan(schema, batches)?))
+}

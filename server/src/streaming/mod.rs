@@ -1,0 +1,543 @@
+//! Structured Streaming: `writeStream.start()` turns a streaming plan into a [`Query`] that
+//! runs micro-batches in the background; `StreamingQueryCommand` and
+//! `StreamingQueryManagerCommand` look at and control the running queries.
+pub mod checkpoint;
+mod microbatch;
+mod progress;
+mod query;
+mod sink;
+pub mod source;
+mod state;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use datafusion::logical_expr::LogicalPlan;
+use futures::future::BoxFuture;
+use planner::{DataSource, PlanError, PlanResult, Planner, Resolver, StreamingRead};
+use proto::connect::relation::RelType;
+use proto::connect::streaming_query_command::Command as QueryCmd;
+use proto::connect::streaming_query_command_result::{
+    AwaitTerminationResult, ExceptionResult, ExplainResult, RecentProgressResult, ResultType,
+    StatusResult,
+};
+use proto::connect::streaming_query_manager_command::Command as ManagerCmd;
+use proto::connect::streaming_query_manager_command_result::{
+    ActiveResult, AwaitAnyTerminationResult, ResultType as ManagerResult, StreamingQueryInstance,
+};
+use proto::connect::write_stream_operation_start::{SinkDestination, Trigger as ProtoTrigger};
+use proto::connect::{
+    Relation, StreamingQueryCommand, StreamingQueryCommandResult, StreamingQueryInstanceId,
+    StreamingQueryManagerCommand, StreamingQueryManagerCommandResult, WriteStreamOperationStart,
+    WriteStreamOperationStartResult,
+};
+
+use crate::catalog::SessionResolver;
+use crate::error::{SparkError, SparkResult};
+use crate::session::Session;
+use checkpoint::Checkpoint;
+use microbatch::{Query, Trigger};
+use query::QueryHandle;
+pub use query::Registry;
+use sink::{OutputMode, Sink};
+use source::SourceSpec;
+use state::{Stateful, Watermark};
+
+/// Plans a query at start, collecting its streaming sources in plan order.
+struct StartResolver<'a> {
+    base: SessionResolver<'a>,
+    specs: Mutex<Vec<SourceSpec>>,
+}
+
+impl Resolver for StartResolver<'_> {
+    fn data_source(&self, source: DataSource) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
+        self.base.data_source(source)
+    }
+    fn table(&self, name: Vec<String>) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
+        self.base.table(name)
+    }
+    fn cached_bytes(&self, hash: &str) -> PlanResult<Vec<u8>> {
+        self.base.cached_bytes(hash)
+    }
+    fn streaming_read(&self, read: StreamingRead) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
+        Box::pin(async move {
+            let spec = source::resolve(self.base.session, read)
+                .await
+                .map_err(plan_error)?;
+            let plan = source::leaf_plan(&spec).map_err(plan_error)?;
+            if let Ok(mut s) = self.specs.lock() {
+                s.push(spec);
+            }
+            Ok(plan)
+        })
+    }
+}
+
+/// The session's resolver answers `readStream` leaves with this.
+pub async fn analysed_leaf(session: &Session, read: StreamingRead) -> PlanResult<LogicalPlan> {
+    let spec = source::resolve(session, read).await.map_err(plan_error)?;
+    source::leaf_plan(&spec).map_err(plan_error)
+}
+
+fn plan_error(e: SparkError) -> PlanError {
+    match e {
+        SparkError::Plan(p) => p,
+        SparkError::DataFusion(d) => PlanError::DataFusion(d),
+        other => PlanError::DataFusion(datafusion::error::DataFusionError::External(Box::new(
+            other,
+        ))),
+    }
+}
+
+fn analysis(msg: impl Into<String>) -> SparkError {
+    SparkError::Plan(PlanError::analysis(msg))
+}
+
+/// `"10 seconds"`, `"1 minute"`, `"interval 2 hours"`, `"500 milliseconds"` as a duration.
+pub fn parse_interval(text: &str) -> Option<Duration> {
+    const UNITS: &[(&str, u64)] = &[
+        ("microsecond", 1),
+        ("millisecond", 1_000),
+        ("second", 1_000_000),
+        ("minute", 60_000_000),
+        ("hour", 3_600_000_000),
+        ("day", 86_400_000_000),
+        ("week", 604_800_000_000),
+    ];
+    let lower = text.trim().to_ascii_lowercase();
+    let body = lower.strip_prefix("interval").unwrap_or(&lower).trim();
+    let words: Vec<&str> = body.split_whitespace().collect();
+    if words.is_empty() || words.len() % 2 != 0 {
+        return None;
+    }
+    let mut micros = 0u64;
+    for pair in words.chunks(2) {
+        let n: u64 = pair[0].trim_matches('\'').parse().ok()?;
+        let unit = pair[1].trim_end_matches('s');
+        let (_, scale) = UNITS.iter().find(|(u, _)| *u == unit)?;
+        micros = micros.checked_add(n.checked_mul(*scale)?)?;
+    }
+    Some(Duration::from_micros(micros))
+}
+
+/// The first `withWatermark` of a plan.
+fn watermark_of(rel: &Relation) -> SparkResult<Option<Watermark>> {
+    fn walk(rel: &Relation, depth: usize) -> Option<(String, String)> {
+        if depth > 512 {
+            return None;
+        }
+        if let Some(RelType::WithWatermark(w)) = &rel.rel_type {
+            return Some((w.event_time.clone(), w.delay_threshold.clone()));
+        }
+        // Children are the message's Relation fields; walk them through their encoding.
+        children(rel).into_iter().find_map(|c| walk(&c, depth + 1))
+    }
+    match walk(rel, 0) {
+        None => Ok(None),
+        Some((column, delay)) => {
+            let d = parse_interval(&delay).ok_or_else(|| {
+                SparkError::Plan(PlanError::invalid(format!(
+                    "[CANNOT_PARSE_INTERVAL] Unable to parse '{delay}'. Please ensure that the value provided is in a valid format for defining an interval."
+                )))
+            })?;
+            Ok(Some(Watermark {
+                column,
+                delay_ms: d.as_millis() as i64,
+            }))
+        }
+    }
+}
+
+/// The direct child relations of a relation.
+fn children(rel: &Relation) -> Vec<Relation> {
+    // The shapes a streaming query's plan takes between its sink and `withWatermark`.
+    let Some(t) = &rel.rel_type else {
+        return vec![];
+    };
+    let boxed = |r: &Option<Box<Relation>>| r.as_deref().cloned().into_iter().collect::<Vec<_>>();
+    match t {
+        RelType::Project(p) => boxed(&p.input),
+        RelType::Filter(f) => boxed(&f.input),
+        RelType::Aggregate(a) => boxed(&a.input),
+        RelType::WithColumns(w) => boxed(&w.input),
+        RelType::WithColumnsRenamed(w) => boxed(&w.input),
+        RelType::Drop(d) => boxed(&d.input),
+        RelType::Sort(s) => boxed(&s.input),
+        RelType::Limit(l) => boxed(&l.input),
+        RelType::Deduplicate(d) => boxed(&d.input),
+        RelType::SubqueryAlias(s) => boxed(&s.input),
+        RelType::Repartition(r) => boxed(&r.input),
+        RelType::RepartitionByExpression(r) => boxed(&r.input),
+        RelType::ToDf(t) => boxed(&t.input),
+        RelType::Hint(h) => boxed(&h.input),
+        RelType::WithWatermark(w) => boxed(&w.input),
+        RelType::Join(j) => [boxed(&j.left), boxed(&j.right)].concat(),
+        RelType::SetOp(s) => [boxed(&s.left_input), boxed(&s.right_input)].concat(),
+        _ => vec![],
+    }
+}
+
+fn trigger_of(t: Option<&ProtoTrigger>) -> SparkResult<Trigger> {
+    match t {
+        None => Ok(Trigger::ProcessingTime(Duration::ZERO)),
+        Some(ProtoTrigger::Once(_)) => Ok(Trigger::Once),
+        Some(ProtoTrigger::AvailableNow(_)) => Ok(Trigger::AvailableNow),
+        Some(ProtoTrigger::ProcessingTimeInterval(s)) => parse_interval(s)
+            .map(Trigger::ProcessingTime)
+            .ok_or_else(|| SparkError::Plan(PlanError::invalid(format!("Invalid interval: {s}")))),
+        Some(ProtoTrigger::ContinuousCheckpointInterval(_)) => Err(SparkError::unsupported(
+            "Trigger.Continuous (continuous processing; use a micro-batch trigger)",
+        )),
+        Some(ProtoTrigger::RealTimeBatchDuration(_)) => {
+            Err(SparkError::unsupported("the real-time trigger"))
+        }
+    }
+}
+
+fn sink_of(
+    w: &WriteStreamOperationStart,
+    format: &str,
+    options: &HashMap<String, String>,
+    mode: OutputMode,
+    name: Option<&str>,
+) -> SparkResult<Sink> {
+    let path = match &w.sink_destination {
+        Some(SinkDestination::Path(p)) => Some(p.clone()),
+        _ => options.get("path").cloned(),
+    };
+    let table = match &w.sink_destination {
+        Some(SinkDestination::TableName(t)) => {
+            Some(planner::ddl::parse_table_name(t).map_err(SparkError::Plan)?)
+        }
+        _ => None,
+    };
+    let unsupported_mode = |source: &str| {
+        analysis(format!(
+            "Data source {source} does not support {} output mode.",
+            mode.name()
+        ))
+    };
+    match format {
+        "delta" => {
+            if mode == OutputMode::Update {
+                return Err(unsupported_mode("delta"));
+            }
+            let options = options
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "checkpointlocation" | "path"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            Ok(Sink::Delta {
+                path,
+                table,
+                options,
+                partition_by: w.partitioning_column_names.clone(),
+            })
+        }
+        "parquet" | "json" | "csv" | "text" => {
+            if mode != OutputMode::Append {
+                return Err(unsupported_mode(format));
+            }
+            if table.is_some() {
+                return Err(SparkError::unsupported(format!(
+                    "toTable with format `{format}` (streaming tables are Delta tables)"
+                )));
+            }
+            let root = path
+                .ok_or_else(|| SparkError::Plan(PlanError::invalid("'path' is not specified")))?;
+            let options = options
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "checkpointlocation" | "path"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            Ok(Sink::Files {
+                format: format.to_string(),
+                root: PathBuf::from(root),
+                options,
+                partition_by: w.partitioning_column_names.clone(),
+            })
+        }
+        "memory" => {
+            let name =
+                name.ok_or_else(|| analysis("queryName must be specified for memory sink"))?;
+            Ok(Sink::Memory {
+                name: name.to_string(),
+                last: Mutex::new(None),
+                rows: Mutex::new(vec![]),
+            })
+        }
+        "console" => Ok(Sink::Console {
+            rows: options
+                .get("numrows")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(20),
+            truncate: options.get("truncate").is_none_or(|t| t != "false"),
+            last: Mutex::new(None),
+        }),
+        other => Err(SparkError::unsupported(format!(
+            "the streaming sink `{other}`"
+        ))),
+    }
+}
+
+/// `writeStream...start()` / `toTable()`.
+pub async fn start(
+    session: &Arc<Session>,
+    w: WriteStreamOperationStart,
+) -> SparkResult<WriteStreamOperationStartResult> {
+    if w.foreach_batch.is_some() {
+        return Err(SparkError::unsupported(
+            "foreachBatch (it runs Python on the server)",
+        ));
+    }
+    if w.foreach_writer.is_some() {
+        return Err(SparkError::unsupported(
+            "foreach (it runs Python on the server)",
+        ));
+    }
+    if !w.clustering_column_names.is_empty() {
+        return Err(SparkError::unsupported("clusterBy on a streaming write"));
+    }
+    let relation = w
+        .input
+        .clone()
+        .ok_or_else(|| SparkError::invalid("writeStream without a query"))?;
+    let trigger = trigger_of(w.trigger.as_ref())?;
+    let mode = OutputMode::parse(&w.output_mode)?;
+    let options: HashMap<String, String> = w
+        .options
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect();
+    let name = Some(w.query_name.clone()).filter(|n| !n.is_empty());
+    let format = match w.format.to_ascii_lowercase().as_str() {
+        "" if matches!(w.sink_destination, Some(SinkDestination::TableName(_))) => {
+            "delta".to_string()
+        }
+        "" => "parquet".to_string(),
+        f => f.to_string(),
+    };
+    let sink = sink_of(&w, &format, &options, mode, name.as_deref())?;
+
+    // Analyse the query now: errors in it are the caller's, not the query's.
+    let resolver = StartResolver {
+        base: SessionResolver { session },
+        specs: Mutex::new(vec![]),
+    };
+    let state = session.ctx.state();
+    let planner = Planner::new(&state, &resolver, session.planner_config());
+    let plan = planner.plan(&relation).await?;
+    let specs = resolver.specs.into_inner().unwrap_or_default();
+    if specs.is_empty() {
+        return Err(analysis(
+            "'writeStream' can be called only on streaming Dataset/DataFrame",
+        ));
+    }
+    let watermark = watermark_of(&relation)?;
+    let aggregate = state::find_aggregate(&plan).is_some();
+    match (mode, aggregate) {
+        (OutputMode::Complete, false) => {
+            return Err(analysis("Complete output mode not supported when there are no streaming aggregations on streaming DataFrames/Datasets;"))
+        }
+        (OutputMode::Append, true) if watermark.is_none() => {
+            return Err(analysis("Append output mode not supported when there are streaming aggregations on streaming DataFrames/DataSets without watermark;"))
+        }
+        (OutputMode::Update, _) => {
+            return Err(SparkError::unsupported("outputMode(\"update\")"));
+        }
+        _ => {}
+    }
+
+    let checkpoint_dir = match options.get("checkpointlocation") {
+        Some(p) => PathBuf::from(p),
+        None if matches!(sink, Sink::Memory { .. } | Sink::Console { .. }) => {
+            std::env::temp_dir().join(format!("sluice-checkpoint-{}", uuid::Uuid::new_v4()))
+        }
+        None => {
+            return Err(analysis(
+                "checkpointLocation must be specified either through option(\"checkpointLocation\", ...) or SparkSession.conf.set(\"spark.sql.streaming.checkpointLocation\", ...)",
+            ))
+        }
+    };
+    let checkpoint = Checkpoint::open(&checkpoint_dir)?;
+    let id = checkpoint.query_id()?;
+    let explain = format!("== Physical Plan ==\n{}", plan.display_indent());
+    let handle = QueryHandle::new(id, name.clone(), explain);
+    session.streams.register(handle.clone())?;
+    let sources = specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| source::open(s, checkpoint.source_dir(i)))
+        .collect();
+    let stateful = aggregate.then(|| Stateful::new(checkpoint.state_dir(), mode, watermark));
+    let query = Query {
+        session: session.clone(),
+        handle: handle.clone(),
+        relation,
+        sources,
+        sink,
+        mode,
+        trigger,
+        checkpoint,
+        stateful,
+    };
+    let registry = session.streams.clone();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        let result = query.run().await;
+        let failure = result.err().map(|e| {
+            let t = e.throwable();
+            (
+                t.classes
+                    .first()
+                    .copied()
+                    .unwrap_or("org.apache.spark.SparkException")
+                    .to_string(),
+                t.message,
+            )
+        });
+        if let Some((_, m)) = &failure {
+            tracing::warn!("streaming query {} failed: {m}", h.id);
+        }
+        h.finish(failure);
+        registry.terminated();
+    });
+    Ok(WriteStreamOperationStartResult {
+        query_id: Some(StreamingQueryInstanceId {
+            id: handle.id.clone(),
+            run_id: handle.run_id.clone(),
+        }),
+        name: name.unwrap_or_default(),
+        query_started_event_json: None,
+    })
+}
+
+fn find(session: &Session, id: &Option<StreamingQueryInstanceId>) -> SparkResult<Arc<QueryHandle>> {
+    let id = id
+        .as_ref()
+        .ok_or_else(|| SparkError::invalid("a streaming query command without a query id"))?;
+    session
+        .streams
+        .get(&id.id)
+        .filter(|q| q.run_id == id.run_id || id.run_id.is_empty())
+        .ok_or_else(|| SparkError::invalid(format!("Streaming query {} is not found", id.id)))
+}
+
+fn timeout(ms: Option<i64>) -> Option<Duration> {
+    ms.map(|m| Duration::from_millis(m.max(0) as u64))
+}
+
+pub async fn query_command(
+    session: &Session,
+    cmd: StreamingQueryCommand,
+) -> SparkResult<StreamingQueryCommandResult> {
+    let q = find(session, &cmd.query_id)?;
+    let result = match cmd.command {
+        Some(QueryCmd::Status(_)) => {
+            let (message, data, trigger, active) = q.snapshot();
+            Some(ResultType::Status(StatusResult {
+                status_message: message,
+                is_data_available: data,
+                is_trigger_active: trigger,
+                is_active: active,
+            }))
+        }
+        Some(QueryCmd::LastProgress(_)) => Some(ResultType::RecentProgress(RecentProgressResult {
+            recent_progress_json: q.last_progress(),
+        })),
+        Some(QueryCmd::RecentProgress(_)) => {
+            Some(ResultType::RecentProgress(RecentProgressResult {
+                recent_progress_json: q.recent_progress(),
+            }))
+        }
+        Some(QueryCmd::Stop(_)) => {
+            q.request_stop();
+            q.await_termination(Some(Duration::from_secs(600)))
+                .await
+                .ok();
+            None
+        }
+        Some(QueryCmd::ProcessAllAvailable(_)) => {
+            q.process_all_available().await?;
+            None
+        }
+        Some(QueryCmd::Explain(_)) => Some(ResultType::Explain(ExplainResult {
+            result: q.explain.clone(),
+        })),
+        Some(QueryCmd::Exception(_)) => {
+            let e = q.exception();
+            Some(ResultType::Exception(ExceptionResult {
+                exception_message: e.as_ref().map(|(m, _)| {
+                    format!("org.apache.spark.sql.streaming.StreamingQueryException: {m}")
+                }),
+                error_class: e.as_ref().map(|_| "STREAM_FAILED".to_string()),
+                stack_trace: None,
+            }))
+        }
+        Some(QueryCmd::AwaitTermination(a)) => {
+            let terminated = q.await_termination(timeout(a.timeout_ms)).await?;
+            Some(ResultType::AwaitTermination(AwaitTerminationResult {
+                terminated,
+            }))
+        }
+        None => None,
+    };
+    Ok(StreamingQueryCommandResult {
+        query_id: Some(StreamingQueryInstanceId {
+            id: q.id.clone(),
+            run_id: q.run_id.clone(),
+        }),
+        result_type: result,
+    })
+}
+
+fn instance(q: &QueryHandle) -> StreamingQueryInstance {
+    StreamingQueryInstance {
+        id: Some(StreamingQueryInstanceId {
+            id: q.id.clone(),
+            run_id: q.run_id.clone(),
+        }),
+        name: q.name.clone(),
+    }
+}
+
+pub async fn manager_command(
+    session: &Session,
+    cmd: StreamingQueryManagerCommand,
+) -> SparkResult<StreamingQueryManagerCommandResult> {
+    let r = &session.streams;
+    let result = match cmd.command {
+        Some(ManagerCmd::Active(_)) => ManagerResult::Active(ActiveResult {
+            active_queries: r.active().iter().map(|q| instance(q)).collect(),
+        }),
+        Some(ManagerCmd::GetQuery(id)) => match r.get(&id).filter(|q| q.is_active()) {
+            Some(q) => ManagerResult::Query(instance(&q)),
+            None => return Ok(StreamingQueryManagerCommandResult { result_type: None }),
+        },
+        Some(ManagerCmd::AwaitAnyTermination(a)) => {
+            ManagerResult::AwaitAnyTermination(AwaitAnyTerminationResult {
+                terminated: r.await_any(timeout(a.timeout_ms)).await?,
+            })
+        }
+        Some(ManagerCmd::ResetTerminated(_)) => {
+            r.reset_terminated();
+            ManagerResult::ResetTerminated(true)
+        }
+        Some(ManagerCmd::ListListeners(_)) => ManagerResult::ListListeners(
+            proto::connect::streaming_query_manager_command_result::ListStreamingQueryListenerResult {
+                listener_ids: vec![],
+            },
+        ),
+        Some(ManagerCmd::AddListener(_)) | Some(ManagerCmd::RemoveListener(_)) => {
+            return Err(SparkError::unsupported(
+                "streaming query listeners (they run Python on the server)",
+            ))
+        }
+        None => return Err(SparkError::invalid("a streaming query manager command without a command")),
+    };
+    Ok(StreamingQueryManagerCommandResult {
+        result_type: Some(result),
+    })
+}

@@ -1,0 +1,409 @@
+//! File streams: `readStream.format("json"|"csv"|"parquet"|"text")` and Auto Loader
+//! (`cloudFiles`). Spark's FileStreamSource layout: `sources/<n>/<batch>` lists the files each
+//! batch took (`{"path","timestamp","batchId"}` per line); a file is taken once, ever, by
+//! path (a file rewritten after it was taken is not read again).
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use datafusion::logical_expr::LogicalPlan;
+use planner::{DataSource, PlanError};
+use serde_json::{json, Map, Value};
+
+use super::{file_url, Kind, Limit, Source, SourceSpec};
+use crate::error::{SparkError, SparkResult};
+use crate::session::Session;
+use crate::sources::files;
+use crate::streaming::checkpoint;
+
+/// Options a file stream reads itself; the rest go to the format's reader.
+const STREAM_OPTIONS: &[&str] = &[
+    "maxfilespertrigger",
+    "maxbytespertrigger",
+    "latestfirst",
+    "cleansource",
+    "sourcearchivedir",
+    "pathglobfilter",
+    "recursivefilelookup",
+    "maxfileage",
+    "filenameonly",
+    "path",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Clean {
+    Off,
+    Delete,
+    Archive(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct FileConfig {
+    pub format: String,
+    pub root: PathBuf,
+    pub reader_options: HashMap<String, String>,
+    pub max_files: Option<usize>,
+    pub max_bytes: Option<u64>,
+    pub latest_first: bool,
+    pub clean: Clean,
+    pub glob: Option<String>,
+}
+
+pub fn resolve(_session: &Session, s: DataSource) -> SparkResult<SourceSpec> {
+    if s.format == "cloudfiles" || s.format == "binaryfile" {
+        return Err(SparkError::Plan(PlanError::unsupported(format!(
+            "the streaming source format `{}`",
+            s.format
+        ))));
+    }
+    let root = single_path(&s)?;
+    if !root.exists() {
+        return Err(SparkError::Plan(files::path_not_found(
+            &root.display().to_string(),
+        )));
+    }
+    let schema = match (&s.schema, s.format.as_str()) {
+        (Some(schema), _) => crate::sources::nullable_schema(schema.as_ref()),
+        (None, "text") => std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new("value", arrow::datatypes::DataType::Utf8, true),
+        ])),
+        (None, _) => {
+            return Err(SparkError::Plan(PlanError::invalid(
+                "Schema must be specified when creating a streaming source DataFrame. If some files already exist in the directory, then depending on the file format you may be able to create a static DataFrame on that directory with 'spark.read.load(directory)' and infer schema from it.",
+            )))
+        }
+    };
+    let o = &s.options;
+    let clean = match o
+        .get("cleansource")
+        .map(|v| v.to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("off") => Clean::Off,
+        Some("delete") => Clean::Delete,
+        Some("archive") => match o.get("sourcearchivedir") {
+            Some(d) => Clean::Archive(PathBuf::from(d)),
+            None => {
+                return Err(SparkError::Plan(PlanError::invalid(
+                    "Archive mode must be used with 'sourceArchiveDir' option.",
+                )))
+            }
+        },
+        Some(other) => {
+            return Err(SparkError::Plan(PlanError::invalid(format!(
+                "Invalid mode for clean source option {other}. must be one of ARCHIVE, DELETE, OFF"
+            ))))
+        }
+    };
+    if o.get("recursivefilelookup").is_some_and(|v| v != "false") {
+        // Listing is already recursive (Spark's file index descends into folders).
+    }
+    let config = FileConfig {
+        format: s.format.clone(),
+        root: root.clone(),
+        reader_options: o
+            .iter()
+            .filter(|(k, _)| !STREAM_OPTIONS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        max_files: positive(o, "maxfilespertrigger")?,
+        max_bytes: positive(o, "maxbytespertrigger")?.map(|n| n as u64),
+        latest_first: flag(o, "latestfirst")?,
+        clean,
+        glob: o.get("pathglobfilter").cloned(),
+    };
+    Ok(SourceSpec {
+        description: format!("FileStreamSource[{}]", file_url(&root)),
+        kind: Kind::Files(config),
+        schema,
+    })
+}
+
+fn single_path(s: &DataSource) -> SparkResult<PathBuf> {
+    let mut paths: Vec<&String> = s.paths.iter().collect();
+    if let Some(p) = s.options.get("path") {
+        paths.push(p);
+    }
+    match paths.as_slice() {
+        [one] => Ok(PathBuf::from(one.as_str())),
+        [] => Err(SparkError::Plan(PlanError::invalid(
+            "'path' is not specified",
+        ))),
+        _ => Err(SparkError::Plan(PlanError::invalid(
+            "A streaming file source reads one path (folder or glob).",
+        ))),
+    }
+}
+
+pub(super) fn positive(o: &HashMap<String, String>, key: &str) -> SparkResult<Option<usize>> {
+    match o.get(key) {
+        None => Ok(None),
+        Some(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => Err(SparkError::Plan(PlanError::invalid(format!(
+                "Invalid value '{v}' for option '{key}', must be a positive integer"
+            )))),
+        },
+    }
+}
+
+pub(super) fn flag(o: &HashMap<String, String>, key: &str) -> SparkResult<bool> {
+    match o.get(key).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(SparkError::Plan(PlanError::invalid(format!(
+            "Invalid value '{other}' for option '{key}', must be true or false"
+        )))),
+    }
+}
+
+/// One file a batch took.
+#[derive(Debug, Clone)]
+struct Entry {
+    path: PathBuf,
+    timestamp: i64,
+    size: u64,
+}
+
+pub struct FileSource {
+    config: FileConfig,
+    schema: arrow::datatypes::SchemaRef,
+    description: String,
+    dir: PathBuf,
+    /// The files of each logged batch.
+    log: BTreeMap<i64, Vec<Entry>>,
+    seen: HashSet<PathBuf>,
+    /// `Trigger.AvailableNow`: only these files.
+    frozen: Option<HashSet<PathBuf>>,
+    outstanding: (u64, u64),
+}
+
+impl FileSource {
+    pub fn new(config: FileConfig, spec: &SourceSpec, dir: PathBuf) -> FileSource {
+        FileSource {
+            config,
+            schema: spec.schema.clone(),
+            description: spec.description.clone(),
+            dir,
+            log: BTreeMap::new(),
+            seen: HashSet::new(),
+            frozen: None,
+            outstanding: (0, 0),
+        }
+    }
+
+    /// Files under the root not taken yet, oldest first (newest first with `latestFirst`).
+    fn pending(&self) -> SparkResult<Vec<Entry>> {
+        let root = self.config.root.display().to_string();
+        let listing = match files::list(&[root]) {
+            Ok(l) => l,
+            // A folder that is not there yet has no files yet.
+            Err(_) if !self.config.root.exists() => return Ok(vec![]),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = vec![];
+        for f in listing.files {
+            if self.seen.contains(&f.path) {
+                continue;
+            }
+            if let Some(frozen) = &self.frozen {
+                if !frozen.contains(&f.path) {
+                    continue;
+                }
+            }
+            if let Some(g) = &self.config.glob {
+                let name = f.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if !files::glob_match(g.as_bytes(), name.as_bytes()) {
+                    continue;
+                }
+            }
+            let Ok(meta) = std::fs::metadata(&f.path) else {
+                continue; // gone since listed
+            };
+            let timestamp = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_millis() as i64);
+            out.push(Entry {
+                path: f.path,
+                timestamp,
+                size: meta.len(),
+            });
+        }
+        out.sort_by(|a, b| (a.timestamp, &a.path).cmp(&(b.timestamp, &b.path)));
+        if self.config.latest_first {
+            out.reverse();
+        }
+        Ok(out)
+    }
+
+    fn files_between(&self, start: Option<&Value>, end: &Value) -> SparkResult<Vec<&Entry>> {
+        let from = start.map(log_offset).transpose()?.unwrap_or(-1);
+        let to = log_offset(end)?;
+        Ok(self
+            .log
+            .range(from + 1..=to)
+            .flat_map(|(_, files)| files.iter())
+            .collect())
+    }
+}
+
+fn log_offset(v: &Value) -> SparkResult<i64> {
+    v.get("logOffset").and_then(Value::as_i64).ok_or_else(|| {
+        SparkError::Plan(PlanError::invalid(format!("not a file stream offset: {v}")))
+    })
+}
+
+#[async_trait]
+impl Source for FileSource {
+    fn description(&self) -> &str {
+        &self.description
+    }
+
+    async fn restore(&mut self, _last: Option<&Value>) -> SparkResult<()> {
+        for id in checkpoint::batch_ids(&self.dir)? {
+            let mut entries = vec![];
+            for line in checkpoint::read_log(&self.dir.join(id.to_string()))? {
+                let v: Value = serde_json::from_str(&line).map_err(|e| {
+                    SparkError::Plan(PlanError::invalid(format!(
+                        "The file stream log {} is corrupt: {e}",
+                        self.dir.join(id.to_string()).display()
+                    )))
+                })?;
+                let url = v.get("path").and_then(Value::as_str).unwrap_or_default();
+                let path = PathBuf::from(url.strip_prefix("file://").unwrap_or(url));
+                self.seen.insert(path.clone());
+                entries.push(Entry {
+                    path,
+                    timestamp: v.get("timestamp").and_then(Value::as_i64).unwrap_or(0),
+                    size: v.get("size").and_then(Value::as_u64).unwrap_or(0),
+                });
+            }
+            self.log.insert(id, entries);
+        }
+        Ok(())
+    }
+
+    async fn freeze(&mut self) -> SparkResult<()> {
+        let now: HashSet<PathBuf> = self.pending()?.into_iter().map(|e| e.path).collect();
+        self.frozen = Some(now);
+        Ok(())
+    }
+
+    async fn next(
+        &mut self,
+        batch: i64,
+        _start: Option<&Value>,
+        limit: Limit,
+    ) -> SparkResult<Option<Value>> {
+        // Files chosen for this batch before a restart are its files still.
+        if self.log.contains_key(&batch) {
+            return Ok(Some(json!({ "logOffset": batch })));
+        }
+        let pending = self.pending()?;
+        let mut take = vec![];
+        let mut bytes = 0u64;
+        for e in &pending {
+            if limit == Limit::Trigger && !take.is_empty() {
+                if self.config.max_files.is_some_and(|m| take.len() >= m) {
+                    break;
+                }
+                if self.config.max_bytes.is_some_and(|m| bytes >= m) {
+                    break;
+                }
+            }
+            bytes += e.size;
+            take.push(e.clone());
+        }
+        let rest = &pending[take.len()..];
+        self.outstanding = (rest.len() as u64, rest.iter().map(|e| e.size).sum::<u64>());
+        if take.is_empty() {
+            return Ok(None);
+        }
+        let lines: Vec<String> = take
+            .iter()
+            .map(|e| {
+                json!({
+                    "path": format!("file://{}", files::absolute(&e.path)),
+                    "timestamp": e.timestamp,
+                    "batchId": batch,
+                    "size": e.size,
+                })
+                .to_string()
+            })
+            .collect();
+        checkpoint::write_log(&self.dir.join(batch.to_string()), &lines)?;
+        for e in &take {
+            self.seen.insert(e.path.clone());
+        }
+        self.log.insert(batch, take);
+        Ok(Some(json!({ "logOffset": batch })))
+    }
+
+    async fn plan(
+        &self,
+        session: &Session,
+        start: Option<&Value>,
+        end: &Value,
+    ) -> SparkResult<LogicalPlan> {
+        let files = self.files_between(start, end)?;
+        let paths: Vec<String> = files.iter().map(|e| e.path.display().to_string()).collect();
+        if paths.is_empty() {
+            return super::empty(&self.schema);
+        }
+        let source = DataSource {
+            format: self.config.format.clone(),
+            paths,
+            schema: Some(self.schema.clone()),
+            options: self.config.reader_options.clone(),
+        };
+        let plan = crate::sources::read(&session.ctx, source).await?;
+        super::conform(plan, &self.schema)
+    }
+
+    async fn committed(&mut self, start: Option<&Value>, end: &Value) -> SparkResult<()> {
+        if self.config.clean == Clean::Off {
+            return Ok(());
+        }
+        let done: Vec<PathBuf> = self
+            .files_between(start, end)?
+            .into_iter()
+            .map(|e| e.path.clone())
+            .collect();
+        for path in done {
+            // The data is committed: a file already cleaned by a previous run is fine.
+            let result = match &self.config.clean {
+                Clean::Delete => std::fs::remove_file(&path),
+                Clean::Archive(dir) => {
+                    let abs = PathBuf::from(files::absolute(&path));
+                    let target = dir.join(abs.strip_prefix("/").unwrap_or(&abs));
+                    match target.parent().map(std::fs::create_dir_all) {
+                        Some(Err(e)) => Err(e),
+                        _ => std::fs::rename(&path, &target),
+                    }
+                }
+                Clean::Off => Ok(()),
+            };
+            if let Err(e) = result {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!("cleanSource could not clean {}: {e}", path.display());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn metrics(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert(
+            "numFilesOutstanding".into(),
+            json!(self.outstanding.0.to_string()),
+        );
+        m.insert(
+            "numBytesOutstanding".into(),
+            json!(self.outstanding.1.to_string()),
+        );
+        m
+    }
+}
