@@ -17,16 +17,16 @@ use super::{files, plan_to_df};
 /// The CSV options Spark users set, with Spark's defaults.
 #[derive(Debug, Clone)]
 pub struct CsvOptions {
-    header: bool,
+    pub(crate) header: bool,
     infer_schema: bool,
     sep: u8,
     quote: u8,
     escape: u8,
-    null_value: String,
+    pub(crate) null_value: String,
     multi_line: bool,
-    mode: Mode,
-    formats: Formats,
-    corrupt_column: String,
+    pub(crate) mode: Mode,
+    pub(crate) formats: Formats,
+    pub(crate) corrupt_column: String,
     time_zone: String,
 }
 
@@ -77,13 +77,13 @@ impl CsvOptions {
 }
 
 /// One parsed record: its text and its fields (None for an empty unquoted field).
-struct Record<'a> {
-    raw: &'a str,
-    fields: Vec<Option<String>>,
+pub(crate) struct Record<'a> {
+    pub(crate) raw: &'a str,
+    pub(crate) fields: Vec<Option<String>>,
 }
 
 /// Splits `text` into records; without multiLine every line is parsed on its own.
-fn records<'a>(text: &'a str, o: &CsvOptions) -> Vec<Record<'a>> {
+pub(crate) fn records<'a>(text: &'a str, o: &CsvOptions) -> Vec<Record<'a>> {
     let mut out = vec![];
     let mut start = 0;
     while start < text.len() {
@@ -240,7 +240,7 @@ fn infer(parsed: &Parsed<'_>, o: &CsvOptions) -> SchemaRef {
 }
 
 /// Header names (`_c<i>` for blanks or without a header); repeated names get their index appended.
-fn column_names(header: Option<&Vec<Option<String>>>, width: usize) -> Vec<String> {
+pub(crate) fn column_names(header: Option<&Vec<Option<String>>>, width: usize) -> Vec<String> {
     let raw: Vec<String> = (0..width)
         .map(|i| {
             header
@@ -267,7 +267,7 @@ fn column_names(header: Option<&Vec<Option<String>>>, width: usize) -> Vec<Strin
 }
 
 /// Spark's `CSVInferSchema.inferField` for one value: int, bigint, double, date, timestamp, boolean, string.
-fn infer_cell(text: &str, o: &CsvOptions) -> DataType {
+pub(crate) fn infer_cell(text: &str, o: &CsvOptions) -> DataType {
     if text.parse::<i32>().is_ok() {
         DataType::Int32
     } else if text.parse::<i64>().is_ok() {
@@ -286,7 +286,7 @@ fn infer_cell(text: &str, o: &CsvOptions) -> DataType {
 }
 
 /// Spark's `compatibleType` for inferred CSV columns.
-fn merge(a: &DataType, b: &DataType) -> DataType {
+pub(crate) fn merge(a: &DataType, b: &DataType) -> DataType {
     use DataType::*;
     match (a, b) {
         (Null, t) | (t, Null) => t.clone(),

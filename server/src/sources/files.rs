@@ -73,11 +73,11 @@ pub fn absolute(p: &Path) -> String {
         .unwrap_or_else(|_| p.display().to_string())
 }
 
-fn hidden(name: &str) -> bool {
+pub(crate) fn hidden(name: &str) -> bool {
     name.starts_with(['_', '.'])
 }
 
-fn io_error(path: &Path, e: std::io::Error) -> PlanError {
+pub(crate) fn io_error(path: &Path, e: std::io::Error) -> PlanError {
     PlanError::analysis(format!("{}: {e}", path.display()))
 }
 
@@ -231,7 +231,7 @@ pub fn escape_path_name(s: &str) -> String {
 }
 
 /// The paths a (possibly glob) path names; an existing path names itself.
-fn expand_glob(p: &str) -> PlanResult<Vec<PathBuf>> {
+pub(crate) fn expand_glob(p: &str) -> PlanResult<Vec<PathBuf>> {
     let path = Path::new(p);
     if path.exists() || !p.contains(['*', '?']) {
         return Ok(if path.exists() {

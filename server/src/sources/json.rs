@@ -11,22 +11,22 @@ use serde_json::{Map, Value};
 
 use super::convert::{self, Formats, Mode};
 
-mod cache;
+pub(crate) mod cache;
 mod decode;
 mod flat;
-mod infer;
-mod scan;
-mod shape;
+pub(crate) mod infer;
+pub(crate) mod scan;
+pub(crate) mod shape;
 
 pub use decode::JsonDecoder;
 
 #[derive(Debug, Clone)]
 pub struct JsonOptions {
-    multi_line: bool,
+    pub(crate) multi_line: bool,
     primitives_as_string: bool,
-    mode: Mode,
+    pub(crate) mode: Mode,
     formats: Formats,
-    corrupt_column: String,
+    pub(crate) corrupt_column: String,
 }
 
 impl JsonOptions {
@@ -51,12 +51,12 @@ impl JsonOptions {
 
 /// One input record: its text and its rows (a top-level array holds several), or None if it
 /// is not JSON objects.
-struct Record<'a> {
-    raw: &'a str,
-    rows: Option<Vec<Map<String, Value>>>,
+pub(crate) struct Record<'a> {
+    pub(crate) raw: &'a str,
+    pub(crate) rows: Option<Vec<Map<String, Value>>>,
 }
 
-fn records<'a>(text: &'a str, o: &JsonOptions) -> Vec<Record<'a>> {
+pub(crate) fn records<'a>(text: &'a str, o: &JsonOptions) -> Vec<Record<'a>> {
     let parse = |raw: &'a str| Record {
         raw,
         rows: serde_json::from_str::<Value>(raw).ok().and_then(objects),
@@ -184,7 +184,7 @@ fn typed_row(
 }
 
 /// `v` as a value of `ty` the way Spark's JacksonParser converts it; None if it cannot.
-fn typed(v: &Value, ty: &DataType, o: &JsonOptions) -> Option<Value> {
+pub(crate) fn typed(v: &Value, ty: &DataType, o: &JsonOptions) -> Option<Value> {
     use DataType::*;
     let int = |min: i64, max: i64| {
         v.as_i64()
