@@ -49,6 +49,29 @@ pub struct WriteSpec {
     pub properties: HashMap<String, String>,
     /// Extra commitInfo entries (e.g. Spark's operation parameters).
     pub commit_info: HashMap<String, serde_json::Value>,
+    /// The operation the commit records, when it is not a plain WRITE.
+    pub operation: Option<Operation>,
+}
+
+/// A commit's `operation` and `operationParameters` as Delta names them, e.g. a streaming
+/// micro-batch's `STREAMING UPDATE` with outputMode, queryId and epochId.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operation {
+    pub name: String,
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Operation {
+    pub fn streaming_update(output_mode: &str, query_id: &str, epoch_id: i64) -> Operation {
+        let mut parameters = serde_json::Map::new();
+        parameters.insert("outputMode".into(), output_mode.into());
+        parameters.insert("queryId".into(), query_id.into());
+        parameters.insert("epochId".into(), epoch_id.to_string().into());
+        Operation {
+            name: "STREAMING UPDATE".into(),
+            parameters,
+        }
+    }
 }
 
 impl WriteSpec {
@@ -63,6 +86,7 @@ impl WriteSpec {
             description: None,
             properties: HashMap::new(),
             commit_info: HashMap::new(),
+            operation: None,
         }
     }
 }
@@ -160,7 +184,43 @@ pub async fn write(
         );
     }
     let written = builder.await.map_err(|e| write_error(&spec, e))?;
-    Ok(Written::Committed(written.version().unwrap_or(0) as i64))
+    let version = written.version().unwrap_or(0) as i64;
+    if let Some(op) = &spec.operation {
+        relabel(url, version, op)?;
+    }
+    Ok(Written::Committed(version))
+}
+
+/// delta-rs records every write as WRITE; Delta names some differently (a streaming batch is
+/// a STREAMING UPDATE). The commit's `commitInfo` line is rewritten in place, whole and
+/// atomically, right after the commit: only the history changes, never the table's actions.
+fn relabel(url: &Url, version: i64, op: &Operation) -> DeltaResult<()> {
+    let Some(dir) = table::local_dir(url) else {
+        return Ok(()); // object stores keep delta-rs's name
+    };
+    let path = dir.join("_delta_log").join(format!("{version:020}.json"));
+    let text = std::fs::read_to_string(&path)?;
+    let mut lines = vec![];
+    for line in text.lines() {
+        let mut action: serde_json::Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(_) => return Ok(()), // not ours to touch
+        };
+        if let Some(info) = action.get_mut("commitInfo").and_then(|c| c.as_object_mut()) {
+            info.insert("operation".into(), op.name.clone().into());
+            info.insert(
+                "operationParameters".into(),
+                serde_json::Value::Object(op.parameters.clone()),
+            );
+        }
+        lines.push(action.to_string());
+    }
+    let tmp = dir
+        .join("_delta_log")
+        .join(format!(".{version:020}.json.{}.tmp", uuid::Uuid::new_v4()));
+    std::fs::write(&tmp, lines.join("\n") + "\n")?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(())
 }
 
 pub(crate) fn commit_properties(spec: &WriteSpec) -> CommitProperties {

@@ -121,12 +121,9 @@ pub async fn save_path(
     session: &Session,
     plan: LogicalPlan,
     path: &str,
-    mode: SaveMode,
-    options: &HashMap<String, String>,
-    partition_by: Vec<String>,
+    spec: WriteSpec,
 ) -> SparkResult<()> {
     let url = delta_sink::location(path)?;
-    let spec = write_spec(mode, options, partition_by)?;
     commit(session, &url, plan, spec).await?;
     Ok(())
 }
@@ -189,12 +186,11 @@ pub async fn save_as_table(
     session: &Session,
     plan: LogicalPlan,
     parts: &[String],
-    mode: SaveMode,
     options: &HashMap<String, String>,
-    partition_by: Vec<String>,
+    mut spec: WriteSpec,
 ) -> SparkResult<()> {
     let t = target(session, parts)?;
-    let mut spec = write_spec(mode, options, partition_by)?;
+    let mode = spec.mode;
     match &t {
         Target::Path(url) => {
             commit(session, url, plan, spec).await?;

@@ -2,6 +2,7 @@
 //! through sluice's own readers (Spark's parse modes, inference and quoting rules are not
 //! DataFusion's). Files are found as Spark's file index finds them (see `files`), and
 //! `key=value` folders become partition columns after the data columns.
+pub mod auto_loader;
 mod convert;
 mod csv;
 mod exec;

@@ -168,7 +168,8 @@ async fn write_delta(
     let partition_by = w.partitioning_columns.clone();
     match &w.save_type {
         Some(SaveType::Path(p)) => {
-            crate::delta_ops::save_path(session, plan, p, mode, options, partition_by).await
+            let spec = crate::delta_ops::write_spec(mode, options, partition_by)?;
+            crate::delta_ops::save_path(session, plan, p, spec).await
         }
         Some(SaveType::Table(t)) => {
             let name = planner::ddl::parse_table_name(&t.table_name)?;
@@ -183,13 +184,14 @@ async fn write_delta(
                 crate::delta_ops::insert_into(session, plan, &name, &[], overwrite, false, options)
                     .await
             } else {
-                crate::delta_ops::save_as_table(session, plan, &name, mode, options, partition_by)
-                    .await
+                let spec = crate::delta_ops::write_spec(mode, options, partition_by)?;
+                crate::delta_ops::save_as_table(session, plan, &name, options, spec).await
             }
         }
         None => match options.get("path") {
             Some(p) => {
-                crate::delta_ops::save_path(session, plan, p, mode, options, partition_by).await
+                let spec = crate::delta_ops::write_spec(mode, options, partition_by)?;
+                crate::delta_ops::save_path(session, plan, p, spec).await
             }
             None => Err(SparkError::invalid("write without a path or table")),
         },

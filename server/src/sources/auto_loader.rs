@@ -5,8 +5,6 @@
 //! error that stops a stream to evolve its schema, and the plan that reads one micro-batch.
 //! The engine decides when each is called; this module keeps no state between calls apart
 //! from the schema log and the JSON scan cache shared with `spark.read`.
-// Called by the streaming engine, which lands separately.
-#![allow(dead_code)]
 mod hints;
 mod infer;
 mod listing;
@@ -309,6 +307,11 @@ pub fn scan(
 /// path.
 pub fn list(root: &Path, opts: &CloudFilesOptions) -> PlanResult<Vec<(PathBuf, u64, i64)>> {
     listing::list(root, opts)
+}
+
+/// Whether a file name matches a `pathGlobFilter` pattern (`* ? [..] {..}`).
+pub fn glob_matches(pattern: &str, name: &str) -> bool {
+    listing::glob(pattern, name)
 }
 
 fn fixed_schema(opts: &CloudFilesOptions) -> bool {

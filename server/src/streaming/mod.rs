@@ -215,14 +215,16 @@ fn sink_of(
     };
     let unsupported_mode = |source: &str| {
         analysis(format!(
-            "Data source {source} does not support {} output mode.",
-            mode.name()
+            "[STREAMING_OUTPUT_MODE.UNSUPPORTED_DATASOURCE] Invalid streaming output mode: {}. This output mode is not supported in Data Source {source}. SQLSTATE: 42KDE",
+            mode.name().to_ascii_lowercase()
         ))
     };
     match format {
         "delta" => {
             if mode == OutputMode::Update {
-                return Err(unsupported_mode("delta"));
+                return Err(analysis(
+                    "[DELTA_UNSUPPORTED_OUTPUT_MODE] Data source delta does not support Update output mode",
+                ));
             }
             let options = options
                 .iter()
@@ -339,10 +341,10 @@ pub async fn start(
     let aggregate = state::find_aggregate(&plan).is_some();
     match (mode, aggregate) {
         (OutputMode::Complete, false) => {
-            return Err(analysis("Complete output mode not supported when there are no streaming aggregations on streaming DataFrames/Datasets;"))
+            return Err(analysis("[STREAMING_OUTPUT_MODE.UNSUPPORTED_OPERATION] Invalid streaming output mode: complete. This output mode is not supported for no streaming aggregations on streaming DataFrames/DataSets. SQLSTATE: 42KDE"))
         }
         (OutputMode::Append, true) if watermark.is_none() => {
-            return Err(analysis("Append output mode not supported when there are streaming aggregations on streaming DataFrames/DataSets without watermark;"))
+            return Err(analysis("[STREAMING_OUTPUT_MODE.UNSUPPORTED_OPERATION] Invalid streaming output mode: append. This output mode is not supported for streaming aggregations without watermark on streaming DataFrames/DataSets. SQLSTATE: 42KDE"))
         }
         (OutputMode::Update, _) => {
             return Err(SparkError::unsupported("outputMode(\"update\")"));
@@ -350,6 +352,14 @@ pub async fn start(
         _ => {}
     }
 
+    if let Sink::Memory { name, .. } = &sink {
+        // The memory table exists (empty) from the start, as Spark's does.
+        let schema = crate::execute::spark_schema(plan.schema().as_arrow());
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![]])?;
+        let views = session.views();
+        views.deregister_table(name)?;
+        views.register_table(name.clone(), Arc::new(table))?;
+    }
     let checkpoint_dir = match options.get("checkpointlocation") {
         Some(p) => PathBuf::from(p),
         None if matches!(sink, Sink::Memory { .. } | Sink::Console { .. }) => {

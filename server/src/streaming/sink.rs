@@ -114,29 +114,17 @@ impl Sink {
                     SaveMode::Append
                 };
                 let plan = memory_plan(schema, data)?;
+                let mut spec = crate::delta_ops::write_spec(save, &options, partition_by.clone())?;
+                spec.operation = Some(delta_sink::Operation::streaming_update(
+                    mode.name(),
+                    query_id,
+                    batch_id,
+                ));
                 match (path, table) {
                     (_, Some(parts)) => {
-                        crate::delta_ops::save_as_table(
-                            session,
-                            plan,
-                            parts,
-                            save,
-                            &options,
-                            partition_by.clone(),
-                        )
-                        .await
+                        crate::delta_ops::save_as_table(session, plan, parts, &options, spec).await
                     }
-                    (Some(p), None) => {
-                        crate::delta_ops::save_path(
-                            session,
-                            plan,
-                            p,
-                            save,
-                            &options,
-                            partition_by.clone(),
-                        )
-                        .await
-                    }
+                    (Some(p), None) => crate::delta_ops::save_path(session, plan, p, spec).await,
                     (None, None) => Err(SparkError::Plan(PlanError::invalid(
                         "'path' is not specified",
                     ))),

@@ -501,7 +501,7 @@ impl Stateful {
             }
         }
         Err(SparkError::Plan(PlanError::analysis(
-            "Append output mode not supported when there are streaming aggregations on streaming DataFrames/DataSets without watermark;",
+            "[STREAMING_OUTPUT_MODE.UNSUPPORTED_OPERATION] Invalid streaming output mode: append. This output mode is not supported for streaming aggregations without watermark on streaming DataFrames/DataSets. SQLSTATE: 42KDE",
         )))
     }
 }

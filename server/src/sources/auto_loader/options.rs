@@ -205,8 +205,10 @@ impl CloudFilesOptions {
                 }
                 _ if !validate => {}
                 _ => {
+                    // Keys arrive lower-cased; the prefix is shown as users write it.
                     return Err(PlanError::invalid(format!(
-                        "Found unknown option key {key:?} for the cloudFiles source. Check the spelling, or set cloudFiles.validateOptions to false to skip the check."
+                        "Found unknown option key \"cloudFiles.{}\" for the cloudFiles source. Check the spelling, or set cloudFiles.validateOptions to false to skip the check.",
+                        &key[PREFIX.len().min(key.len())..]
                     )))
                 }
             }

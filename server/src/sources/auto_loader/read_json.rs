@@ -128,6 +128,19 @@ impl RescueJsonDecoder {
                 let mut row = Map::new();
                 if let Some(c) = self.corrupt_column() {
                     row.insert(c.to_string(), Value::String(raw.to_string()));
+                } else {
+                    // No corrupt record column: the text is kept in the rescue column rather
+                    // than lost, under the corrupt record column's name.
+                    let mut rescued = Map::new();
+                    rescued.insert(
+                        self.options.corrupt_column.clone(),
+                        Value::String(raw.to_string()),
+                    );
+                    rescued.insert("_file_path".into(), Value::String(file_uri(file)));
+                    row.insert(
+                        self.rescue_name().to_string(),
+                        Value::String(Value::Object(rescued).to_string()),
+                    );
                 }
                 Ok(Some(row))
             }

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::common::ScalarValue;
-use datafusion::datasource::provider_as_source;
 use datafusion::logical_expr::{cast, lit, LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::ParquetReadOptions;
 use delta_sink::{TimeTravel, Url};
@@ -145,41 +144,33 @@ impl DeltaSource {
         })
     }
 
-    /// The `add` actions of one commit; a commit that removes data fails the stream unless
-    /// changes are skipped (then the whole commit is skipped, as Delta does).
-    fn added(&self, version: i64) -> SparkResult<Vec<Added>> {
+    /// One commit's actions.
+    fn actions(&self, version: i64) -> SparkResult<Vec<Value>> {
         let path = self.log_dir()?.join(format!("{version:020}.json"));
         let text = std::fs::read_to_string(&path)?;
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                serde_json::from_str(l).map_err(|e| {
+                    SparkError::Plan(PlanError::invalid(format!(
+                        "The Delta log file {} is corrupt: {e}",
+                        path.display()
+                    )))
+                })
+            })
+            .collect()
+    }
+
+    /// The files one commit added; a commit that removes data fails the stream unless
+    /// changes are skipped (then the whole commit is skipped, as Delta does).
+    fn added(&self, version: i64) -> SparkResult<Vec<Added>> {
         let mut adds = vec![];
         let mut changes_data = false;
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let action: Value = serde_json::from_str(line).map_err(|e| {
-                SparkError::Plan(PlanError::invalid(format!(
-                    "The Delta log file {} is corrupt: {e}",
-                    path.display()
-                )))
-            })?;
+        for action in self.actions(version)? {
             if let Some(add) = action.get("add") {
-                if add.get("dataChange").and_then(Value::as_bool) == Some(false) {
-                    continue;
+                if add.get("dataChange").and_then(Value::as_bool) != Some(false) {
+                    adds.push(added_file(add));
                 }
-                let partition = add
-                    .get("partitionValues")
-                    .and_then(Value::as_object)
-                    .map(|m| {
-                        m.iter()
-                            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string)))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                adds.push(Added {
-                    path: add
-                        .get("path")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string(),
-                    partition,
-                });
             }
             if let Some(remove) = action.get("remove") {
                 if remove.get("dataChange").and_then(Value::as_bool) != Some(false) {
@@ -199,35 +190,129 @@ impl DeltaSource {
         Ok(adds)
     }
 
-    fn offset(&self, version: i64, starting: bool) -> Value {
+    /// The table's files as of `version` (its log replayed), oldest first as Delta orders a
+    /// starting snapshot: by modification time, then path.
+    fn snapshot_files(&self, version: i64) -> SparkResult<Vec<Added>> {
+        let mut live: BTreeMap<String, (i64, Added)> = BTreeMap::new();
+        for v in 0..=version {
+            for action in self.actions(v)? {
+                if let Some(add) = action.get("add") {
+                    let a = added_file(add);
+                    let t = add
+                        .get("modificationTime")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0);
+                    live.insert(a.path.clone(), (t, a));
+                }
+                if let Some(path) = action
+                    .get("remove")
+                    .and_then(|r| r.get("path"))
+                    .and_then(Value::as_str)
+                {
+                    live.remove(path);
+                }
+            }
+        }
+        let mut files: Vec<(i64, Added)> = live.into_values().collect();
+        files.sort_by(|a, b| (a.0, &a.1.path).cmp(&(b.0, &b.1.path)));
+        Ok(files.into_iter().map(|(_, a)| a).collect())
+    }
+
+    /// The files of one position's version: the snapshot's or the commit's.
+    fn files_at(&self, p: &Position) -> SparkResult<Vec<Added>> {
+        if p.starting {
+            self.snapshot_files(p.version)
+        } else {
+            self.added(p.version)
+        }
+    }
+
+    /// Files after `start`, version by version, up to `latest`, at most `limit` of them
+    /// (at least one); with the position of the last one.
+    fn files_after(
+        &self,
+        start: &Position,
+        latest: i64,
+        limit: Option<usize>,
+    ) -> SparkResult<(Vec<Added>, Position)> {
+        let mut taken = vec![];
+        let mut at = start.clone();
+        let mut current = start.clone();
+        loop {
+            let files = self.files_at(&current)?;
+            for (i, f) in files.into_iter().enumerate() {
+                if (i as i64) <= current.index {
+                    continue;
+                }
+                if limit.is_some_and(|l| taken.len() >= l) {
+                    return Ok((taken, at));
+                }
+                taken.push(f);
+                at = Position {
+                    index: i as i64,
+                    ..current.clone()
+                };
+            }
+            if current.version >= latest {
+                if taken.is_empty() {
+                    // Nothing new: the position moves past this version's end.
+                    at = Position {
+                        index: i64::MAX,
+                        ..current
+                    };
+                }
+                return Ok((taken, at));
+            }
+            current = Position {
+                version: current.version + 1,
+                index: -1,
+                starting: false,
+            };
+            if taken.is_empty() {
+                at = current.clone();
+            }
+        }
+    }
+
+    fn offset(&self, p: &Position) -> Value {
         json!({
             "sourceVersion": 1,
             "reservoirId": self.table_id,
-            "reservoirVersion": version,
-            "index": -1,
-            "isStartingVersion": starting,
+            "reservoirVersion": p.version,
+            "index": p.index,
+            "isStartingVersion": p.starting,
         })
     }
 
-    /// The files the commits `from..=to` added, read as the table's rows.
-    async fn read_commits(
-        &self,
-        session: &Session,
-        from: i64,
-        to: i64,
-    ) -> SparkResult<LogicalPlan> {
+    /// Where a stream without a start offset begins: before the first file of the snapshot
+    /// at `latest`, or before the commit `startingVersion`.
+    fn origin(&self, latest: i64) -> Position {
+        match self.config.starting_version {
+            None => Position {
+                version: latest,
+                index: -1,
+                starting: true,
+            },
+            Some(v) => Position {
+                version: v,
+                index: -1,
+                starting: false,
+            },
+        }
+    }
+
+    /// Reads `files` (grouped by partition values) as the table's rows.
+    async fn read_files(&self, session: &Session, files: Vec<Added>) -> SparkResult<LogicalPlan> {
         let root = delta_sink::table::local_dir(&self.config.url).ok_or_else(|| {
             SparkError::unsupported("Delta streaming sources off the local file system")
         })?;
         let mut groups: BTreeMap<BTreeMap<String, Option<String>>, Vec<String>> = BTreeMap::new();
-        for v in from..=to {
-            for a in self.added(v)? {
-                let decoded = percent_decode(&a.path);
-                groups
-                    .entry(a.partition)
-                    .or_default()
-                    .push(root.join(decoded).display().to_string());
-            }
+        for a in files {
+            let decoded = percent_decode(&a.path);
+            groups
+                .entry(a.partition)
+                .or_default()
+                .push(root.join(decoded).display().to_string());
         }
         let data_fields: Vec<arrow::datatypes::Field> = self
             .schema
@@ -272,6 +357,34 @@ impl DeltaSource {
     }
 }
 
+fn added_file(add: &Value) -> Added {
+    let partition = add
+        .get("partitionValues")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Added {
+        path: add
+            .get("path")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        partition,
+    }
+}
+
+/// A place in the stream of files: after file `index` of `version` (-1: before its first).
+#[derive(Debug, Clone, PartialEq)]
+struct Position {
+    version: i64,
+    index: i64,
+    starting: bool,
+}
+
 /// Delta log paths are URL-encoded.
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
@@ -291,7 +404,7 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn version_of(v: &Value) -> SparkResult<(i64, bool)> {
+fn position_of(v: &Value) -> SparkResult<Position> {
     let version = v
         .get("reservoirVersion")
         .and_then(Value::as_i64)
@@ -300,12 +413,14 @@ fn version_of(v: &Value) -> SparkResult<(i64, bool)> {
                 "not a Delta source offset: {v}"
             )))
         })?;
-    Ok((
+    Ok(Position {
         version,
-        v.get("isStartingVersion")
+        index: v.get("index").and_then(Value::as_i64).unwrap_or(-1),
+        starting: v
+            .get("isStartingVersion")
             .and_then(Value::as_bool)
             .unwrap_or(false),
-    ))
+    })
 }
 
 #[async_trait]
@@ -337,33 +452,22 @@ impl Source for DeltaSource {
         let Some(latest) = self.latest()? else {
             return Ok(None);
         };
-        let first = match start {
-            None => match self.config.starting_version {
-                // The table as of now is the first batch.
-                None => return Ok(Some(self.offset(latest, true))),
-                Some(v) if v > latest => return Ok(None),
-                Some(v) => v,
-            },
-            Some(s) => version_of(s)?.0 + 1,
+        let from = match start {
+            Some(s) => position_of(s)?,
+            None => self.origin(latest),
         };
-        if first > latest {
+        if from.version > latest {
             return Ok(None);
         }
-        let mut end = first;
-        if let (Limit::Trigger, Some(max)) = (limit, self.config.max_files) {
-            let mut files = self.added(first)?.len();
-            while end < latest {
-                let more = self.added(end + 1)?.len();
-                if files + more > max {
-                    break;
-                }
-                files += more;
-                end += 1;
-            }
-        } else {
-            end = latest;
+        let limit = match limit {
+            Limit::Trigger => self.config.max_files,
+            Limit::All => None,
+        };
+        let (files, end) = self.files_after(&from, latest, limit)?;
+        if files.is_empty() && start.is_some() {
+            return Ok(None);
         }
-        Ok(Some(self.offset(end, false)))
+        Ok(Some(self.offset(&end)))
     }
 
     async fn plan(
@@ -372,19 +476,38 @@ impl Source for DeltaSource {
         start: Option<&Value>,
         end: &Value,
     ) -> SparkResult<LogicalPlan> {
-        let (to, starting) = version_of(end)?;
-        if start.is_none() && starting {
-            let provider =
-                delta_sink::read::provider(&self.config.url, &TimeTravel::Version(to), None)
-                    .await?;
-            let plan =
-                LogicalPlanBuilder::scan("delta", provider_as_source(provider), None)?.build()?;
-            return super::conform(plan, &self.schema);
-        }
+        let end = position_of(end)?;
         let from = match start {
-            Some(s) => version_of(s)?.0 + 1,
-            None => self.config.starting_version.unwrap_or(0),
+            Some(s) => position_of(s)?,
+            None => self.origin(end.version),
         };
-        self.read_commits(session, from, to).await
+        let mut files = vec![];
+        let mut current = from;
+        // Walk versions from the start to the end, taking the files between the positions.
+        loop {
+            let here = self.files_at(&current)?;
+            for (i, f) in here.into_iter().enumerate() {
+                let i = i as i64;
+                if i <= current.index {
+                    continue;
+                }
+                if current.version == end.version
+                    && current.starting == end.starting
+                    && i > end.index
+                {
+                    break;
+                }
+                files.push(f);
+            }
+            if current.version >= end.version {
+                break;
+            }
+            current = Position {
+                version: current.version + 1,
+                index: -1,
+                starting: false,
+            };
+        }
+        self.read_files(session, files).await
     }
 }

@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use super::{file_url, Kind, Limit, Source, SourceSpec};
 use crate::error::{SparkError, SparkResult};
 use crate::session::Session;
+use crate::sources::auto_loader::{self, CloudFilesOptions, EvolutionMode};
 use crate::sources::files;
 use crate::streaming::checkpoint;
 
@@ -47,17 +48,25 @@ pub struct FileConfig {
     pub latest_first: bool,
     pub clean: Clean,
     pub glob: Option<String>,
+    pub recursive: bool,
+    /// Auto Loader (`format("cloudFiles")`): its options decide listing, schema and reading.
+    pub cloud: Option<CloudFilesOptions>,
+    pub time_zone: String,
 }
 
-pub fn resolve(_session: &Session, s: DataSource) -> SparkResult<SourceSpec> {
-    if s.format == "cloudfiles" || s.format == "binaryfile" {
-        return Err(SparkError::Plan(PlanError::unsupported(format!(
-            "the streaming source format `{}`",
-            s.format
-        ))));
+pub fn resolve(session: &Session, s: DataSource) -> SparkResult<SourceSpec> {
+    let time_zone = session.planner_config().time_zone;
+    if s.format == "cloudfiles" {
+        return resolve_cloud_files(s, time_zone);
+    }
+    if s.format == "binaryfile" {
+        return Err(SparkError::unsupported(
+            "readStream.format(\"binaryFile\") (use cloudFiles with cloudFiles.format binaryFile)",
+        ));
     }
     let root = single_path(&s)?;
-    if !root.exists() {
+    let glob = root.to_string_lossy().contains(['*', '?', '[', '{']);
+    if !glob && !root.exists() {
         return Err(SparkError::Plan(files::path_not_found(
             &root.display().to_string(),
         )));
@@ -95,9 +104,6 @@ pub fn resolve(_session: &Session, s: DataSource) -> SparkResult<SourceSpec> {
             ))))
         }
     };
-    if o.get("recursivefilelookup").is_some_and(|v| v != "false") {
-        // Listing is already recursive (Spark's file index descends into folders).
-    }
     let config = FileConfig {
         format: s.format.clone(),
         root: root.clone(),
@@ -111,11 +117,53 @@ pub fn resolve(_session: &Session, s: DataSource) -> SparkResult<SourceSpec> {
         latest_first: flag(o, "latestfirst")?,
         clean,
         glob: o.get("pathglobfilter").cloned(),
+        recursive: flag(o, "recursivefilelookup")?,
+        cloud: None,
+        time_zone,
     };
     Ok(SourceSpec {
         description: format!("FileStreamSource[{}]", file_url(&root)),
         kind: Kind::Files(config),
         schema,
+    })
+}
+
+/// `readStream.format("cloudFiles")`: Auto Loader's options, and the stream's schema from
+/// the schema location, the user, or the files there now.
+fn resolve_cloud_files(s: DataSource, time_zone: String) -> SparkResult<SourceSpec> {
+    let root = single_path(&s)?;
+    let opts = CloudFilesOptions::parse(&s.options, s.schema.is_some())?;
+    let schema = match &s.schema {
+        Some(user) => auto_loader::user_schema(user, &opts),
+        None => {
+            let files: Vec<PathBuf> = if root.exists() {
+                auto_loader::list(&root, &opts)?
+                    .into_iter()
+                    .map(|f| f.0)
+                    .collect()
+            } else {
+                vec![]
+            };
+            auto_loader::stream_schema(&files, &root, &opts, &time_zone)?
+        }
+    };
+    let config = FileConfig {
+        format: opts.format.clone(),
+        root: root.clone(),
+        reader_options: opts.reader_options.clone(),
+        max_files: opts.max_files_per_trigger,
+        max_bytes: opts.max_bytes_per_trigger,
+        latest_first: false,
+        clean: Clean::Off,
+        glob: None,
+        recursive: true,
+        cloud: Some(opts),
+        time_zone,
+    };
+    Ok(SourceSpec {
+        description: format!("CloudFilesSource[{}]", file_url(&root)),
+        kind: Kind::Files(config),
+        schema: crate::sources::nullable_schema(schema.as_ref()),
     })
 }
 
@@ -172,7 +220,8 @@ pub struct FileSource {
     dir: PathBuf,
     /// The files of each logged batch.
     log: BTreeMap<i64, Vec<Entry>>,
-    seen: HashSet<PathBuf>,
+    /// Files taken, with the modification time they had then.
+    seen: HashMap<PathBuf, i64>,
     /// `Trigger.AvailableNow`: only these files.
     frozen: Option<HashSet<PathBuf>>,
     outstanding: (u64, u64),
@@ -186,36 +235,51 @@ impl FileSource {
             description: spec.description.clone(),
             dir,
             log: BTreeMap::new(),
-            seen: HashSet::new(),
+            seen: HashMap::new(),
             frozen: None,
             outstanding: (0, 0),
         }
     }
 
-    /// Files under the root not taken yet, oldest first (newest first with `latestFirst`).
-    fn pending(&self) -> SparkResult<Vec<Entry>> {
+    /// Every file the source may read, with size and modification time.
+    fn listing(&self) -> SparkResult<Vec<Entry>> {
+        if let Some(opts) = &self.config.cloud {
+            if !self.config.root.exists() {
+                return Ok(vec![]);
+            }
+            return Ok(auto_loader::list(&self.config.root, opts)?
+                .into_iter()
+                .map(|(path, size, timestamp)| Entry {
+                    path,
+                    timestamp,
+                    size,
+                })
+                .collect());
+        }
         let root = self.config.root.display().to_string();
         let listing = match files::list(&[root]) {
             Ok(l) => l,
-            // A folder that is not there yet has no files yet.
-            Err(_) if !self.config.root.exists() => return Ok(vec![]),
+            // A folder (or glob) that matches nothing yet has no files yet.
+            Err(e) if e.to_string().contains("PATH_NOT_FOUND") => return Ok(vec![]),
             Err(e) => return Err(e.into()),
         };
         let mut out = vec![];
         for f in listing.files {
-            if self.seen.contains(&f.path) {
-                continue;
-            }
-            if let Some(frozen) = &self.frozen {
-                if !frozen.contains(&f.path) {
-                    continue;
-                }
-            }
             if let Some(g) = &self.config.glob {
                 let name = f.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                if !files::glob_match(g.as_bytes(), name.as_bytes()) {
+                if !auto_loader::glob_matches(g, name) {
                     continue;
                 }
+            }
+            // Without recursiveFileLookup only the folder itself and its key=value
+            // partition folders are read, as Spark's file stream does.
+            if !self.config.recursive
+                && !f
+                    .partition
+                    .len()
+                    .eq(&folders_between(&self.config.root, &f.path))
+            {
+                continue;
             }
             let Ok(meta) = std::fs::metadata(&f.path) else {
                 continue; // gone since listed
@@ -231,6 +295,26 @@ impl FileSource {
                 size: meta.len(),
             });
         }
+        Ok(out)
+    }
+
+    /// Files under the root not taken yet, oldest first (newest first with `latestFirst`).
+    fn pending(&self) -> SparkResult<Vec<Entry>> {
+        let overwrites = self
+            .config
+            .cloud
+            .as_ref()
+            .is_some_and(|c| c.allow_overwrites);
+        let mut out: Vec<Entry> = self
+            .listing()?
+            .into_iter()
+            .filter(|e| match self.seen.get(&e.path) {
+                None => true,
+                // cloudFiles.allowOverwrites: a file changed since it was taken is new again.
+                Some(t) => overwrites && *t != e.timestamp,
+            })
+            .filter(|e| self.frozen.as_ref().is_none_or(|f| f.contains(&e.path)))
+            .collect();
         out.sort_by(|a, b| (a.timestamp, &a.path).cmp(&(b.timestamp, &b.path)));
         if self.config.latest_first {
             out.reverse();
@@ -247,6 +331,91 @@ impl FileSource {
             .flat_map(|(_, files)| files.iter())
             .collect())
     }
+}
+
+impl FileSource {
+    /// `cloudFiles.includeExistingFiles=false`: the files there when the stream first started
+    /// are never read; they are kept in `sources/<n>/existing` so restarts skip them too.
+    fn skip_existing(&mut self) -> SparkResult<()> {
+        if self
+            .config
+            .cloud
+            .as_ref()
+            .is_none_or(|c| c.include_existing_files)
+        {
+            return Ok(());
+        }
+        let marker = self.dir.join("existing");
+        let lines = if marker.exists() {
+            checkpoint::read_log(&marker)?
+        } else if self.log.is_empty() {
+            let lines: Vec<String> = self
+                .listing()?
+                .iter()
+                .map(|e| {
+                    json!({"path": e.path.display().to_string(), "timestamp": e.timestamp})
+                        .to_string()
+                })
+                .collect();
+            checkpoint::write_log(&marker, &lines)?;
+            lines
+        } else {
+            vec![]
+        };
+        for l in lines {
+            if let Ok(v) = serde_json::from_str::<Value>(&l) {
+                if let Some(p) = v.get("path").and_then(Value::as_str) {
+                    let t = v.get("timestamp").and_then(Value::as_i64).unwrap_or(0);
+                    self.seen.insert(PathBuf::from(p), t);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Auto Loader stops the stream when files bring columns the schema lacks
+    /// (addNewColumns: after logging the widened schema for the restart; failOnNewColumns).
+    fn check_new_columns(&self, take: &[Entry]) -> SparkResult<()> {
+        let Some(opts) = &self.config.cloud else {
+            return Ok(());
+        };
+        if !matches!(
+            opts.evolution,
+            EvolutionMode::AddNewColumns | EvolutionMode::FailOnNewColumns
+        ) {
+            return Ok(());
+        }
+        for e in take {
+            let added = auto_loader::new_columns(
+                &self.schema,
+                std::slice::from_ref(&e.path),
+                opts,
+                &self.config.time_zone,
+            )?;
+            if !added.is_empty() {
+                return Err(SparkError::Plan(auto_loader::evolve(
+                    &self.schema,
+                    &added,
+                    &e.path,
+                    opts,
+                )?));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How many folders lie between `root` (a folder, or a glob whose matches are folders or
+/// files) and `file`.
+fn folders_between(root: &std::path::Path, file: &std::path::Path) -> usize {
+    let base = if root.is_dir() {
+        root
+    } else {
+        root.parent().unwrap_or(root)
+    };
+    file.strip_prefix(base)
+        .map(|rel| rel.components().count().saturating_sub(1))
+        .unwrap_or(0)
 }
 
 fn log_offset(v: &Value) -> SparkResult<i64> {
@@ -273,16 +442,17 @@ impl Source for FileSource {
                 })?;
                 let url = v.get("path").and_then(Value::as_str).unwrap_or_default();
                 let path = PathBuf::from(url.strip_prefix("file://").unwrap_or(url));
-                self.seen.insert(path.clone());
+                let timestamp = v.get("timestamp").and_then(Value::as_i64).unwrap_or(0);
+                self.seen.insert(path.clone(), timestamp);
                 entries.push(Entry {
                     path,
-                    timestamp: v.get("timestamp").and_then(Value::as_i64).unwrap_or(0),
+                    timestamp,
                     size: v.get("size").and_then(Value::as_u64).unwrap_or(0),
                 });
             }
             self.log.insert(id, entries);
         }
-        Ok(())
+        self.skip_existing()
     }
 
     async fn freeze(&mut self) -> SparkResult<()> {
@@ -298,7 +468,8 @@ impl Source for FileSource {
         limit: Limit,
     ) -> SparkResult<Option<Value>> {
         // Files chosen for this batch before a restart are its files still.
-        if self.log.contains_key(&batch) {
+        if let Some(files) = self.log.get(&batch) {
+            self.check_new_columns(files)?;
             return Ok(Some(json!({ "logOffset": batch })));
         }
         let pending = self.pending()?;
@@ -321,6 +492,7 @@ impl Source for FileSource {
         if take.is_empty() {
             return Ok(None);
         }
+        self.check_new_columns(&take)?;
         let lines: Vec<String> = take
             .iter()
             .map(|e| {
@@ -335,7 +507,7 @@ impl Source for FileSource {
             .collect();
         checkpoint::write_log(&self.dir.join(batch.to_string()), &lines)?;
         for e in &take {
-            self.seen.insert(e.path.clone());
+            self.seen.insert(e.path.clone(), e.timestamp);
         }
         self.log.insert(batch, take);
         Ok(Some(json!({ "logOffset": batch })))
@@ -351,6 +523,17 @@ impl Source for FileSource {
         let paths: Vec<String> = files.iter().map(|e| e.path.display().to_string()).collect();
         if paths.is_empty() {
             return super::empty(&self.schema);
+        }
+        if let Some(opts) = &self.config.cloud {
+            let paths: Vec<PathBuf> = files.iter().map(|e| e.path.clone()).collect();
+            let plan = auto_loader::scan(
+                &paths,
+                &self.config.root,
+                self.schema.clone(),
+                opts,
+                &self.config.time_zone,
+            )?;
+            return super::conform(plan, &self.schema);
         }
         let source = DataSource {
             format: self.config.format.clone(),
