@@ -107,17 +107,52 @@ pub async fn write(
     spec: WriteSpec,
 ) -> DeltaResult<Written> {
     let existing = table::open_if_exists(url).await?;
+    Ok(write_to(url, existing, input, session, spec).await?.0)
+}
+
+/// A table kept open between writes (a streaming sink's), so that each write only reads
+/// the commits made since the last one.
+#[derive(Default)]
+pub struct OpenTable(Option<DeltaTable>);
+
+/// [`write`] through a table kept open in `open`.
+pub async fn write_open(
+    url: &Url,
+    open: &mut OpenTable,
+    input: LogicalPlan,
+    session: Arc<SessionState>,
+    spec: WriteSpec,
+) -> DeltaResult<Written> {
+    let existing = match open.0.take() {
+        Some(mut t) => {
+            t.update_incremental(None).await?;
+            Some(t)
+        }
+        None => table::open_if_exists(url).await?,
+    };
+    let (written, table) = write_to(url, existing, input, session, spec).await?;
+    open.0 = table;
+    Ok(written)
+}
+
+async fn write_to(
+    url: &Url,
+    existing: Option<DeltaTable>,
+    input: LogicalPlan,
+    session: Arc<SessionState>,
+    spec: WriteSpec,
+) -> DeltaResult<(Written, Option<DeltaTable>)> {
     if let Some(t) = &existing {
         match spec.mode {
             SaveMode::ErrorIfExists => {
                 return Err(DeltaError::PathExists(table::display(url)));
             }
-            SaveMode::Ignore => return Ok(Written::Skipped),
+            SaveMode::Ignore => return Ok((Written::Skipped, existing)),
             _ => {}
         }
         if let Some(txn) = &spec.txn {
             if applied(t, txn).await? {
-                return Ok(Written::Skipped);
+                return Ok((Written::Skipped, existing));
             }
         }
         check_partitioning(t, &spec)?;
@@ -188,7 +223,7 @@ pub async fn write(
     if let Some(op) = &spec.operation {
         relabel(url, version, op)?;
     }
-    Ok(Written::Committed(version))
+    Ok((Written::Committed(version), Some(written)))
 }
 
 /// delta-rs records every write as WRITE; Delta names some differently (a streaming batch is

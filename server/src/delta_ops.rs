@@ -53,7 +53,7 @@ fn flag(options: &HashMap<String, String>, key: &str) -> SparkResult<bool> {
     }
 }
 
-fn state(session: &Session) -> Arc<SessionState> {
+pub fn state(session: &Session) -> Arc<SessionState> {
     Arc::new(session.ctx.state())
 }
 

@@ -236,6 +236,7 @@ fn sink_of(
                 table,
                 options,
                 partition_by: w.partitioning_column_names.clone(),
+                open: Default::default(),
             })
         }
         "parquet" | "json" | "csv" | "text" => {

@@ -52,6 +52,8 @@ pub enum Sink {
         table: Option<Vec<String>>,
         options: HashMap<String, String>,
         partition_by: Vec<String>,
+        /// The table's location once it exists, kept open between batches.
+        open: tokio::sync::Mutex<(Option<delta_sink::Url>, delta_sink::OpenTable)>,
     },
     Files {
         format: String,
@@ -104,6 +106,7 @@ impl Sink {
                 table,
                 options,
                 partition_by,
+                open,
             } => {
                 let mut options = options.clone();
                 options.insert("txnappid".into(), query_id.to_string());
@@ -120,14 +123,36 @@ impl Sink {
                     query_id,
                     batch_id,
                 ));
-                match (path, table) {
-                    (_, Some(parts)) => {
+                let mut open = open.lock().await;
+                if open.0.is_none() {
+                    open.0 = match (path, table) {
+                        (_, Some(parts)) => crate::tables::target(
+                            session.catalog(),
+                            &session.current_database(),
+                            parts,
+                        )?
+                        .url()?,
+                        (Some(p), None) => Some(delta_sink::location(p)?),
+                        (None, None) => {
+                            return Err(SparkError::Plan(PlanError::invalid(
+                                "'path' is not specified",
+                            )))
+                        }
+                    };
+                }
+                let (url, table_handle) = &mut *open;
+                match (url.clone(), table) {
+                    (Some(url), _) => {
+                        let state = crate::delta_ops::state(session);
+                        delta_sink::write::write_open(&url, table_handle, plan, state, spec)
+                            .await?;
+                        Ok(())
+                    }
+                    // The first batch of `toTable` creates the table in the catalog.
+                    (None, Some(parts)) => {
                         crate::delta_ops::save_as_table(session, plan, parts, &options, spec).await
                     }
-                    (Some(p), None) => crate::delta_ops::save_path(session, plan, p, spec).await,
-                    (None, None) => Err(SparkError::Plan(PlanError::invalid(
-                        "'path' is not specified",
-                    ))),
+                    (None, None) => Err(SparkError::invalid("a Delta sink without a location")),
                 }
             }
             Sink::Files {
@@ -219,8 +244,18 @@ fn lock<T>(m: &Mutex<T>) -> SparkResult<std::sync::MutexGuard<'_, T>> {
         .map_err(|_| SparkError::invalid("a streaming sink lock was poisoned"))
 }
 
-/// A plan over rows already in memory.
+/// Partitions rows in memory are spread over, so sinks encode files on every core.
+fn partitions() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// A plan over rows already in memory (batches dealt round-robin over the cores).
 pub fn memory_plan(schema: SchemaRef, data: Vec<RecordBatch>) -> SparkResult<LogicalPlan> {
-    let table = MemTable::try_new(schema, vec![data])?;
+    let n = partitions().min(data.len()).max(1);
+    let mut parts: Vec<Vec<RecordBatch>> = vec![vec![]; n];
+    for (i, b) in data.into_iter().enumerate() {
+        parts[i % n].push(b);
+    }
+    let table = MemTable::try_new(schema, parts)?;
     Ok(LogicalPlanBuilder::scan("batch", provider_as_source(Arc::new(table)), None)?.build()?)
 }
