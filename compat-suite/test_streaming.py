@@ -258,6 +258,17 @@ def test_cloudfiles_csv_infer_column_types_and_sep(spark, landing, schema_dir, c
 
 
 @needs_sluice
+def test_cloudfiles_json_multiline_reader_option(spark, landing, schema_dir, ck, tmp_path):
+    """The format's own reader options pass through: multiLine JSON (an array of records
+    spread over lines) gives one row per record."""
+    landing.put_text("a.json", '[\n  {"id": 1,\n   "name": "x"},\n  {"id": 2,\n   "name": "y"}\n]\n')
+    df = autoloader(spark, landing, schema_dir, options={"multiLine": "true"})
+    out = tmp_path / "out"
+    run_to_path(df, ck, out)
+    assert sorted((r["id"], r["name"]) for r in delta_dicts(out)) == [("1", "x"), ("2", "y")]
+
+
+@needs_sluice
 def test_cloudfiles_parquet_keeps_file_types(spark, landing, schema_dir, ck, tmp_path):
     import pyarrow as pa
 
@@ -586,6 +597,28 @@ def test_plain_file_source_needs_a_schema(spark, landing, fmt):
     with pytest.raises(IllegalArgumentException) as info:
         spark.readStream.format(fmt).load(str(landing)).columns
     assert "Schema must be specified when creating a streaming source DataFrame" in error_text(info.value)
+
+
+def test_plain_glob_path_filter_and_subfolders(spark, landing, ck, tmp_path):
+    """Spark 4.3: a glob in the path and pathGlobFilter select files by name; files in
+    subfolders are read only with recursiveFileLookup (then at any depth)."""
+    landing.put_json("f0.json", records([0]))
+    landing.put_json("f1.json", records([1]))
+    landing.put_json("g2.json", records([2]))
+    landing.put_json("x3.txt", records([3]))
+    landing.put_json("sub/s.json", records([100]))
+    landing.put_json("sub/deeper/d.json", records([200]))
+    cases = [
+        ("glob", spark.readStream.format("json").schema("id long, name string").load(str(landing.path / "f*.json")),
+         [0, 1]),
+        ("filter", file_stream(spark, landing, options={"pathGlobFilter": "f[01].json"}), [0, 1]),
+        ("flat", file_stream(spark, landing), [0, 1, 2, 3]),
+        ("recursive", file_stream(spark, landing, options={"recursiveFileLookup": "true"}), [0, 1, 2, 3, 100, 200]),
+    ]
+    for name, df, want in cases:
+        out = tmp_path / f"out-{name}"
+        run_to_path(df, f"{ck}-{name}", out, fmt="parquet")
+        assert [r[0] for r in parquet_rows(out, ["id"])] == want, name
 
 
 def test_plain_max_files_per_trigger(spark, landing, ck, tmp_path):
