@@ -33,6 +33,12 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "delta_crash: Delta crash-safety tests (kill -9, races, corrupt logs); `-m delta_crash`"
     )
+    config.addinivalue_line(
+        "markers", "streaming: Structured Streaming tests (test_streaming*.py), each on a server of its own"
+    )
+    config.addinivalue_line(
+        "markers", "streaming_crash: streaming exactly-once under kill -9 of the server; `-m streaming_crash`"
+    )
 
 
 def _default_binary() -> str:

@@ -11,6 +11,16 @@ Workloads (each repeated N times; the median is reported):
              .save(dir)` on a new session (Spark has no Delta here: it writes parquet)
   delta_read   `spark.read.format("delta").load(dir).groupBy("category").count().collect()`
              of that table on a new session (Spark: parquet)
+
+Streaming workloads (fresh checkpoint and output each run, `--no-streaming` to skip):
+  stream_autoloader  Auto Loader (`cloudFiles`, json, schemaLocation) over the same 20 files
+             -> Delta, `trigger(availableNow=True)` (sluice; n/a elsewhere)
+  stream_agg   the same with `groupBy("category").count()`, outputMode complete -> Delta
+             (Spark: `readStream.format("json").schema(...)`, complete mode -> memory sink)
+  stream_json  `readStream.format("json").schema(...)` -> parquet sink, availableNow (every
+             server that can; Spark's figure is the reference of the issue)
+  small_files  200 files of 5 rows, one file per trigger, availableNow (sluice: Auto Loader
+             -> Delta; others: json -> parquet): reported as ms per batch and rows/s
 """
 
 import argparse
@@ -190,6 +200,143 @@ def time_delta_read(url: str, out: Path, fmt: str, rows: int) -> float:
     return took
 
 
+JSON_SCHEMA = "id long, name string, category string, amount double, ts string"
+SMALL_FILES, SMALL_ROWS = 200, 1000  # the small-files stream: 200 files of 5 rows
+
+
+def time_stream(url: str, run_dir: Path, build, check) -> float:
+    """New session, `build(session, run_dir)` starts a query, wait for its end (availableNow);
+    then, untimed, `check(session, run_dir)` verifies what it wrote."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    started = time.perf_counter()
+    s = new_session(url)
+    try:
+        q = build(s, run_dir)
+        assert q.awaitTermination(600), f"streaming query {q.id} did not finish"
+        took = time.perf_counter() - started
+        assert q.exception() is None, q.exception()
+        check(s, run_dir)
+    finally:
+        stop_quietly(s)
+    return took
+
+
+def autoloader_df(s, folder: Path, run_dir: Path, max_files=None):
+    r = (s.readStream.format("cloudFiles").option("cloudFiles.format", "json")
+         .option("cloudFiles.schemaLocation", str(run_dir / "schema")))  # fmt: skip
+    if max_files:
+        r = r.option("cloudFiles.maxFilesPerTrigger", str(max_files))
+    return r.load(str(folder))
+
+
+def json_stream_df(s, folder: Path, max_files=None):
+    r = s.readStream.format("json").schema(JSON_SCHEMA)
+    if max_files:
+        r = r.option("maxFilesPerTrigger", max_files)
+    return r.load(str(folder))
+
+
+def start_to(df, run_dir: Path, fmt: str, mode: str = "append"):
+    w = (df.writeStream.format(fmt).outputMode(mode)
+         .option("checkpointLocation", str(run_dir / "checkpoint")).trigger(availableNow=True))  # fmt: skip
+    if fmt == "memory":
+        return w.queryName("bench_agg").start()
+    return w.start(str(run_dir / "out"))
+
+
+class WrongAnswer(AssertionError):
+    pass
+
+
+def rows_written(run_dir: Path, fmt: str) -> int:
+    out = run_dir / "out"
+    if fmt == "delta":
+        from deltalake import DeltaTable
+
+        return DeltaTable(str(out)).to_pyarrow_table(columns=["id"]).num_rows
+    import pyarrow.parquet as pq
+
+    files = [p for p in out.rglob("*.parquet")
+             if not any(part.startswith(("_", ".")) for part in p.relative_to(out).parts)]  # fmt: skip
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+
+def expect_rows(fmt: str, rows: int):
+    def check(_s, run_dir):
+        got = rows_written(run_dir, fmt)
+        if got != rows:
+            raise WrongAnswer(f"{got} rows written, expected {rows}")
+
+    return check
+
+
+def expect_groups(fmt: str, rows: int):
+    def check(s, run_dir):
+        if fmt == "delta":
+            from deltalake import DeltaTable
+
+            got = DeltaTable(str(run_dir / "out")).to_pyarrow_table().to_pylist()
+        else:
+            got = [r.asDict() for r in s.sql("select * from bench_agg").collect()]
+        if len(got) != len(CATEGORIES) or sum(r["count"] for r in got) != rows:
+            raise WrongAnswer(f"aggregate {got[:3]}...")
+
+    return check
+
+
+def stream_plans(server, folder: Path, small: Path, rows: int):
+    """(key, build, check) of the streaming workloads, as this server runs them."""
+    plans = []
+    if server.name == "sluice":
+        plans.append(("stream_autoloader", lambda s, d: start_to(autoloader_df(s, folder, d), d, "delta"),
+                      expect_rows("delta", rows)))  # fmt: skip
+        plans.append(("stream_agg",
+                      lambda s, d: start_to(autoloader_df(s, folder, d).groupBy("category").count(), d, "delta", "complete"),
+                      expect_groups("delta", rows)))  # fmt: skip
+    else:
+        plans.append(("stream_agg",
+                      lambda s, d: start_to(json_stream_df(s, folder).groupBy("category").count(), d, "memory", "complete"),
+                      expect_groups("memory", rows)))  # fmt: skip
+    plans.append(("stream_json", lambda s, d: start_to(json_stream_df(s, folder), d, "parquet"),
+                  expect_rows("parquet", rows)))  # fmt: skip
+    if server.name == "sluice":
+        plans.append(("small_files", lambda s, d: start_to(autoloader_df(s, small, d, 1), d, "delta"),
+                      expect_rows("delta", SMALL_ROWS)))  # fmt: skip
+    else:
+        plans.append(("small_files", lambda s, d: start_to(json_stream_df(s, small, 1), d, "parquet"),
+                      expect_rows("parquet", SMALL_ROWS)))  # fmt: skip
+    return plans
+
+
+def stream_workloads(server, url, folder, small, out_root: Path, args, times) -> None:
+    """Each streaming workload `warmup + repeats` times on fresh checkpoints; a server that
+    refuses one (an error, not a wrong answer) gets n/a for it."""
+    from pyspark.errors import PySparkException
+
+    for key, build, check in stream_plans(server, folder, small, args.rows):
+        try:
+            for i in range(args.warmup + args.repeats):
+                run_dir = out_root / f"{key}-{i}"
+                took = time_stream(url, run_dir, build, check)
+                shutil.rmtree(run_dir, ignore_errors=True)
+                warm = i < args.warmup
+                log(f"{server.name} {key} #{i + 1}{' (warmup)' if warm else ''}: {took:.3f}s")
+                if warm:
+                    continue
+                if key == "small_files":
+                    times["small_ms_per_batch"].append(took / SMALL_FILES * 1000)
+                    times["small_rows_per_s"].append(SMALL_ROWS / took)
+                else:
+                    times[key].append(took)
+        except WrongAnswer:
+            raise
+        except (PySparkException, AssertionError) as e:
+            log(f"{server.name}: {key} fails, reported as n/a: {type(e).__name__}: {str(e)[:200]}")
+            for k in ("small_ms_per_batch", "small_rows_per_s") if key == "small_files" else (key,):
+                times[k].clear()
+
+
 def check_delta_table(out: Path, rows: int) -> None:
     """The table the server wrote, read by delta-rs (when installed): all rows, once."""
     try:
@@ -202,9 +349,11 @@ def check_delta_table(out: Path, rows: int) -> None:
     assert len(set(table.column("category").to_pylist())) == len(CATEGORIES)
 
 
-def bench_server(server: Server, args, folder: Path) -> dict:
-    times = {"start": [], "range_sum": [], "json_group": [], "delta_write": [], "delta_read": []}
-    for i in range(args.repeats):
+def bench_server(server: Server, args, folder: Path, small: Path) -> dict:
+    times = {"start": [], "range_sum": [], "json_group": [], "delta_write": [], "delta_read": [],
+             "stream_autoloader": [], "stream_agg": [], "stream_json": [],
+             "small_ms_per_batch": [], "small_rows_per_s": []}  # fmt: skip
+    for i in range(0 if args.streaming_only else args.repeats):
         times["start"].append(time_start(server))
         log(f"{server.name} start #{i + 1}: {times['start'][-1]:.3f}s")
     fmt = server.table_format
@@ -214,6 +363,10 @@ def bench_server(server: Server, args, folder: Path) -> dict:
     tables = True  # False once the server refuses the table workloads (an error, not a wrong answer)
     try:
         with server.run() as url:
+            if args.streaming:
+                stream_workloads(server, url, folder, small, out_root, args, times)
+            if args.streaming_only:
+                return {k: statistics.median(v) if v else None for k, v in times.items()}
             for _ in range(args.warmup):
                 time_range_sum(url)
                 time_json_group(url, folder, args.rows)
@@ -265,6 +418,37 @@ def fmt(seconds) -> str:
     return f"{seconds:.3f} s" if seconds < 10 else f"{seconds:.1f} s"
 
 
+def stream_table(results: dict, args) -> str:
+    """The streaming figures: seconds, except the small-files stream (ms per batch, rows/s)."""
+    names = list(results)
+    peers = [n for n in names if n != "sluice"]
+    labels = {
+        "stream_autoloader": (f"Auto Loader json -> Delta, availableNow, {args.rows:_} rows / {args.files} files", fmt),
+        "stream_agg": ("the same + groupBy(category).count(), complete -> Delta (others: json -> memory sink)", fmt),
+        "stream_json": ("`readStream.format(\"json\").schema(...)` -> parquet, availableNow", fmt),
+        "small_ms_per_batch": (f"{SMALL_FILES} files of 5 rows, 1 file per trigger: ms per batch "
+                               "(sluice: Auto Loader -> Delta; others: json -> parquet)",
+                               lambda v: "n/a" if v is None else f"{v:.1f} ms"),
+        "small_rows_per_s": ("the same: rows/s", lambda v: "n/a" if v is None else f"{v:,.0f}"),
+    }  # fmt: skip
+    head = ["streaming workload"] + names + [f"sluice/{p}" for p in peers if "sluice" in results]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key, (label, show) in labels.items():
+        row = [label] + [show(results[n].get(key)) for n in names]
+        if "sluice" in results:
+            for p in peers:
+                a, b = results["sluice"].get(key), results[p].get(key)
+                row.append(f"{a / b:.2f}" if a and b else "n/a")
+        lines.append("| " + " | ".join(row) + " |")
+    # the issue's headline: sluice's Auto Loader -> Delta against Spark's json -> parquet
+    if "sluice" in results and "spark" in results:
+        a, b = results["sluice"].get("stream_autoloader"), results["spark"].get("stream_json")
+        if a and b:
+            lines.append(f"\nsluice Auto Loader -> Delta vs Spark json -> parquet (same files): "
+                         f"{fmt(a)} vs {fmt(b)}, {b / a:.1f}x faster")  # fmt: skip
+    return "\n".join(lines)
+
+
 def table(results: dict, args) -> str:
     names = list(results)
     peers = [n for n in names if n != "sluice"]
@@ -301,6 +485,8 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--files", type=int, default=20)
     ap.add_argument("--cache-dir", default=os.path.expanduser("~/.cache/sluice-bench"))
+    ap.add_argument("--no-streaming", dest="streaming", action="store_false", help="skip the streaming workloads")
+    ap.add_argument("--streaming-only", action="store_true", help="only the streaming workloads")
     args = ap.parse_args()
     quiet_pyspark_loggers()
 
@@ -330,13 +516,20 @@ def main() -> int:
         return 2
 
     folder = json_dataset(Path(args.cache_dir), args.rows, args.files)
-    log(f"data: {folder}")
+    small = json_dataset(Path(args.cache_dir), SMALL_ROWS, SMALL_FILES)
+    log(f"data: {folder}, {small}")
+    if args.streaming_only:
+        args.streaming = True
     results = {}
     for server in servers:
-        results[server.name] = bench_server(server, args, folder)
+        results[server.name] = bench_server(server, args, folder, small)
     print(f"\nmedians of {args.repeats} runs (client: pyspark {__import__('pyspark').__version__}, "
           f"{os.cpu_count()} cores)\n")
-    print(table(results, args))
+    if not args.streaming_only:
+        print(table(results, args))
+    if args.streaming:
+        print()
+        print(stream_table(results, args))
     return 0
 
 
