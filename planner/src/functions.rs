@@ -69,6 +69,7 @@ const SPARK: &[(&str, Builder)] = &[
     ("endswith", |c| scalar(c.p, "ends_with", c.args)),
     ("contains", |c| scalar(c.p, "contains", c.args)),
     ("when", case_when),
+    ("window", time_window),
     ("count", count),
     ("mean", |c| aggregate(c, "avg")),
     ("avg", |c| aggregate(c, "avg")),
@@ -438,6 +439,64 @@ fn timestamp_part(c: Call, name: &str) -> PlanResult<Expr> {
         _ => x,
     };
     scalar(p, name, vec![x])
+}
+
+/// `window(time, duration[, slide[, startTime]])`: the tumbling window holding `time`, as
+/// a struct of `start` and `end` in the time's own timestamp type. Starts are aligned to
+/// the epoch plus `startTime`, as Spark aligns them.
+fn time_window(c: Call) -> PlanResult<Expr> {
+    let mut args = c.args.into_iter();
+    let time = args.next().ok_or_else(|| arity("window", 2))?;
+    let micros = |e: Option<Expr>, what: &str| -> PlanResult<Option<i64>> {
+        match e {
+            None => Ok(None),
+            Some(Expr::Literal(ScalarValue::Utf8(Some(s)), _)) => datetime::interval_micros(&s)
+                .map(Some)
+                .ok_or_else(|| {
+                    PlanError::invalid(format!(
+                        "The provided interval ({s}) did not correspond to a correct interval string for the window {what}."
+                    ))
+                }),
+            Some(other) => Err(PlanError::invalid(format!(
+                "The window {what} must be a string literal, got {other}"
+            ))),
+        }
+    };
+    let duration = micros(args.next(), "duration")?.ok_or_else(|| arity("window", 2))?;
+    let slide = micros(args.next(), "slide duration")?.unwrap_or(duration);
+    let start = micros(args.next(), "start time")?.unwrap_or(0);
+    if duration <= 0 || slide <= 0 {
+        return Err(PlanError::analysis(
+            "[DATATYPE_MISMATCH.VALUE_OUT_OF_RANGE] The window duration and slide duration must be greater than 0.",
+        ));
+    }
+    if slide != duration {
+        return Err(PlanError::unsupported(
+            "sliding windows (slide shorter than the window)",
+        ));
+    }
+    let ts_type = time.get_type(c.schema)?;
+    let DataType::Timestamp(_, tz) = &ts_type else {
+        return Err(PlanError::analysis(format!(
+            "[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE] Cannot resolve \"window\" due to data type mismatch: the first parameter requires \"TIMESTAMP\" or \"TIMESTAMP_NTZ\" type, however it has the type \"{ts_type}\"."
+        )));
+    };
+    let out = DataType::Timestamp(TimeUnit::Microsecond, tz.clone());
+    let us = cast(cast(time, out.clone()), DataType::Int64);
+    // Spark: start = t - (t - startTime + slide) % slide.
+    let offset = binary_expr(
+        binary_expr(us.clone() - lit(start), Operator::Plus, lit(slide)),
+        Operator::Modulo,
+        lit(slide),
+    );
+    let first = us - offset;
+    let start_ts = cast(first.clone(), out.clone());
+    let end_ts = cast(first + lit(duration), out);
+    scalar(
+        c.p,
+        "named_struct",
+        vec![lit("start"), start_ts, lit("end"), end_ts],
+    )
 }
 
 /// `struct(a, b)` names its fields after the columns it is given, `colN` otherwise.

@@ -26,6 +26,7 @@ use datafusion::execution::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 use futures::future::BoxFuture;
 
+pub use datetime::interval_micros;
 pub use error::{PlanError, PlanResult};
 pub use proto::connect as spark;
 

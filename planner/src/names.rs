@@ -189,6 +189,7 @@ impl Planner<'_> {
             ("endsWith", [x, p]) => format!("endswith({x}, {p})"),
             ("first" | "last", [x, flag]) if flag == "false" => format!("{name}({x})"),
             ("explode" | "explode_outer", _) => "col".into(),
+            ("window", _) => "window".into(),
             ("regexp_replace", [s, p, r]) => format!("regexp_replace({s}, {p}, {r}, 1)"),
             ("log", [x]) => format!("ln({x})"),
             ("when", conds) => {

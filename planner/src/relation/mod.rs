@@ -166,6 +166,28 @@ impl Planner<'_> {
             }
             // Hints and repartitioning change physical layout only; DataFusion picks its own.
             RelType::Hint(h) => self.input(&h.input).await,
+            // The streaming engine reads the watermark from the plan; a batch ignores it.
+            RelType::WithWatermark(w) => {
+                let input = self.input(&w.input).await?;
+                if !input
+                    .schema()
+                    .fields()
+                    .iter()
+                    .any(|f| f.name().eq_ignore_ascii_case(&w.event_time))
+                {
+                    return Err(PlanError::UnresolvedColumn {
+                        name: format!("`{}`", w.event_time),
+                        suggestions: input
+                            .schema()
+                            .fields()
+                            .iter()
+                            .map(|f| format!("`{}`", f.name()))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    });
+                }
+                Ok(input)
+            }
             RelType::Repartition(r) => self.input(&r.input).await,
             RelType::RepartitionByExpression(r) => self.input(&r.input).await,
             RelType::ShowString(_) | RelType::HtmlString(_) => {

@@ -228,7 +228,7 @@ impl Query {
                     let plan = s.plan(&session, starts[i].as_ref(), end).await?;
                     materialise(&session, plan).await?
                 }
-                _ => (0, super::source::empty(&self.source_schema(i)?)?),
+                _ => (0, super::source::empty(&s.schema())?),
             };
             reports.push(SourceReport {
                 description: s.description().to_string(),
@@ -307,10 +307,6 @@ impl Query {
         self.handle
             .set_status("Waiting for next trigger", false, false);
         Ok(())
-    }
-
-    fn source_schema(&self, _i: usize) -> SparkResult<arrow::datatypes::SchemaRef> {
-        Err(SparkError::invalid("unreachable"))
     }
 }
 

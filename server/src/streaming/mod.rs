@@ -95,31 +95,11 @@ fn analysis(msg: impl Into<String>) -> SparkError {
     SparkError::Plan(PlanError::analysis(msg))
 }
 
-/// `"10 seconds"`, `"1 minute"`, `"interval 2 hours"`, `"500 milliseconds"` as a duration.
+/// `"10 seconds"`, `"1 minute"`, `"interval 2 hours"` as a duration.
 pub fn parse_interval(text: &str) -> Option<Duration> {
-    const UNITS: &[(&str, u64)] = &[
-        ("microsecond", 1),
-        ("millisecond", 1_000),
-        ("second", 1_000_000),
-        ("minute", 60_000_000),
-        ("hour", 3_600_000_000),
-        ("day", 86_400_000_000),
-        ("week", 604_800_000_000),
-    ];
-    let lower = text.trim().to_ascii_lowercase();
-    let body = lower.strip_prefix("interval").unwrap_or(&lower).trim();
-    let words: Vec<&str> = body.split_whitespace().collect();
-    if words.is_empty() || words.len() % 2 != 0 {
-        return None;
-    }
-    let mut micros = 0u64;
-    for pair in words.chunks(2) {
-        let n: u64 = pair[0].trim_matches('\'').parse().ok()?;
-        let unit = pair[1].trim_end_matches('s');
-        let (_, scale) = UNITS.iter().find(|(u, _)| *u == unit)?;
-        micros = micros.checked_add(n.checked_mul(*scale)?)?;
-    }
-    Some(Duration::from_micros(micros))
+    planner::interval_micros(text)
+        .and_then(|us| u64::try_from(us).ok())
+        .map(Duration::from_micros)
 }
 
 /// The first `withWatermark` of a plan.

@@ -429,6 +429,10 @@ impl Source for DeltaSource {
         &self.description
     }
 
+    fn schema(&self) -> arrow::datatypes::SchemaRef {
+        self.schema.clone()
+    }
+
     async fn restore(&mut self, _last: Option<&Value>) -> SparkResult<()> {
         let t = delta_sink::table::open(&self.config.url, &TimeTravel::Latest).await?;
         self.table_id = t

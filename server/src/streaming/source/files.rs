@@ -430,6 +430,10 @@ impl Source for FileSource {
         &self.description
     }
 
+    fn schema(&self) -> arrow::datatypes::SchemaRef {
+        self.schema.clone()
+    }
+
     async fn restore(&mut self, _last: Option<&Value>) -> SparkResult<()> {
         for id in checkpoint::batch_ids(&self.dir)? {
             let mut entries = vec![];

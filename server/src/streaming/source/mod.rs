@@ -48,6 +48,8 @@ pub enum Kind {
 #[async_trait]
 pub trait Source: Send + Sync {
     fn description(&self) -> &str;
+    /// The columns every slice has.
+    fn schema(&self) -> SchemaRef;
     /// Loads the source's own log; `last` is the end offset of the last batch in `offsets/`.
     async fn restore(&mut self, last: Option<&Value>) -> SparkResult<()>;
     /// Freezes what `Trigger.AvailableNow` reads: the data present now.

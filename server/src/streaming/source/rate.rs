@@ -101,6 +101,10 @@ impl Source for RateSource {
         &self.description
     }
 
+    fn schema(&self) -> arrow::datatypes::SchemaRef {
+        self.schema.clone()
+    }
+
     async fn restore(&mut self, _last: Option<&Value>) -> SparkResult<()> {
         let path = self.dir.join("start");
         self.start_ms = match std::fs::read_to_string(&path) {
