@@ -189,6 +189,34 @@ pub(crate) fn current_timestamp(c: Call) -> PlanResult<Expr> {
     Ok(cast(scalar(c.p, "now", vec![])?, session_timestamp(&c)))
 }
 
+/// Microseconds in a Spark interval string such as `10 minutes`, `1 hour 30 minutes` or
+/// `interval 2 days` (fixed-length units only: months and years have no fixed length).
+pub fn interval_micros(text: &str) -> Option<i64> {
+    const UNITS: &[(&str, i64)] = &[
+        ("microsecond", 1),
+        ("millisecond", 1_000),
+        ("second", 1_000_000),
+        ("minute", 60_000_000),
+        ("hour", 3_600_000_000),
+        ("day", 86_400_000_000),
+        ("week", 604_800_000_000),
+    ];
+    let lower = text.trim().to_ascii_lowercase();
+    let body = lower.strip_prefix("interval").unwrap_or(&lower).trim();
+    let words: Vec<&str> = body.split_whitespace().collect();
+    if words.is_empty() || !words.len().is_multiple_of(2) {
+        return None;
+    }
+    let mut total = 0i64;
+    for pair in words.chunks(2) {
+        let n: i64 = pair[0].trim_matches('\'').parse().ok()?;
+        let unit = pair[1].trim_end_matches('s');
+        let (_, scale) = UNITS.iter().find(|(u, _)| *u == unit)?;
+        total = total.checked_add(n.checked_mul(*scale)?)?;
+    }
+    Some(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::spark_to_chrono;
@@ -207,32 +235,4 @@ mod tests {
         assert_eq!(spark_to_chrono("MMM d, yyyy").unwrap(), "%b %-d, %Y");
         assert!(spark_to_chrono("yyyy-qq").is_err());
     }
-}
-
-/// Microseconds in a Spark interval string such as `10 minutes`, `1 hour 30 minutes` or
-/// `interval 2 days` (fixed-length units only: months and years have no fixed length).
-pub fn interval_micros(text: &str) -> Option<i64> {
-    const UNITS: &[(&str, i64)] = &[
-        ("microsecond", 1),
-        ("millisecond", 1_000),
-        ("second", 1_000_000),
-        ("minute", 60_000_000),
-        ("hour", 3_600_000_000),
-        ("day", 86_400_000_000),
-        ("week", 604_800_000_000),
-    ];
-    let lower = text.trim().to_ascii_lowercase();
-    let body = lower.strip_prefix("interval").unwrap_or(&lower).trim();
-    let words: Vec<&str> = body.split_whitespace().collect();
-    if words.is_empty() || words.len() % 2 != 0 {
-        return None;
-    }
-    let mut total = 0i64;
-    for pair in words.chunks(2) {
-        let n: i64 = pair[0].trim_matches('\'').parse().ok()?;
-        let unit = pair[1].trim_end_matches('s');
-        let (_, scale) = UNITS.iter().find(|(u, _)| *u == unit)?;
-        total = total.checked_add(n.checked_mul(*scale)?)?;
-    }
-    Some(total)
 }

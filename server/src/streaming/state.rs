@@ -53,8 +53,10 @@ enum Split {
     Avg,
 }
 
+type SplitOf = fn() -> Split;
+
 /// Decomposable aggregate functions (DataFusion names).
-const SPLITS: &[(&str, fn() -> Split)] = &[
+const SPLITS: &[(&str, SplitOf)] = &[
     ("count", || Split::Count),
     ("sum", || Split::Same { merge: "sum" }),
     ("min", || Split::Same { merge: "min" }),

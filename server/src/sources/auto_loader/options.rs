@@ -431,7 +431,7 @@ mod tests {
             &[("cloudFiles.format", "json"), ("cloudFiles.bogus", "1")],
             false
         )
-        .contains("cloudfiles.bogus"));
+        .contains("cloudFiles.bogus"));
         assert!(err(
             &[
                 ("cloudFiles.format", "json"),

@@ -123,7 +123,7 @@ pub fn resolve(session: &Session, s: DataSource) -> SparkResult<SourceSpec> {
     };
     Ok(SourceSpec {
         description: format!("FileStreamSource[{}]", file_url(&root)),
-        kind: Kind::Files(config),
+        kind: Kind::Files(Box::new(config)),
         schema,
     })
 }
@@ -162,7 +162,7 @@ fn resolve_cloud_files(s: DataSource, time_zone: String) -> SparkResult<SourceSp
     };
     Ok(SourceSpec {
         description: format!("CloudFilesSource[{}]", file_url(&root)),
-        kind: Kind::Files(config),
+        kind: Kind::Files(Box::new(config)),
         schema: crate::sources::nullable_schema(schema.as_ref()),
     })
 }

@@ -40,7 +40,7 @@ pub struct SourceSpec {
 
 #[derive(Debug, Clone)]
 pub enum Kind {
-    Files(files::FileConfig),
+    Files(Box<files::FileConfig>),
     Delta(delta::DeltaConfig),
     Rate(rate::RateConfig),
 }
@@ -100,7 +100,7 @@ pub async fn resolve(session: &Session, read: StreamingRead) -> SparkResult<Sour
 /// Opens a resolved source on its checkpoint folder (`sources/<n>`).
 pub fn open(spec: &SourceSpec, dir: PathBuf) -> Box<dyn Source> {
     match &spec.kind {
-        Kind::Files(c) => Box::new(files::FileSource::new(c.clone(), spec, dir)),
+        Kind::Files(c) => Box::new(files::FileSource::new(c.as_ref().clone(), spec, dir)),
         Kind::Delta(c) => Box::new(delta::DeltaSource::new(c.clone(), spec, dir)),
         Kind::Rate(c) => Box::new(rate::RateSource::new(c.clone(), spec, dir)),
     }
