@@ -2,14 +2,12 @@
 //! `offsets/<n>`, plan the query over exactly those slices, write the result to the sink as
 //! one commit, then log `commits/<n>`. A restart re-runs a batch whose offsets were logged
 //! but not committed, with the same offsets (the sinks make the replay harmless).
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::DataFrame;
-use futures::future::BoxFuture;
-use planner::{DataSource, PlanResult, Planner, Resolver, StreamingRead};
 use proto::connect::Relation;
 use serde_json::Value;
 
@@ -19,7 +17,6 @@ use super::query::QueryHandle;
 use super::sink::{OutputMode, Sink};
 use super::source::{Limit, Source};
 use super::state::Stateful;
-use crate::catalog::SessionResolver;
 use crate::error::{SparkError, SparkResult};
 use crate::execute::{spark_schema, to_spark_batch};
 use crate::session::Session;
@@ -45,30 +42,6 @@ pub struct Query {
     pub trigger: Trigger,
     pub checkpoint: Checkpoint,
     pub stateful: Option<Stateful>,
-}
-
-/// Plans a batch: the i-th streaming leaf becomes `plans[i]`.
-struct BatchResolver<'a> {
-    base: SessionResolver<'a>,
-    plans: Mutex<std::collections::VecDeque<LogicalPlan>>,
-}
-
-impl Resolver for BatchResolver<'_> {
-    fn data_source(&self, source: DataSource) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
-        self.base.data_source(source)
-    }
-    fn table(&self, name: Vec<String>) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
-        self.base.table(name)
-    }
-    fn cached_bytes(&self, hash: &str) -> PlanResult<Vec<u8>> {
-        self.base.cached_bytes(hash)
-    }
-    fn streaming_read(&self, _read: StreamingRead) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
-        let next = self.plans.lock().ok().and_then(|mut p| p.pop_front());
-        Box::pin(async move {
-            next.ok_or_else(|| planner::PlanError::invalid("the query's sources changed"))
-        })
-    }
 }
 
 impl Query {
@@ -241,13 +214,7 @@ impl Query {
         }
         let get_batch_ms = get_batch.elapsed().as_millis() as u64;
         let planning = Instant::now();
-        let resolver = BatchResolver {
-            base: SessionResolver { session: &session },
-            plans: Mutex::new(plans),
-        };
-        let state = session.ctx.state();
-        let planner = Planner::new(&state, &resolver, session.planner_config());
-        let mut plan = planner.plan(&self.relation).await?;
+        let mut plan = super::plan_batch(&session, &self.relation, plans).await?;
         let planning_ms = planning.elapsed().as_millis() as u64;
         let add_batch = Instant::now();
         let mut state_report = None;

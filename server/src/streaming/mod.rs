@@ -45,13 +45,21 @@ use sink::{OutputMode, Sink};
 use source::SourceSpec;
 use state::{Stateful, Watermark};
 
-/// Plans a query at start, collecting its streaming sources in plan order.
-struct StartResolver<'a> {
-    base: SessionResolver<'a>,
-    specs: Mutex<Vec<SourceSpec>>,
+/// What a streaming query's plan reads for its `readStream` leaves.
+enum Leaves {
+    /// At start: each leaf is resolved (and collected, in plan order) as an analysed leaf.
+    Collect(Mutex<Vec<SourceSpec>>),
+    /// In a batch: the i-th leaf is the i-th planned slice.
+    Slices(Mutex<std::collections::VecDeque<LogicalPlan>>),
 }
 
-impl Resolver for StartResolver<'_> {
+/// The session's resolver, with the query's own answer for streaming leaves.
+struct StreamResolver<'a> {
+    base: SessionResolver<'a>,
+    leaves: Leaves,
+}
+
+impl Resolver for StreamResolver<'_> {
     fn data_source(&self, source: DataSource) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
         self.base.data_source(source)
     }
@@ -63,16 +71,40 @@ impl Resolver for StartResolver<'_> {
     }
     fn streaming_read(&self, read: StreamingRead) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
         Box::pin(async move {
-            let spec = source::resolve(self.base.session, read)
-                .await
-                .map_err(plan_error)?;
-            let plan = source::leaf_plan(&spec).map_err(plan_error)?;
-            if let Ok(mut s) = self.specs.lock() {
-                s.push(spec);
+            match &self.leaves {
+                Leaves::Collect(specs) => {
+                    let spec = source::resolve(self.base.session, read)
+                        .await
+                        .map_err(plan_error)?;
+                    let plan = source::leaf_plan(&spec).map_err(plan_error)?;
+                    if let Ok(mut s) = specs.lock() {
+                        s.push(spec);
+                    }
+                    Ok(plan)
+                }
+                Leaves::Slices(plans) => plans
+                    .lock()
+                    .ok()
+                    .and_then(|mut p| p.pop_front())
+                    .ok_or_else(|| PlanError::invalid("the query's sources changed")),
             }
-            Ok(plan)
         })
     }
+}
+
+/// Plans `relation` with each streaming leaf read as its slice in `slices`.
+pub(crate) async fn plan_batch(
+    session: &Session,
+    relation: &Relation,
+    slices: std::collections::VecDeque<LogicalPlan>,
+) -> SparkResult<LogicalPlan> {
+    let resolver = StreamResolver {
+        base: SessionResolver { session },
+        leaves: Leaves::Slices(Mutex::new(slices)),
+    };
+    let state = session.ctx.state();
+    let planner = Planner::new(&state, &resolver, session.planner_config());
+    Ok(planner.plan(relation).await?)
 }
 
 /// The session's resolver answers `readStream` leaves with this.
@@ -305,14 +337,17 @@ pub async fn start(
     let sink = sink_of(&w, &format, &options, mode, name.as_deref())?;
 
     // Analyse the query now: errors in it are the caller's, not the query's.
-    let resolver = StartResolver {
+    let resolver = StreamResolver {
         base: SessionResolver { session },
-        specs: Mutex::new(vec![]),
+        leaves: Leaves::Collect(Mutex::new(vec![])),
     };
     let state = session.ctx.state();
     let planner = Planner::new(&state, &resolver, session.planner_config());
     let plan = planner.plan(&relation).await?;
-    let specs = resolver.specs.into_inner().unwrap_or_default();
+    let specs = match resolver.leaves {
+        Leaves::Collect(specs) => specs.into_inner().unwrap_or_default(),
+        Leaves::Slices(_) => vec![],
+    };
     if specs.is_empty() {
         return Err(analysis(
             "'writeStream' can be called only on streaming Dataset/DataFrame",
