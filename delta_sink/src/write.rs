@@ -53,24 +53,34 @@ pub struct WriteSpec {
     pub operation: Option<Operation>,
 }
 
-/// A commit's `operation` and `operationParameters` as Delta names them, e.g. a streaming
-/// micro-batch's `STREAMING UPDATE` with outputMode, queryId and epochId.
+/// A commit Delta names other than WRITE: a streaming micro-batch's `STREAMING UPDATE`
+/// with its outputMode, queryId and epochId.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Operation {
-    pub name: String,
-    pub parameters: serde_json::Map<String, serde_json::Value>,
+    pub output_mode: String,
+    pub query_id: String,
+    pub epoch_id: i64,
 }
 
 impl Operation {
     pub fn streaming_update(output_mode: &str, query_id: &str, epoch_id: i64) -> Operation {
-        let mut parameters = serde_json::Map::new();
-        parameters.insert("outputMode".into(), output_mode.into());
-        parameters.insert("queryId".into(), query_id.into());
-        parameters.insert("epochId".into(), epoch_id.to_string().into());
         Operation {
-            name: "STREAMING UPDATE".into(),
-            parameters,
+            output_mode: output_mode.to_string(),
+            query_id: query_id.to_string(),
+            epoch_id,
         }
+    }
+
+    fn name(&self) -> &'static str {
+        "STREAMING UPDATE"
+    }
+
+    fn parameters(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut p = serde_json::Map::new();
+        p.insert("outputMode".into(), self.output_mode.clone().into());
+        p.insert("queryId".into(), self.query_id.clone().into());
+        p.insert("epochId".into(), self.epoch_id.to_string().into());
+        p
     }
 }
 
@@ -242,10 +252,10 @@ fn relabel(url: &Url, version: i64, op: &Operation) -> DeltaResult<()> {
             Err(_) => return Ok(()), // not ours to touch
         };
         if let Some(info) = action.get_mut("commitInfo").and_then(|c| c.as_object_mut()) {
-            info.insert("operation".into(), op.name.clone().into());
+            info.insert("operation".into(), op.name().into());
             info.insert(
                 "operationParameters".into(),
-                serde_json::Value::Object(op.parameters.clone()),
+                serde_json::Value::Object(op.parameters()),
             );
         }
         lines.push(action.to_string());
