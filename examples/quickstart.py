@@ -24,4 +24,35 @@ orders.write.format("delta").save(path)
 spark.sql(f"UPDATE delta.`{path}` SET amount = 0 WHERE amount IS NULL")
 spark.sql(f"DESCRIBE HISTORY delta.`{path}`").select("version", "operation").show()
 spark.read.format("delta").option("versionAsOf", 0).load(path).orderBy("id").show()
+
+# Streaming: Auto Loader takes each new JSON file once, into a Delta table.
+work = tempfile.mkdtemp(prefix="sluice-stream-")
+landing = os.path.join(work, "landing")
+os.makedirs(landing)
+for n in range(3):
+    with open(os.path.join(landing, f"events-{n}.json"), "w") as f:
+        f.write("".join(f'{{"id": {n * 10 + i}, "kind": "{"ab"[i % 2]}"}}\n' for i in range(4)))
+
+
+def ingest():
+    q = (
+        spark.readStream.format("cloudFiles")
+        .option("cloudFiles.format", "json")
+        .option("cloudFiles.schemaLocation", os.path.join(work, "schema"))
+        .load(landing)
+        .withColumn("ingested_at", F.current_timestamp())
+        .writeStream.format("delta")
+        .option("checkpointLocation", os.path.join(work, "checkpoint"))
+        .trigger(availableNow=True)
+        .start(os.path.join(work, "bronze"))
+    )
+    q.awaitTermination()
+    return q.lastProgress["numInputRows"] if q.lastProgress else 0
+
+
+print("first run ingested", ingest(), "rows")
+with open(os.path.join(landing, "events-3.json"), "w") as f:
+    f.write('{"id": 99, "kind": "a"}\n')
+print("second run ingested", ingest(), "rows (only the new file)")
+spark.read.format("delta").load(os.path.join(work, "bronze")).groupBy("kind").count().orderBy("kind").show()
 spark.stop()
