@@ -1221,6 +1221,19 @@ def test_foreach_is_refused(spark, landing, ck):
 # ================================================================ the query API
 
 
+def test_ended_query_stays_answerable_after_others_start(spark, landing, ck, tmp_path):
+    """A query that ended still answers lastProgress / exception() / isActive after other
+    queries have started in the session (Spark keeps ended queries for the client)."""
+    landing.put_json("a.json", records([1, 2]))
+    first = run_to_path(file_stream(spark, landing), f"{ck}-1", tmp_path / "out1", fmt="parquet")
+    second = run_to_path(file_stream(spark, landing), f"{ck}-2", tmp_path / "out2", fmt="parquet")
+    assert first.id != second.id
+    assert not first.isActive
+    assert first.exception() is None
+    assert first.lastProgress is not None and first.lastProgress.numInputRows == 2
+    assert second.lastProgress.numInputRows == 2
+
+
 def test_start_result_ids_and_name(spark, landing, ck, tmp_path):
     landing.put_json("a.json", records([1]))
     q = writer(file_stream(spark, landing), ck, fmt="parquet", name="named_q").start(str(tmp_path / "out"))

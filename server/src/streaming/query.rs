@@ -9,6 +9,9 @@ use tokio::sync::{watch, Notify};
 
 use crate::error::{SparkError, SparkResult};
 
+/// Ended queries a session keeps for the client to look at.
+const KEEP_ENDED: usize = 100;
+
 /// Progress reports kept per query (`spark.sql.streaming.numRecentProgressUpdates`).
 const RECENT_PROGRESS: usize = 100;
 
@@ -225,7 +228,13 @@ impl Registry {
                 ))));
             }
         }
-        all.retain(|o| o.is_active());
+        // Ended queries stay answerable (progress, exception) until many more have ended.
+        let ended = all.iter().filter(|o| !o.is_active()).count();
+        if ended >= KEEP_ENDED {
+            if let Some(oldest) = all.iter().position(|o| !o.is_active()) {
+                all.remove(oldest);
+            }
+        }
         all.push(q);
         Ok(())
     }
