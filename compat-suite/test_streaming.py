@@ -1221,6 +1221,36 @@ def test_foreach_is_refused(spark, landing, ck):
 # ================================================================ the query API
 
 
+@needs_sluice
+@pytest.mark.parametrize(
+    "build, words",
+    [
+        (lambda df: df.dropDuplicates(["id"]), "dropDuplicates"),
+        (lambda df: df.join(df.withColumnRenamed("name", "n2"), "id"), "stream-stream"),
+        (lambda df: df.orderBy("id"), "Sorting is not supported"),
+    ],
+    ids=["dropDuplicates", "stream_stream_join", "sort_in_append"],
+)
+def test_operations_a_micro_batch_cannot_run_are_refused_at_start(spark, landing, ck, tmp_path, build, words):
+    """Per-batch answers would be wrong for these (state across batches), so start() refuses
+    them with an AnalysisException naming the operation instead of running them."""
+    landing.put_json("a.json", records([1, 1, 2]))
+    with pytest.raises(AnalysisException) as info:
+        writer(build(file_stream(spark, landing)), ck, fmt="parquet").start(str(tmp_path / "out"))
+    assert words in error_text(info.value)
+    assert not visible_files(tmp_path / "out", ".parquet")
+
+
+def test_complete_mode_aggregate_may_be_sorted(spark, landing, ck):
+    landing.put_json("a.json", records([1, 2, 3]))
+    agg = file_stream(spark, landing).groupBy("name").count().orderBy("name")
+    finish(writer(agg, ck, fmt="memory", mode="complete", name="sorted_counts").start())
+    assert [r["name"] for r in spark.sql("select * from sorted_counts").collect()] == sorted(
+        r["name"] for r in spark.sql("select * from sorted_counts").collect()
+    )
+    assert spark.sql("select count(*) from sorted_counts").collect()[0][0] == 3
+
+
 def test_ended_query_stays_answerable_after_others_start(spark, landing, ck, tmp_path):
     """A query that ended still answers lastProgress / exception() / isActive after other
     queries have started in the session (Spark keeps ended queries for the client)."""

@@ -2,6 +2,7 @@
 //! runs micro-batches in the background; `StreamingQueryCommand` and
 //! `StreamingQueryManagerCommand` look at and control the running queries.
 pub mod checkpoint;
+mod checks;
 mod microbatch;
 mod progress;
 mod query;
@@ -353,6 +354,7 @@ pub async fn start(
             "'writeStream' can be called only on streaming Dataset/DataFrame",
         ));
     }
+    checks::check(&plan, mode)?;
     let watermark = watermark_of(&relation)?;
     let aggregate = state::find_aggregate(&plan).is_some();
     match (mode, aggregate) {
