@@ -1241,6 +1241,22 @@ def test_operations_a_micro_batch_cannot_run_are_refused_at_start(spark, landing
     assert not visible_files(tmp_path / "out", ".parquet")
 
 
+def test_update_mode_emits_the_groups_each_batch_changed(spark, landing, ck):
+    """Spark 4.3 (local), memory sink, outputMode update, one file per trigger: the sink gets
+    every group of the first batch, then only the groups the second batch changed."""
+    landing.put_json("a.json", [{"id": 1, "name": "a"}, {"id": 2, "name": "a"}, {"id": 3, "name": "b"}])
+    df = file_stream(spark, landing, options={"maxFilesPerTrigger": 1})
+    q = writer(df.groupBy("name").count(), ck, fmt="memory", mode="update", trigger={"processingTime": "0 seconds"}, name="upd").start()
+    try:
+        q.processAllAvailable()
+        landing.put_json("b.json", [{"id": 4, "name": "a"}, {"id": 5, "name": "c"}])
+        q.processAllAvailable()
+        rows = sorted(tuple(r) for r in spark.sql("select * from upd").collect())
+    finally:
+        q.stop()
+    assert rows == [("a", 2), ("a", 3), ("b", 1), ("c", 1)]
+
+
 def test_complete_mode_aggregate_may_be_sorted(spark, landing, ck):
     landing.put_json("a.json", records([1, 2, 3]))
     agg = file_stream(spark, landing).groupBy("name").count().orderBy("name")

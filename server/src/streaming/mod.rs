@@ -364,9 +364,6 @@ pub async fn start(
         (OutputMode::Append, true) if watermark.is_none() => {
             return Err(analysis("[STREAMING_OUTPUT_MODE.UNSUPPORTED_OPERATION] Invalid streaming output mode: append. This output mode is not supported for streaming aggregations without watermark on streaming DataFrames/DataSets. SQLSTATE: 42KDE"))
         }
-        (OutputMode::Update, _) => {
-            return Err(SparkError::unsupported("outputMode(\"update\")"));
-        }
         _ => {}
     }
 

@@ -5,6 +5,7 @@
 //! others keep the aggregate's input rows. Complete mode emits every group after each batch;
 //! append mode with a watermark emits a group once the watermark passes its window (or its
 //! event time) and forgets it.
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -190,10 +191,12 @@ impl Stateful {
         let prior = self.load(batch)?;
         let (replacement, report) = match splits {
             Some(splits) => self.merge_partials(session, &agg, splits, prior, batch, watermark_ms).await?,
-            None if self.watermark.is_none() => self.merge_rows(session, &agg, prior, batch).await?,
+            None if self.watermark.is_none() && self.mode == OutputMode::Complete => {
+                self.merge_rows(session, &agg, prior, batch).await?
+            }
             None => {
                 return Err(SparkError::unsupported(
-                    "this aggregate function in a streaming aggregation with a watermark (count, sum, min, max and avg are supported)",
+                    "this aggregate function in a streaming aggregation with a watermark or in update mode (count, sum, min, max and avg are supported)",
                 ))
             }
         };
@@ -328,6 +331,12 @@ impl Stateful {
             dropped = input_groups - late.iter().map(|b| b.num_rows()).sum::<usize>();
             partial_rows = late;
         }
+        // Update mode emits the groups this batch touched.
+        let touched = if self.mode == OutputMode::Update {
+            Some(group_keys(&partial_rows, groups)?)
+        } else {
+            None
+        };
         // Merge with the prior state.
         let mut inputs = partial_rows;
         if let Some((schema, rows)) = prior {
@@ -382,6 +391,29 @@ impl Stateful {
                     false,
                 )
                 .await?;
+                (out, kept)
+            }
+            (key, OutputMode::Update) => {
+                let kept = match key {
+                    Some((k, kind)) => {
+                        filter_rows(
+                            session,
+                            &merged_schema,
+                            merged.clone(),
+                            *k,
+                            kind,
+                            watermark_ms,
+                            true,
+                        )
+                        .await?
+                    }
+                    None => merged.clone(),
+                };
+                let touched = touched.unwrap_or_default();
+                let out = merged
+                    .iter()
+                    .map(|b| only_keys(b, groups, &touched))
+                    .collect::<SparkResult<Vec<_>>>()?;
                 (out, kept)
             }
             _ => (merged.clone(), merged),
@@ -621,4 +653,40 @@ async fn filter_rows(
     out.into_iter()
         .map(|b| Ok(RecordBatch::try_new(schema.clone(), b.columns().to_vec())?))
         .collect()
+}
+
+/// The encoded group keys (the first `groups` columns) of `rows`.
+fn group_keys(rows: &[RecordBatch], groups: usize) -> SparkResult<HashSet<Vec<u8>>> {
+    let mut keys = HashSet::new();
+    for b in rows {
+        let (converter, encoded) = encode_keys(b, groups)?;
+        let _ = converter;
+        for r in encoded.iter() {
+            keys.insert(r.as_ref().to_vec());
+        }
+    }
+    Ok(keys)
+}
+
+fn encode_keys(
+    b: &RecordBatch,
+    groups: usize,
+) -> SparkResult<(arrow::row::RowConverter, arrow::row::Rows)> {
+    let fields = (0..groups)
+        .map(|i| arrow::row::SortField::new(b.schema().field(i).data_type().clone()))
+        .collect();
+    let converter = arrow::row::RowConverter::new(fields)?;
+    let columns: Vec<_> = b.columns()[..groups].to_vec();
+    let rows = converter.convert_columns(&columns)?;
+    Ok((converter, rows))
+}
+
+/// The rows of `b` whose group key is in `keys`.
+fn only_keys(b: &RecordBatch, groups: usize, keys: &HashSet<Vec<u8>>) -> SparkResult<RecordBatch> {
+    let (_, encoded) = encode_keys(b, groups)?;
+    let mask: arrow::array::BooleanArray = encoded
+        .iter()
+        .map(|r| Some(keys.contains(r.as_ref())))
+        .collect();
+    Ok(arrow::compute::filter_record_batch(b, &mask)?)
 }
