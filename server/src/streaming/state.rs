@@ -659,31 +659,26 @@ async fn filter_rows(
 fn group_keys(rows: &[RecordBatch], groups: usize) -> SparkResult<HashSet<Vec<u8>>> {
     let mut keys = HashSet::new();
     for b in rows {
-        let (converter, encoded) = encode_keys(b, groups)?;
-        let _ = converter;
-        for r in encoded.iter() {
+        for r in encode_keys(b, groups)?.iter() {
             keys.insert(r.as_ref().to_vec());
         }
     }
     Ok(keys)
 }
 
-fn encode_keys(
-    b: &RecordBatch,
-    groups: usize,
-) -> SparkResult<(arrow::row::RowConverter, arrow::row::Rows)> {
+/// Group keys in arrow's row format, comparable across batches of the same columns.
+fn encode_keys(b: &RecordBatch, groups: usize) -> SparkResult<arrow::row::Rows> {
     let fields = (0..groups)
         .map(|i| arrow::row::SortField::new(b.schema().field(i).data_type().clone()))
         .collect();
     let converter = arrow::row::RowConverter::new(fields)?;
     let columns: Vec<_> = b.columns()[..groups].to_vec();
-    let rows = converter.convert_columns(&columns)?;
-    Ok((converter, rows))
+    Ok(converter.convert_columns(&columns)?)
 }
 
 /// The rows of `b` whose group key is in `keys`.
 fn only_keys(b: &RecordBatch, groups: usize, keys: &HashSet<Vec<u8>>) -> SparkResult<RecordBatch> {
-    let (_, encoded) = encode_keys(b, groups)?;
+    let encoded = encode_keys(b, groups)?;
     let mask: arrow::array::BooleanArray = encoded
         .iter()
         .map(|r| Some(keys.contains(r.as_ref())))
