@@ -368,10 +368,10 @@ impl Stateful {
                 )?)
             })
             .collect::<SparkResult<_>>()?;
-        // What to emit, and what to keep.
-        let (emit, keep_rows) = match (&key, self.mode) {
-            (Some((k, kind)), OutputMode::Append) => {
-                let kept = filter_rows(
+        // What to keep: with a watermark outside complete mode, the groups it has not passed.
+        let keep_rows = match (&key, self.mode) {
+            (Some((k, kind)), OutputMode::Append | OutputMode::Update) => {
+                filter_rows(
                     session,
                     &merged_schema,
                     merged.clone(),
@@ -380,8 +380,15 @@ impl Stateful {
                     watermark_ms,
                     true,
                 )
-                .await?;
-                let out = filter_rows(
+                .await?
+            }
+            _ => merged.clone(),
+        };
+        // What to emit: append, the groups the watermark passed; update, the groups this
+        // batch changed; complete, every group.
+        let emit = match (&key, self.mode) {
+            (Some((k, kind)), OutputMode::Append) => {
+                filter_rows(
                     session,
                     &merged_schema,
                     merged,
@@ -390,33 +397,16 @@ impl Stateful {
                     watermark_ms,
                     false,
                 )
-                .await?;
-                (out, kept)
+                .await?
             }
-            (key, OutputMode::Update) => {
-                let kept = match key {
-                    Some((k, kind)) => {
-                        filter_rows(
-                            session,
-                            &merged_schema,
-                            merged.clone(),
-                            *k,
-                            kind,
-                            watermark_ms,
-                            true,
-                        )
-                        .await?
-                    }
-                    None => merged.clone(),
-                };
+            (_, OutputMode::Update) => {
                 let touched = touched.unwrap_or_default();
-                let out = merged
+                merged
                     .iter()
                     .map(|b| only_keys(b, groups, &touched))
-                    .collect::<SparkResult<Vec<_>>>()?;
-                (out, kept)
+                    .collect::<SparkResult<Vec<_>>>()?
             }
-            _ => (merged.clone(), merged),
+            _ => merged,
         };
         let total: usize = keep_rows.iter().map(|b| b.num_rows()).sum();
         let emitted: usize = emit.iter().map(|b| b.num_rows()).sum();
