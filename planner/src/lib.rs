@@ -10,6 +10,7 @@ mod expression;
 mod functions;
 pub mod literal;
 mod names;
+pub mod pipeline_sql;
 mod relation;
 pub mod show;
 pub mod sql;
