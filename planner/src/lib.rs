@@ -14,6 +14,7 @@ pub mod pipeline_sql;
 mod relation;
 pub mod show;
 pub mod sql;
+pub mod sql_relations;
 pub mod table_functions;
 pub mod types;
 pub mod udf;
@@ -32,7 +33,7 @@ pub use error::{PlanError, PlanResult};
 pub use proto::connect as spark;
 
 /// A file-based source as a Spark `DataFrameReader` describes it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DataSource {
     pub format: String,
     pub paths: Vec<String>,
@@ -59,6 +60,23 @@ pub trait Resolver: Send + Sync {
     }
     /// A scan over files, already carrying Spark's schema and column names.
     fn data_source(&self, source: DataSource) -> BoxFuture<'_, PlanResult<LogicalPlan>>;
+    /// A relation a SQL query names (`FROM t`, or `FROM STREAM(t)` when `streaming`), when
+    /// the caller answers it itself (a pipeline's datasets); `None` leaves a plain name to the
+    /// session catalog.
+    fn sql_table(
+        &self,
+        name: Vec<String>,
+        streaming: bool,
+    ) -> BoxFuture<'_, PlanResult<Option<LogicalPlan>>> {
+        Box::pin(async move {
+            if streaming {
+                let read = StreamingRead::Table(name, HashMap::new());
+                self.streaming_read(read).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        })
+    }
     /// A table or view by its (possibly multi-part) name.
     fn table(&self, name: Vec<String>) -> BoxFuture<'_, PlanResult<LogicalPlan>>;
     /// A cached artifact (`cache/<hash>`) holding an Arrow IPC stream from the client.

@@ -162,6 +162,16 @@ fn parse_one(sql: &str) -> PlanResult<DFStatement> {
         .ok_or_else(|| PlanError::Parse("empty statement".into()))
 }
 
+/// One SQL statement as the SQL parser reads it (for looking at, not planning).
+pub(crate) fn parse_statement(sql: &str) -> PlanResult<Statement> {
+    match parse_one(sql)? {
+        DFStatement::Statement(s) => Ok(*s),
+        other => Err(PlanError::Parse(format!(
+            "[PARSE_SYNTAX_ERROR] Syntax error: expected a query, not {other}. SQLSTATE: 42601"
+        ))),
+    }
+}
+
 /// Rewrites `:name` and `?` parameter markers to DataFusion's `$n`.
 struct Parameters<'a> {
     named: &'a HashMap<String, ScalarValue>,
@@ -410,6 +420,7 @@ pub async fn plan_query_with(
     positional: &[ScalarValue],
 ) -> PlanResult<LogicalPlan> {
     let sql = spark_temporal_clauses(sql);
+    let sql = crate::sql_relations::stream_keyword(&sql);
     let mut statement = parse_one(&sql)?;
     let mut params = Parameters {
         named,
@@ -446,7 +457,17 @@ pub async fn plan_query_with(
             return Err(e);
         }
     }
-    let mut plan = p.state.statement_to_plan(statement).await?;
+    let state = match &mut statement {
+        DFStatement::Statement(s) => {
+            crate::sql_relations::resolve(p.state, p.resolver, s.as_mut()).await?
+        }
+        _ => None,
+    };
+    let mut plan = state
+        .as_ref()
+        .unwrap_or(p.state)
+        .statement_to_plan(statement)
+        .await?;
     if !params.values.is_empty() {
         plan = plan.with_param_values(ParamValues::List(
             params.values.into_iter().map(Into::into).collect(),
