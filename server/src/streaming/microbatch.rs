@@ -42,6 +42,19 @@ pub struct Query {
     pub trigger: Trigger,
     pub checkpoint: Checkpoint,
     pub stateful: Option<Stateful>,
+    pub scope: Option<Arc<dyn super::FlowScope>>,
+    pub hook: Option<Arc<dyn BatchHook>>,
+}
+
+/// Runs one batch's final plan into rows, in place of a plain collect: a pipeline checks its
+/// expectations here (counting, dropping or failing rows).
+#[async_trait::async_trait]
+pub trait BatchHook: Send + Sync {
+    async fn run(
+        &self,
+        session: &Session,
+        plan: LogicalPlan,
+    ) -> SparkResult<(arrow::datatypes::SchemaRef, Vec<RecordBatch>)>;
 }
 
 impl Query {
@@ -214,7 +227,8 @@ impl Query {
         }
         let get_batch_ms = get_batch.elapsed().as_millis() as u64;
         let planning = Instant::now();
-        let mut plan = super::plan_batch(&session, &self.relation, plans).await?;
+        let mut plan =
+            super::plan_batch(&session, &self.relation, plans, self.scope.clone()).await?;
         let planning_ms = planning.elapsed().as_millis() as u64;
         let add_batch = Instant::now();
         let mut state_report = None;
@@ -223,14 +237,10 @@ impl Query {
             plan = p;
             state_report = Some(report);
         }
-        let df = DataFrame::new(session.ctx.state(), plan);
-        let schema = spark_schema(df.schema().as_arrow());
-        let data: Vec<RecordBatch> = df
-            .collect()
-            .await?
-            .iter()
-            .map(|b| to_spark_batch(b, &schema))
-            .collect::<SparkResult<_>>()?;
+        let (schema, data) = match &self.hook {
+            Some(hook) => hook.run(&session, plan).await?,
+            None => collect(&session, plan).await?,
+        };
         let output_rows: usize = data.iter().map(|b| b.num_rows()).sum();
         self.sink
             .add_batch(&session, &self.handle.id, batch_id, schema, data, self.mode)
@@ -275,6 +285,22 @@ impl Query {
             .set_status("Waiting for next trigger", false, false);
         Ok(())
     }
+}
+
+/// Runs a batch's plan into Spark-typed rows.
+pub async fn collect(
+    session: &Session,
+    plan: LogicalPlan,
+) -> SparkResult<(arrow::datatypes::SchemaRef, Vec<RecordBatch>)> {
+    let df = DataFrame::new(session.ctx.state(), plan);
+    let schema = spark_schema(df.schema().as_arrow());
+    let data = df
+        .collect()
+        .await?
+        .iter()
+        .map(|b| to_spark_batch(b, &schema))
+        .collect::<SparkResult<_>>()?;
+    Ok((schema, data))
 }
 
 /// Runs a slice's plan into memory: its row count and a plan over the rows.

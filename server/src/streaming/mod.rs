@@ -6,6 +6,7 @@ mod checks;
 mod microbatch;
 mod progress;
 mod query;
+mod resolver;
 mod sink;
 pub mod source;
 mod state;
@@ -16,8 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use datafusion::logical_expr::LogicalPlan;
-use futures::future::BoxFuture;
-use planner::{DataSource, PlanError, PlanResult, Planner, Resolver, StreamingRead};
+use planner::{PlanError, PlanResult, StreamingRead};
 use proto::connect::relation::RelType;
 use proto::connect::streaming_query_command::Command as QueryCmd;
 use proto::connect::streaming_query_command_result::{
@@ -35,77 +35,26 @@ use proto::connect::{
     WriteStreamOperationStartResult,
 };
 
-use crate::catalog::SessionResolver;
 use crate::error::{SparkError, SparkResult};
 use crate::session::Session;
 use checkpoint::Checkpoint;
-use microbatch::{Query, Trigger};
-use query::QueryHandle;
-pub use query::Registry;
-use sink::{OutputMode, Sink};
-use source::SourceSpec;
+use microbatch::Query;
+pub use microbatch::{collect, BatchHook, Trigger};
+pub use query::{QueryHandle, Registry};
+pub(crate) use resolver::plan_batch;
+pub use resolver::{FlowScope, Scoped};
+pub use sink::{memory_plan, CustomSink, OutputMode, Sink};
 use state::{Stateful, Watermark};
 
-/// What a streaming query's plan reads for its `readStream` leaves.
-enum Leaves {
-    /// At start: each leaf is resolved (and collected, in plan order) as an analysed leaf.
-    Collect(Mutex<Vec<SourceSpec>>),
-    /// In a batch: the i-th leaf is the i-th planned slice.
-    Slices(Mutex<std::collections::VecDeque<LogicalPlan>>),
-}
-
-/// The session's resolver, with the query's own answer for streaming leaves.
-struct StreamResolver<'a> {
-    base: SessionResolver<'a>,
-    leaves: Leaves,
-}
-
-impl Resolver for StreamResolver<'_> {
-    fn data_source(&self, source: DataSource) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
-        self.base.data_source(source)
-    }
-    fn table(&self, name: Vec<String>) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
-        self.base.table(name)
-    }
-    fn cached_bytes(&self, hash: &str) -> PlanResult<Vec<u8>> {
-        self.base.cached_bytes(hash)
-    }
-    fn streaming_read(&self, read: StreamingRead) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
-        Box::pin(async move {
-            match &self.leaves {
-                Leaves::Collect(specs) => {
-                    let spec = source::resolve(self.base.session, read)
-                        .await
-                        .map_err(plan_error)?;
-                    let plan = source::leaf_plan(&spec).map_err(plan_error)?;
-                    if let Ok(mut s) = specs.lock() {
-                        s.push(spec);
-                    }
-                    Ok(plan)
-                }
-                Leaves::Slices(plans) => plans
-                    .lock()
-                    .ok()
-                    .and_then(|mut p| p.pop_front())
-                    .ok_or_else(|| PlanError::invalid("the query's sources changed")),
-            }
-        })
-    }
-}
-
-/// Plans `relation` with each streaming leaf read as its slice in `slices`.
-pub(crate) async fn plan_batch(
+/// Plans a pipeline flow's query for a batch run: the plan and the streaming leaves it
+/// reads (none for a batch query).
+pub async fn analyse_flow(
     session: &Session,
     relation: &Relation,
-    slices: std::collections::VecDeque<LogicalPlan>,
-) -> SparkResult<LogicalPlan> {
-    let resolver = StreamResolver {
-        base: SessionResolver { session },
-        leaves: Leaves::Slices(Mutex::new(slices)),
-    };
-    let state = session.ctx.state();
-    let planner = Planner::new(&state, &resolver, session.planner_config());
-    Ok(planner.plan(relation).await?)
+    scope: Option<Arc<dyn FlowScope>>,
+) -> SparkResult<(LogicalPlan, usize)> {
+    let (plan, leaves) = resolver::analyse(session, relation, scope).await?;
+    Ok((plan, leaves.len()))
 }
 
 /// The session's resolver answers `readStream` leaves with this.
@@ -114,7 +63,7 @@ pub async fn analysed_leaf(session: &Session, read: StreamingRead) -> PlanResult
     source::leaf_plan(&spec).map_err(plan_error)
 }
 
-fn plan_error(e: SparkError) -> PlanError {
+pub(crate) fn plan_error(e: SparkError) -> PlanError {
     match e {
         SparkError::Plan(p) => p,
         SparkError::DataFusion(d) => PlanError::DataFusion(d),
@@ -336,19 +285,69 @@ pub async fn start(
         f => f.to_string(),
     };
     let sink = sink_of(&w, &format, &options, mode, name.as_deref())?;
+    let checkpoint_dir = match options.get("checkpointlocation") {
+        Some(p) => PathBuf::from(p),
+        None if matches!(sink, Sink::Memory { .. } | Sink::Console { .. }) => {
+            std::env::temp_dir().join(format!("sluice-checkpoint-{}", uuid::Uuid::new_v4()))
+        }
+        None => {
+            return Err(analysis(
+                "checkpointLocation must be specified either through option(\"checkpointLocation\", ...) or SparkSession.conf.set(\"spark.sql.streaming.checkpointLocation\", ...)",
+            ))
+        }
+    };
+    let handle = launch(
+        session,
+        QuerySpec {
+            relation,
+            sink,
+            mode,
+            trigger,
+            checkpoint_dir,
+            name: name.clone(),
+            scope: None,
+            hook: None,
+        },
+    )
+    .await?;
+    Ok(WriteStreamOperationStartResult {
+        query_id: Some(StreamingQueryInstanceId {
+            id: handle.id.clone(),
+            run_id: handle.run_id.clone(),
+        }),
+        name: name.unwrap_or_default(),
+        query_started_event_json: None,
+    })
+}
 
-    // Analyse the query now: errors in it are the caller's, not the query's.
-    let resolver = StreamResolver {
-        base: SessionResolver { session },
-        leaves: Leaves::Collect(Mutex::new(vec![])),
-    };
-    let state = session.ctx.state();
-    let planner = Planner::new(&state, &resolver, session.planner_config());
-    let plan = planner.plan(&relation).await?;
-    let specs = match resolver.leaves {
-        Leaves::Collect(specs) => specs.into_inner().unwrap_or_default(),
-        Leaves::Slices(_) => vec![],
-    };
+/// A streaming query to run, however it was asked for (`writeStream`, a pipeline's flow).
+pub struct QuerySpec {
+    pub relation: Relation,
+    pub sink: Sink,
+    pub mode: OutputMode,
+    pub trigger: Trigger,
+    pub checkpoint_dir: PathBuf,
+    pub name: Option<String>,
+    /// A pipeline's names, for its flows.
+    pub scope: Option<Arc<dyn FlowScope>>,
+    /// Runs each batch's plan in place of a plain collect (a pipeline's expectations).
+    pub hook: Option<Arc<dyn BatchHook>>,
+}
+
+/// Analyses the query (errors in it are the caller's, not the query's) and starts it in
+/// the background.
+pub async fn launch(session: &Arc<Session>, spec: QuerySpec) -> SparkResult<Arc<QueryHandle>> {
+    let QuerySpec {
+        relation,
+        sink,
+        mode,
+        trigger,
+        checkpoint_dir,
+        name,
+        scope,
+        hook,
+    } = spec;
+    let (plan, specs) = resolver::analyse(session, &relation, scope.clone()).await?;
     if specs.is_empty() {
         return Err(analysis(
             "'writeStream' can be called only on streaming Dataset/DataFrame",
@@ -375,17 +374,6 @@ pub async fn start(
         views.deregister_table(name)?;
         views.register_table(name.clone(), Arc::new(table))?;
     }
-    let checkpoint_dir = match options.get("checkpointlocation") {
-        Some(p) => PathBuf::from(p),
-        None if matches!(sink, Sink::Memory { .. } | Sink::Console { .. }) => {
-            std::env::temp_dir().join(format!("sluice-checkpoint-{}", uuid::Uuid::new_v4()))
-        }
-        None => {
-            return Err(analysis(
-                "checkpointLocation must be specified either through option(\"checkpointLocation\", ...) or SparkSession.conf.set(\"spark.sql.streaming.checkpointLocation\", ...)",
-            ))
-        }
-    };
     let checkpoint = Checkpoint::open(&checkpoint_dir)?;
     let id = checkpoint.query_id()?;
     let explain = format!("== Physical Plan ==\n{}", plan.display_indent());
@@ -407,6 +395,8 @@ pub async fn start(
         trigger,
         checkpoint,
         stateful,
+        scope,
+        hook,
     };
     let registry = session.streams.clone();
     let h = handle.clone();
@@ -429,14 +419,7 @@ pub async fn start(
         h.finish(failure);
         registry.terminated();
     });
-    Ok(WriteStreamOperationStartResult {
-        query_id: Some(StreamingQueryInstanceId {
-            id: handle.id.clone(),
-            run_id: handle.run_id.clone(),
-        }),
-        name: name.unwrap_or_default(),
-        query_started_event_json: None,
-    })
+    Ok(handle)
 }
 
 fn find(session: &Session, id: &Option<StreamingQueryInstanceId>) -> SparkResult<Arc<QueryHandle>> {

@@ -45,7 +45,23 @@ impl OutputMode {
     }
 }
 
+/// A sink defined elsewhere (a pipeline's change-data-capture target).
+#[async_trait::async_trait]
+pub trait CustomSink: Send + Sync {
+    fn description(&self) -> String;
+    /// Writes one batch; a batch written before a restart is skipped.
+    async fn add_batch(
+        &self,
+        session: &Arc<Session>,
+        query_id: &str,
+        batch_id: i64,
+        schema: SchemaRef,
+        data: Vec<RecordBatch>,
+    ) -> SparkResult<()>;
+}
+
 pub enum Sink {
+    Custom(Arc<dyn CustomSink>),
     /// `format("delta")`: `.start(path)` or `.toTable(name)`.
     Delta {
         path: Option<String>,
@@ -74,8 +90,24 @@ pub enum Sink {
 }
 
 impl Sink {
+    /// A Delta table sink (`toTable`), created in the catalog by its first batch.
+    pub fn delta_table(
+        parts: Vec<String>,
+        options: HashMap<String, String>,
+        partition_by: Vec<String>,
+    ) -> Sink {
+        Sink::Delta {
+            path: None,
+            table: Some(parts),
+            options,
+            partition_by,
+            open: Default::default(),
+        }
+    }
+
     pub fn description(&self) -> String {
         match self {
+            Sink::Custom(c) => c.description(),
             Sink::Delta { path: Some(p), .. } => format!("DeltaSink[{p}]"),
             Sink::Delta { table: Some(t), .. } => format!("DeltaSink[{}]", t.join(".")),
             Sink::Delta { .. } => "DeltaSink".into(),
@@ -101,6 +133,7 @@ impl Sink {
     ) -> SparkResult<()> {
         let complete = mode == OutputMode::Complete;
         match self {
+            Sink::Custom(c) => c.add_batch(session, query_id, batch_id, schema, data).await,
             Sink::Delta {
                 path,
                 table,
