@@ -104,7 +104,11 @@ fn children(rel: &Relation) -> Vec<&Relation> {
     }
 }
 
-pub async fn analyze(session: &Session, request: Option<Analyze>) -> SparkResult<AnalyzeResult> {
+pub async fn analyze(
+    session: &Session,
+    request: Option<Analyze>,
+    in_pipeline: bool,
+) -> SparkResult<AnalyzeResult> {
     let request = request.ok_or_else(|| SparkError::invalid("AnalyzePlan without a question"))?;
     Ok(match request {
         Analyze::Schema(s) => {
@@ -155,10 +159,19 @@ pub async fn analyze(session: &Session, request: Option<Analyze>) -> SparkResult
             AnalyzeResult::IsLocal(resp::IsLocal { is_local: local })
         }
         Analyze::IsStreaming(s) => {
-            let plan = logical(session, s.plan).await?;
-            AnalyzeResult::IsStreaming(resp::IsStreaming {
-                is_streaming: !crate::streaming::source::streaming_leaves(&plan).is_empty(),
-            })
+            let rel = root(s.plan)?;
+            // A streaming read anywhere in the plan answers without planning it: inside a
+            // pipeline definition the datasets it reads may not exist yet.
+            let read = crate::pipelines::analysis::reads(&rel)?;
+            let is_streaming = if read.streaming_sources || read.names.iter().any(|r| r.streaming) {
+                true
+            } else if in_pipeline {
+                false
+            } else {
+                let plan = crate::execute::plan_relation(session, &rel).await?;
+                !crate::streaming::source::streaming_leaves(&plan).is_empty()
+            };
+            AnalyzeResult::IsStreaming(resp::IsStreaming { is_streaming })
         }
         Analyze::InputFiles(i) => {
             let rel = root(i.plan)?;

@@ -220,6 +220,10 @@ pub async fn save_as_table(
                 None => (managed_url(session, db, name)?, false),
             };
             spec.mode = SaveMode::Append;
+            // A new table has no schema to overwrite.
+            if spec.schema_change == delta_sink::SchemaChange::Overwrite {
+                spec.schema_change = delta_sink::SchemaChange::None;
+            }
             spec.name = Some(name.clone());
             commit(session, &url, plan, spec).await?;
             register(session, db, name, &url, external, None, false)?;

@@ -309,6 +309,7 @@ async fn run_command(session: &Arc<Session>, out: &Responder<'_>, cmd: Command) 
             out.send(ResponseType::StreamingQueryManagerCommandResult(r));
             Ok(())
         }
+        Some(CommandType::PipelineCommand(p)) => crate::pipelines::command(session, out, p).await,
         Some(CommandType::MergeIntoTableCommand(m)) => {
             crate::delta_ops::merge_into(session, &m).await
         }

@@ -8,6 +8,7 @@ mod config_ops;
 mod delta_ops;
 mod error;
 mod execute;
+mod pipelines;
 mod service;
 mod session;
 mod sources;
@@ -51,6 +52,102 @@ struct Args {
     /// Directory for managed tables (`spark.sql.warehouse.dir`).
     #[arg(long, default_value = "spark-warehouse", env = "SLUICE_WAREHOUSE")]
     warehouse: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Declarative pipelines of SQL files, run in-process (no server, no Python).
+    Pipeline {
+        #[command(subcommand)]
+        action: PipelineAction,
+    },
+}
+
+/// A comma-separated list of dataset names.
+fn names(text: &str) -> Result<Vec<String>, String> {
+    Ok(text
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect())
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum PipelineAction {
+    /// Runs an update: the spec file (spark-pipeline.yml) or folder given, or the current one.
+    Run {
+        path: Option<std::path::PathBuf>,
+        #[arg(long)]
+        spec: Option<std::path::PathBuf>,
+        /// Datasets to reset and recompute (comma-separated).
+        #[arg(long, value_parser = names, action = clap::ArgAction::Append)]
+        full_refresh: Vec<Vec<String>>,
+        /// Reset and recompute every dataset.
+        #[arg(long, conflicts_with_all = ["full_refresh", "refresh"])]
+        full_refresh_all: bool,
+        /// Datasets to update (comma-separated).
+        #[arg(long, value_parser = names, action = clap::ArgAction::Append)]
+        refresh: Vec<Vec<String>>,
+    },
+    /// Checks the graph without writing anything.
+    DryRun {
+        path: Option<std::path::PathBuf>,
+        #[arg(long)]
+        spec: Option<std::path::PathBuf>,
+    },
+}
+
+/// `sluice pipeline ...`: exit code 0 when the update completed.
+async fn pipeline(args: &Args, action: &PipelineAction) -> std::process::ExitCode {
+    let (path, how) = match action {
+        PipelineAction::Run {
+            path,
+            spec,
+            full_refresh,
+            full_refresh_all,
+            refresh,
+        } => (
+            spec.clone().or_else(|| path.clone()),
+            pipelines::ProjectRun {
+                full_refresh: full_refresh.concat(),
+                full_refresh_all: *full_refresh_all,
+                refresh: refresh.concat(),
+                dry: false,
+            },
+        ),
+        PipelineAction::DryRun { path, spec } => (
+            spec.clone().or_else(|| path.clone()),
+            pipelines::ProjectRun {
+                dry: true,
+                ..Default::default()
+            },
+        ),
+    };
+    let path = path.unwrap_or_else(|| std::path::PathBuf::from("."));
+    let warehouse = match std::path::absolute(&args.warehouse) {
+        Ok(w) => w.display().to_string(),
+        Err(e) => {
+            eprintln!("invalid --warehouse: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let sessions = session::Sessions::new(warehouse, time_zone());
+    match pipelines::run_project(&sessions, &path, how).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn time_zone() -> String {
+    std::env::var("TZ")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| "UTC".into())
 }
 
 fn check_token(
@@ -74,7 +171,7 @@ fn check_token(
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<std::process::ExitCode, Box<dyn std::error::Error>> {
     // Two TLS stacks are linked (tonic's ring, and object_store's via delta-rs); name one.
     let _ = rustls::crypto::ring::default_provider().install_default();
     tracing_subscriber::fmt()
@@ -84,14 +181,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let args = Args::parse();
+    if let Some(Command::Pipeline { action }) = &args.command {
+        return Ok(pipeline(&args, action).await);
+    }
     let addr: SocketAddr = format!("{}:{}", args.host, args.port)
         .parse()
         .map_err(|e| format!("invalid --host/--port {}:{}: {e}", args.host, args.port))?;
     let warehouse = std::path::absolute(&args.warehouse)?.display().to_string();
-    let time_zone = std::env::var("TZ")
-        .ok()
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| "UTC".into());
+    let time_zone = time_zone();
     let service = service::Service {
         sessions: Arc::new(session::Sessions::new(warehouse, time_zone)),
     };
@@ -119,5 +216,5 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             shutdown,
         )
         .await?;
-    Ok(())
+    Ok(std::process::ExitCode::SUCCESS)
 }

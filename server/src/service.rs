@@ -100,6 +100,9 @@ impl SparkConnectService for Service {
         let op = session
             .start_operation(op_id, req.tags.clone())
             .map_err(|e| fail(Some(&session), e))?;
+        if in_pipeline_definition(&req.user_context) {
+            op.mark_pipeline_definition();
+        }
         let plan = req.plan.ok_or_else(|| {
             fail(
                 Some(&session),
@@ -178,7 +181,8 @@ impl SparkConnectService for Service {
     ) -> Result<Response<AnalyzePlanResponse>, Status> {
         let req = request.into_inner();
         let session = self.session(&req.user_context, &req.session_id)?;
-        let result = crate::analyze::analyze(&session, req.analyze)
+        let in_pipeline = in_pipeline_definition(&req.user_context);
+        let result = crate::analyze::analyze(&session, req.analyze, in_pipeline)
             .await
             .map_err(|e| fail(Some(&session), e))?;
         Ok(Response::new(AnalyzePlanResponse {
@@ -425,4 +429,15 @@ fn store(
         name,
         is_crc_successful: ok,
     }
+}
+
+/// The request comes from code defining a pipeline (the client's PipelineAnalysisContext
+/// extension): the datasets it names may not exist yet.
+fn in_pipeline_definition(user: &Option<proto::connect::UserContext>) -> bool {
+    user.as_ref().is_some_and(|u| {
+        u.extensions.iter().any(|e| {
+            e.type_url
+                .ends_with("spark.connect.PipelineAnalysisContext")
+        })
+    })
 }

@@ -40,6 +40,9 @@ pub struct Operation {
     task: Mutex<Option<AbortHandle>>,
     /// Responses before this index were released by the client.
     released: Mutex<usize>,
+    /// Sent from inside a pipeline's definition code (the client's PipelineAnalysisContext):
+    /// the datasets its queries name may not exist yet.
+    pipeline_definition: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone)]
@@ -60,6 +63,7 @@ impl Operation {
             state: Mutex::new(OpState::Running),
             task: Mutex::new(None),
             released: Mutex::new(0),
+            pipeline_definition: Default::default(),
         })
     }
 
@@ -93,6 +97,16 @@ impl Operation {
         self.finish(OpState::Failed(Arc::new(
             SparkError::Cancelled.to_status(&self.id),
         )));
+    }
+
+    pub fn mark_pipeline_definition(&self) {
+        self.pipeline_definition
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn in_pipeline_definition(&self) -> bool {
+        self.pipeline_definition
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn state(&self) -> OpState {
@@ -157,6 +171,8 @@ pub struct Session {
     created_by_plan: Mutex<std::collections::HashSet<i64>>,
     /// This session's streaming queries (Spark's StreamingQueryManager).
     pub streams: Arc<crate::streaming::Registry>,
+    /// This session's dataflow graphs (declarative pipelines).
+    pub pipelines: crate::pipelines::Graphs,
 }
 
 impl Session {
@@ -210,6 +226,7 @@ impl Session {
             tables,
             created_by_plan: Mutex::new(std::collections::HashSet::new()),
             streams: Arc::new(crate::streaming::Registry::default()),
+            pipelines: Default::default(),
         }))
     }
 

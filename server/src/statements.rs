@@ -67,8 +67,11 @@ async fn run_sql_text(
     }
     let result = match classify(&sql.query) {
         SparkStatement::Query => {
-            // Analyse now so errors surface at spark.sql(), as in Spark; run later.
-            plan_relation(session, &relation).await?;
+            // Analyse now so errors surface at spark.sql(), as in Spark; run later. Inside a
+            // pipeline's definition the pipeline analyses it, once its datasets exist.
+            if !out.op.in_pipeline_definition() {
+                plan_relation(session, &relation).await?;
+            }
             sql_result(out, relation);
             return Ok(());
         }
