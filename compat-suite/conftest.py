@@ -37,6 +37,9 @@ def pytest_configure(config):
         "markers", "streaming: Structured Streaming tests (test_streaming*.py), each on a server of its own"
     )
     config.addinivalue_line(
+        "markers", "pipelines: declarative pipelines (test_pipelines*.py), each on a server of its own"
+    )
+    config.addinivalue_line(
         "markers", "streaming_crash: streaming exactly-once under kill -9 of the server; `-m streaming_crash`"
     )
 

@@ -133,6 +133,10 @@ run_phase "compat suite (pyspark 4)" \
     "$SLUICE_VENV/bin/python" -m pytest compat-suite --junitxml="$REPORT_DIR/pyspark4.xml" \
     ${PYTEST_ARGS[@]+"${PYTEST_ARGS[@]}"} || true
 
+run_phase "python package (sluice-dlt)" \
+    "$SLUICE_VENV/bin/python" -m pytest python/tests -q -p no:cacheprovider \
+    --junitxml="$REPORT_DIR/python.xml" || true
+
 if [ "${SLUICE_SKIP_35:-0}" != 1 ]; then
     run_phase "smoke suite (pyspark 3.5)" \
         "$SLUICE_VENV35/bin/python" -m pytest compat-suite/test_pyspark35.py -q \

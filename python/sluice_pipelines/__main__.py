@@ -1,0 +1,5 @@
+import sys
+
+from sluice_pipelines.runner import main
+
+sys.exit(main())
