@@ -384,3 +384,80 @@ def test_sluice_pipeline_run_without_python(tmp_path):
     bad = tmp_path / "bad"
     write_project(bad, {"x.sql": "CREATE MATERIALIZED VIEW a AS SELECT * FROM LIVE.missing;"})
     assert "TABLE_OR_VIEW_NOT_FOUND" in sluice_pipeline(binary, wh, "run", str(bad)).failed().out
+
+
+# -- Python API of Spark Declarative Pipelines beyond @dp.table -----------------------------------
+
+
+def test_append_flows_sinks_and_sql_inside_python(server, warehouse, tmp_path, spark_of_server):
+    import pyarrow.parquet as pq
+
+    landing = tmp_path / "landing"
+    rows = orders(0, 9)
+    drop_json(landing, "a.json", rows)
+    sink_dir = tmp_path / "sink_out"
+    spec = write_project(
+        tmp_path / "proj",
+        {
+            "flows.py": f"""
+                from pyspark import pipelines as dp
+
+                @dp.table
+                def src():
+                    return spark.readStream.format("json").schema("id LONG, country STRING, amount LONG").load("{landing}")
+
+                dp.create_streaming_table("combined", comment="two flows into one table")
+
+                @dp.append_flow(target="combined")
+                def from_france():
+                    return spark.readStream.table("src").where("country = 'fr'")
+
+                @dp.append_flow(target="combined")
+                def from_elsewhere():
+                    # spark.sql inside a flow: the client's PipelineAnalysisContext tells the
+                    # server not to resolve it yet.
+                    return spark.sql("SELECT * FROM STREAM(src) WHERE country <> 'fr'")
+
+                dp.create_sink("archive", format="parquet", options={{"path": "{sink_dir}"}})
+
+                @dp.append_flow(target="archive")
+                def to_archive():
+                    return spark.readStream.table("src").select("id")
+            """,
+            "backfill.sql": """
+                CREATE FLOW backfill AS INSERT INTO ONCE combined BY NAME
+                SELECT 1000 AS id, 'xx' AS country, 1 AS amount;
+            """,
+        },
+    )
+    sdp_cli(server.url, "run", "--spec", str(spec)).ok()
+    ids = [r["id"] for r in rows] + [1000]
+    assert table_rows(warehouse, "combined", ["id"]) == sorted((i,) for i in ids)
+    assert sorted(pq.read_table(sink_dir).column("id").to_pylist()) == sorted(r["id"] for r in rows)
+    # The comment is the Delta table's description.
+    assert dl(warehouse / "combined").metadata().description == "two flows into one table"
+
+    # Second run: new rows through both flows; the once flow does not run again.
+    more = orders(9, 4)
+    drop_json(landing, "b.json", more)
+    sdp_cli(server.url, "run", "--spec", str(spec)).ok()
+    ids += [r["id"] for r in more]
+    assert table_rows(warehouse, "combined", ["id"]) == sorted((i,) for i in ids)
+    # A full refresh runs the once flow again, into an emptied table.
+    sdp_cli(server.url, "run", "--spec", str(spec), "--full-refresh", "combined").ok()
+    assert table_rows(warehouse, "combined", ["id"]) == sorted((i,) for i in ids)
+
+
+def test_streaming_sql_in_a_plain_session(spark_of_server, tmp_path):
+    # STREAM(t) is Spark 4.1 SQL: a streaming DataFrame outside pipelines too.
+    spark = spark_of_server
+    spark.range(3).write.format("delta").saveAsTable("st_src")
+    df = spark.sql("SELECT id * 10 AS x FROM STREAM(st_src)")
+    assert df.isStreaming
+    q = (
+        df.writeStream.format("memory").queryName("st_out")
+        .option("checkpointLocation", str(tmp_path / "cp")).trigger(availableNow=True).start()
+    )
+    q.awaitTermination(60)
+    assert sorted(r.x for r in spark.table("st_out").collect()) == [0, 10, 20]
+    assert not spark.sql("SELECT * FROM st_src").isStreaming
