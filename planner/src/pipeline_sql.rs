@@ -2421,7 +2421,7 @@ APPLY CHANGES INTO LIVE.customers FROM STREAM(LIVE.cdc) KEYS (id) APPLY AS DELET
                 state ^= state >> 7;
                 state ^= state << 17;
                 s.push_str(alphabet[(state % alphabet.len() as u64) as usize]);
-                if state % 3 == 0 {
+                if state.is_multiple_of(3) {
                     s.push(' ');
                 }
             }

@@ -310,11 +310,15 @@ fn cdc(details: AutoCdcFlowDetails) -> SparkResult<Cdc> {
 
 /// What an extension adds to an AUTO CDC flow.
 fn amend_cdc(c: &mut Cdc, ext: &serde_json::Map<String, Value>) -> SparkResult<()> {
-    match ext.get(SCD_TYPE).and_then(Value::as_f64) {
+    // Struct numbers are doubles.
+    match ext
+        .get(SCD_TYPE)
+        .and_then(Value::as_f64)
+        .map(|t| (t, t as u8))
+    {
         None => {}
-        Some(t) if t == 1.0 => c.scd_type = 1,
-        Some(t) if t == 2.0 => c.scd_type = 2,
-        Some(t) => return Err(invalid(format!("SCD type must be 1 or 2, not {t}"))),
+        Some((t, n @ (1 | 2))) if f64::from(n) == t => c.scd_type = n,
+        Some((t, _)) => return Err(invalid(format!("SCD type must be 1 or 2, not {t}"))),
     }
     match (
         string_list(ext.get(TRACK_HISTORY))?,
@@ -429,10 +433,10 @@ pub fn flow(graph: &mut Graph, d: DefineFlow) -> SparkResult<Ident> {
         return Ok(ident_name);
     }
     let body = match d.details {
-        Some(define_flow::Details::RelationFlowDetails(r)) => FlowBody::Query(
+        Some(define_flow::Details::RelationFlowDetails(r)) => FlowBody::Query(Box::new(
             r.relation
                 .ok_or_else(|| invalid(format!("Flow {name} without a query")))?,
-        ),
+        )),
         Some(define_flow::Details::AutoCdcFlowDetails(c)) => FlowBody::Cdc(Box::new(cdc(c)?)),
         Some(define_flow::Details::Extension(_)) | None => {
             return Err(SparkError::unsupported(format!(
@@ -562,7 +566,7 @@ pub fn sql_file(graph: &mut Graph, text: &str, file: &str) -> SparkResult<()> {
                     graph.flows.push(Flow {
                         name: ident.clone(),
                         target: ident,
-                        body: FlowBody::Query(sql_relation(&query)),
+                        body: FlowBody::Query(Box::new(sql_relation(&query))),
                         once: false,
                         sql_conf: conf.clone(),
                         expectations: vec![],
@@ -577,7 +581,7 @@ pub fn sql_file(graph: &mut Graph, text: &str, file: &str) -> SparkResult<()> {
                 graph.flows.push(Flow {
                     name,
                     target,
-                    body: FlowBody::Query(sql_relation(&f.query)),
+                    body: FlowBody::Query(Box::new(sql_relation(&f.query))),
                     once: f.once,
                     sql_conf: conf.clone(),
                     expectations: vec![],

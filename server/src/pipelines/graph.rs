@@ -161,7 +161,7 @@ pub struct Cdc {
 
 #[derive(Debug, Clone)]
 pub enum FlowBody {
-    Query(Relation),
+    Query(Box<Relation>),
     Cdc(Box<Cdc>),
 }
 

@@ -17,16 +17,15 @@ pub struct Spec {
 
 fn scalar(text: &str) -> String {
     let t = text.trim();
-    let t = match t.find(" #") {
-        Some(i) if !t.starts_with(['"', '\'']) => t[..i].trim_end(),
-        _ => t,
-    };
-    if t.len() >= 2
-        && ((t.starts_with('"') && t.ends_with('"')) || (t.starts_with('\'') && t.ends_with('\'')))
-    {
-        t[1..t.len() - 1].to_string()
-    } else {
-        t.to_string()
+    // A quoted value ends at its closing quote; a plain one at a ` #` comment.
+    if let Some(q) = t.chars().next().filter(|c| *c == '"' || *c == '\'') {
+        if let Some(end) = t[1..].find(q) {
+            return t[1..1 + end].to_string();
+        }
+    }
+    match t.find(" #") {
+        Some(i) => t[..i].trim_end().to_string(),
+        None => t.to_string(),
     }
 }
 

@@ -41,7 +41,7 @@ impl FlowScope for PipelineScope {
         let output = self.graph.output(&ident)?;
         if output.kind.is_view() {
             let flow = self.graph.flows_into(&ident).next()?;
-            Some(Scoped::View(analysis::flow_query(flow).clone()))
+            Some(Scoped::View(Box::new(analysis::flow_query(flow).clone())))
         } else {
             Some(Scoped::Table(ident.parts()))
         }
@@ -254,7 +254,12 @@ impl Update<'_> {
         let checkpoint = self.checkpoint(flow);
         let checks = self.checks(flow, output);
         let (relation, sink, hook, cdc) = match &flow.body {
-            FlowBody::Query(r) => (r.clone(), self.sink(output)?, Some(checks.clone()), None),
+            FlowBody::Query(r) => (
+                r.as_ref().clone(),
+                self.sink(output)?,
+                Some(checks.clone()),
+                None,
+            ),
             FlowBody::Cdc(c) => {
                 let sink = super::cdc::sink(output, c, &checkpoint)?;
                 let custom: Arc<dyn streaming::CustomSink> = sink.clone();

@@ -16,7 +16,7 @@ use crate::session::Session;
 /// What a name a pipeline flow reads stands for.
 pub enum Scoped {
     /// A view of the pipeline: its query is planned in place.
-    View(Relation),
+    View(Box<Relation>),
     /// A table the pipeline writes, by its name in the catalog.
     Table(Vec<String>),
 }
