@@ -383,20 +383,7 @@ def _table_decorator(
                     extension=dict(output_extension),
                 )
             )
-            flow_extension: Dict[str, Any] = {}
-            expectations = _expectations_of(func)
-            if expectations:
-                flow_extension[_ext.KEY_EXPECTATIONS] = expectations
-            registry.register_flow(
-                _ext.SluiceFlow(
-                    name=resolved,
-                    target=resolved,
-                    spark_conf=_str_dict(spark_conf),
-                    source_code_location=location,
-                    func=flow_func,
-                    extension=flow_extension,
-                )
-            )
+            _register_defining_flow(registry, resolved, func, flow_func, spark_conf, location)
 
         _defer(register)
         return func
@@ -404,6 +391,31 @@ def _table_decorator(
     if query_function is not None:
         return decorate(query_function)
     return decorate
+
+
+def _register_defining_flow(
+    registry: Any,
+    name: str,
+    decorated: QueryFunction,
+    query: QueryFunction,
+    spark_conf: Optional[Dict[str, str]],
+    location: Any,
+) -> None:
+    """The flow named after its dataset, with the expectations `decorated` collected."""
+    extension: Dict[str, Any] = {}
+    expectations = _expectations_of(decorated)
+    if expectations:
+        extension[_ext.KEY_EXPECTATIONS] = expectations
+    registry.register_flow(
+        _ext.SluiceFlow(
+            name=name,
+            target=name,
+            spark_conf=_str_dict(spark_conf),
+            source_code_location=location,
+            func=query,
+            extension=extension,
+        )
+    )
 
 
 def table(
@@ -507,20 +519,7 @@ def view(
                     name=resolved, comment=comment, source_code_location=location
                 )
             )
-            flow_extension: Dict[str, Any] = {}
-            expectations = _expectations_of(func)
-            if expectations:
-                flow_extension[_ext.KEY_EXPECTATIONS] = expectations
-            registry.register_flow(
-                _ext.SluiceFlow(
-                    name=resolved,
-                    target=resolved,
-                    spark_conf=_str_dict(spark_conf),
-                    source_code_location=location,
-                    func=func,
-                    extension=flow_extension,
-                )
-            )
+            _register_defining_flow(registry, resolved, func, func, spark_conf, location)
 
         _defer(register)
         return func

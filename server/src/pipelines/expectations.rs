@@ -97,34 +97,15 @@ impl Checks {
         };
         let schema = Arc::new(arrow::datatypes::Schema::new(fields.clone()));
         let schema = spark_schema(&schema);
+        let missing = |name: &str| {
+            SparkError::Plan(planner::PlanError::analysis(format!(
+                "[DELTA_COLUMN_NOT_FOUND_IN_QUERY] The query of {} does not produce the column `{name}` of the table's declared schema.",
+                self.dataset
+            )))
+        };
         let out = data
             .iter()
-            .map(|b| {
-                let columns = schema
-                    .fields()
-                    .iter()
-                    .map(|f| {
-                        let i = b
-                            .schema()
-                            .fields()
-                            .iter()
-                            .position(|g| g.name().eq_ignore_ascii_case(f.name()))
-                            .ok_or_else(|| {
-                                SparkError::Plan(planner::PlanError::analysis(format!(
-                                    "[DELTA_COLUMN_NOT_FOUND_IN_QUERY] The query of {} does not produce the column `{}` of the table's declared schema.",
-                                    self.dataset,
-                                    f.name()
-                                )))
-                            })?;
-                        Ok(arrow::compute::cast(b.column(i), f.data_type())?)
-                    })
-                    .collect::<SparkResult<Vec<_>>>()?;
-                Ok(RecordBatch::try_new_with_options(
-                    schema.clone(),
-                    columns,
-                    &arrow::array::RecordBatchOptions::new().with_row_count(Some(b.num_rows())),
-                )?)
-            })
+            .map(|b| super::by_name(b, &schema, &missing))
             .collect::<SparkResult<Vec<_>>>()?;
         Ok((schema, out))
     }

@@ -25,6 +25,33 @@ use crate::execute::Responder;
 use crate::session::Session;
 use graph::{Graph, Ident};
 
+/// `batch` with the columns of `schema`, found by name (case-insensitively) and cast where
+/// the types differ; `missing` is the error for a column the batch lacks.
+fn by_name(
+    batch: &arrow::array::RecordBatch,
+    schema: &arrow::datatypes::SchemaRef,
+    missing: &dyn Fn(&str) -> SparkError,
+) -> SparkResult<arrow::array::RecordBatch> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let i = batch
+                .schema()
+                .fields()
+                .iter()
+                .position(|g| g.name().eq_ignore_ascii_case(f.name()))
+                .ok_or_else(|| missing(f.name()))?;
+            Ok(arrow::compute::cast(batch.column(i), f.data_type())?)
+        })
+        .collect::<SparkResult<Vec<_>>>()?;
+    Ok(arrow::array::RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+    )?)
+}
+
 /// A session's dataflow graphs by id.
 #[derive(Default)]
 pub struct Graphs {

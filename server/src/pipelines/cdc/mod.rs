@@ -189,25 +189,11 @@ impl CustomSink for CdcSink {
 
 /// `batch` with the columns of `schema`, cast where types differ.
 fn conform(batch: &RecordBatch, schema: &SchemaRef) -> SparkResult<RecordBatch> {
-    let columns = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            let i = batch
-                .schema()
-                .fields()
-                .iter()
-                .position(|g| g.name().eq_ignore_ascii_case(f.name()))
-                .ok_or_else(|| {
-                    SparkError::Plan(planner::PlanError::analysis(format!(
-                        "The AUTO CDC target has no column `{}`: its schema changed; run a full refresh of the table.",
-                        f.name()
-                    )))
-                })?;
-            Ok(arrow::compute::cast(batch.column(i), f.data_type())?)
-        })
-        .collect::<SparkResult<Vec<_>>>()?;
-    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+    super::by_name(batch, schema, &|name| {
+        SparkError::Plan(planner::PlanError::analysis(format!(
+            "The AUTO CDC target has no column `{name}`: its schema changed; run a full refresh of the table."
+        )))
+    })
 }
 
 /// The target table's schema for a change feed of `feed` columns.
