@@ -226,8 +226,12 @@ def test_dry_run_validates_without_writing(server, warehouse, tmp_path):
             "PIPELINE_DUPLICATE_IDENTIFIERS",
         ),
         ({"x.sql": "CREATE MATERIALIZED VIEW a AS SELEC 1;"}, "PARSE_SYNTAX_ERROR"),
+        (
+            {"x.sql": "CREATE MATERIALIZED VIEW a AS SELECT 1 AS id;\nDROP TABLE a;"},
+            "PIPELINE_SQL_GRAPH_ELEMENT_REGISTRATION_ERROR",
+        ),
     ],
-    ids=["undefined", "cycle", "batch-into-streaming", "duplicate", "syntax"],
+    ids=["undefined", "cycle", "batch-into-streaming", "duplicate", "syntax", "unsupported-statement"],
 )
 def test_analysis_errors(server, warehouse, tmp_path, files, error):
     spec = write_project(tmp_path / "proj", files)

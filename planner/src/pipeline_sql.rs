@@ -2242,7 +2242,7 @@ APPLY CHANGES INTO LIVE.customers FROM STREAM(LIVE.cdc) KEYS (id) APPLY AS DELET
             ),
             "{e}"
         );
-        assert!(e.contains("\n\n== SQL ==\n  FOO BAR\n--^^^\n"), "{e}");
+        assert!(e.contains("\n\n== SQL ==\n  FOO BAR;\n--^^^\n"), "{e}");
 
         let e = parse_err("-- c\nCREATE MATERIALIZED VIEW m\n  PARTITIONED (a) AS SELECT 1");
         assert!(

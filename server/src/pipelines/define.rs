@@ -483,6 +483,10 @@ pub fn sql_file(graph: &mut Graph, text: &str, file: &str) -> SparkResult<()> {
         planner::PlanError::Parse(m) => {
             SparkError::Plan(planner::PlanError::Parse(format!("{m}\nin {file}")))
         }
+        // Spark's error class for SQL that defines no dataset or flow.
+        planner::PlanError::Analysis(m) => SparkError::Plan(planner::PlanError::analysis(format!(
+            "[PIPELINE_SQL_GRAPH_ELEMENT_REGISTRATION_ERROR] Unsupported statement in a pipeline SQL file: {m}\n\nQuery defined at {file} SQLSTATE: 42000"
+        ))),
         other => SparkError::Plan(other),
     })?;
     let mut conf: HashMap<String, String> = HashMap::new();
