@@ -111,6 +111,10 @@ ensure_venv() {
 }
 
 run_phase "venv (pyspark 4)" ensure_venv "$SLUICE_VENV" compat-suite/requirements.txt
+# sluice's own client package (python/, the sluice-dlt runner) from this checkout, every
+# time: the venv outlives the clone it was made from.
+run_phase "python package install" \
+    "$SLUICE_VENV/bin/pip" install --quiet --no-deps --force-reinstall ./python
 if [ "${SLUICE_SKIP_35:-0}" != 1 ]; then
     run_phase "venv (pyspark 3.5)" ensure_venv "$SLUICE_VENV35" compat-suite/requirements-35.txt
 fi
