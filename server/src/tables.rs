@@ -233,6 +233,11 @@ impl Target {
         })
     }
 
+    /// The table is there: a catalog entry, or a path (whose log the reader checks).
+    pub fn exists(&self) -> bool {
+        !matches!(self, Target::Named { entry: None, .. })
+    }
+
     /// Spark's quoted name for messages.
     pub fn quoted(&self) -> String {
         match self {

@@ -134,8 +134,8 @@ fn analysis_error(msg: String) -> SparkError {
     SparkError::Plan(planner::PlanError::analysis(msg))
 }
 
-/// Checks the graph and orders it. `exists` tells whether a name outside the graph is a
-/// table the flows may read.
+/// Checks the graph and orders it. A name outside the graph must be a table or temp view of
+/// the session.
 pub fn analyse(graph: &Graph, session: &Session) -> SparkResult<Analysis> {
     if let Some(e) = super::define::duplicate_outputs(graph) {
         return Err(e);
@@ -238,7 +238,7 @@ pub fn analyse(graph: &Graph, session: &Session) -> SparkResult<Analysis> {
     let order = topological(&depends_on)?;
 
     // A flow reading a streaming view is streaming; views are analysed before their readers.
-    let mut streaming = direct_streaming.clone();
+    let mut streaming = direct_streaming;
     for ident in &order {
         for f in graph.flows_into(ident) {
             let via_view = view_reads.iter().any(|(flow, view)| {
@@ -315,8 +315,7 @@ fn table_exists(session: &Session, parts: &[String]) -> bool {
         return true;
     }
     crate::tables::target(session.catalog(), &session.current_database(), parts)
-        .map(|t| !matches!(t, crate::tables::Target::Named { entry: None, .. }))
-        .unwrap_or(false)
+        .is_ok_and(|t| t.exists())
 }
 
 /// Outputs ordered after their inputs; a cycle is an error naming it.

@@ -112,9 +112,14 @@ impl Update<'_> {
             .join(&table.name)
     }
 
+    /// `<table>/<flow>`: the flow's checkpoints, one folder per generation.
+    fn flow_checkpoints(&self, flow: &Flow) -> PathBuf {
+        self.table_checkpoints(&flow.target).join(&flow.name.name)
+    }
+
     /// The flow's current checkpoint: `<table>/<flow>/<n>`; a full refresh starts `n + 1`.
     fn checkpoint(&self, flow: &Flow) -> PathBuf {
-        let dir = self.table_checkpoints(&flow.target).join(&flow.name.name);
+        let dir = self.flow_checkpoints(flow);
         dir.join(latest_generation(&dir).unwrap_or(0).to_string())
     }
 
@@ -133,20 +138,13 @@ impl Update<'_> {
     /// stay, as Spark leaves them).
     async fn reset(&self, output: &Output) -> SparkResult<()> {
         for flow in self.graph.flows_into(&output.ident) {
-            let dir = self.table_checkpoints(&flow.target).join(&flow.name.name);
+            let dir = self.flow_checkpoints(flow);
             if let Some(n) = latest_generation(&dir) {
                 std::fs::create_dir_all(dir.join((n + 1).to_string()))?;
             }
         }
         let parts = output.ident.parts();
-        let exists = crate::tables::target(
-            self.session.catalog(),
-            &self.session.current_database(),
-            &parts,
-        )
-        .map(|t| !matches!(t, crate::tables::Target::Named { entry: None, .. }))
-        .unwrap_or(false);
-        if exists && matches!(output.kind, OutputKind::StreamingTable) {
+        if matches!(output.kind, OutputKind::StreamingTable) && self.exists(&output.ident) {
             let current = crate::execute::plan_relation(
                 self.session,
                 &crate::pipelines::define::table_read(&parts),
@@ -301,8 +299,7 @@ impl Update<'_> {
             &self.session.current_database(),
             &ident.parts(),
         )
-        .map(|t| !matches!(t, crate::tables::Target::Named { entry: None, .. }))
-        .unwrap_or(false)
+        .is_ok_and(|t| t.exists())
     }
 
     /// A streaming table exists after its first update, empty if no input came yet, so

@@ -132,10 +132,9 @@ impl CdcSink {
     }
 
     async fn current(&self, session: &Arc<Session>) -> SparkResult<Option<RecordBatch>> {
-        let exists =
-            crate::tables::target(session.catalog(), &session.current_database(), &self.table)
-                .map(|t| !matches!(t, crate::tables::Target::Named { entry: None, .. }))?;
-        if !exists {
+        let target =
+            crate::tables::target(session.catalog(), &session.current_database(), &self.table)?;
+        if !target.exists() {
             return Ok(None);
         }
         let plan =
