@@ -230,8 +230,20 @@ def test_dry_run_validates_without_writing(server, warehouse, tmp_path):
             {"x.sql": "CREATE MATERIALIZED VIEW a AS SELECT 1 AS id;\nDROP TABLE a;"},
             "PIPELINE_SQL_GRAPH_ELEMENT_REGISTRATION_ERROR",
         ),
+        (
+            {"x.sql": "CREATE MATERIALIZED VIEW a AS SELECT 1 AS id;\nCREATE VIEW v AS SELECT * FROM a;"},
+            "UnsupportedOperationException: persisted views in pipelines",
+        ),
     ],
-    ids=["undefined", "cycle", "batch-into-streaming", "duplicate", "syntax", "unsupported-statement"],
+    ids=[
+        "undefined",
+        "cycle",
+        "batch-into-streaming",
+        "duplicate",
+        "syntax",
+        "unsupported-statement",
+        "persisted-view",
+    ],
 )
 def test_analysis_errors(server, warehouse, tmp_path, files, error):
     spec = write_project(tmp_path / "proj", files)

@@ -288,3 +288,27 @@ def test_killed_run_then_rerun_has_no_duplicates(server, warehouse, tmp_path):
     assert rows_of(warehouse, "gold", ["country", "n"]) == sorted(
         (c, sum(1 for r in positives if r["country"] == c)) for c in ("de", "fr")
     )
+
+
+@pytest.mark.parametrize(
+    "argument, message",
+    [
+        ('temporary=True', "a temporary pipeline table"),
+        ('path="/tmp/elsewhere"', "a pipeline table at an explicit path"),
+    ],
+)
+def test_dlt_table_options_sluice_cannot_honour_are_refused(server, warehouse, tmp_path, argument, message):
+    pipeline = write(
+        tmp_path / "pipe" / "p.py",
+        f"""
+import dlt
+
+@dlt.table({argument})
+def t():
+    return spark.range(3)
+""",
+    )
+    out = dlt_runner(server.url, "run", "--storage", str(tmp_path / "s"), str(pipeline)).failed().out
+    assert "UnsupportedOperationException" in out or "not supported" in out, out
+    assert message in out, out
+    assert not (warehouse / "t").exists()

@@ -150,9 +150,13 @@ pub fn output(graph: &mut Graph, d: DefineOutput) -> SparkResult<Ident> {
                 "a pipeline table at an explicit path ({path}); tables live in the warehouse"
             )));
         }
-        // A DLT temporary table is computed like any other; it is only kept out of the
-        // metastore, which sluice's catalog does not distinguish.
-        let _ = ext.get(TEMPORARY);
+        // A DLT temporary table stays out of the metastore; sluice's catalog has no such
+        // tables, so it is refused rather than published.
+        if ext.get(TEMPORARY).and_then(Value::as_bool) == Some(true) {
+            return Err(SparkError::unsupported(format!(
+                "a temporary pipeline table ({name}): sluice publishes every pipeline table in its catalog; use @dlt.view for data that must not be published"
+            )));
+        }
         return Ok(ident);
     }
     let kind = OutputType::try_from(d.output_type.unwrap_or(0)).unwrap_or(OutputType::Unspecified);
@@ -222,7 +226,7 @@ pub fn output(graph: &mut Graph, d: DefineOutput) -> SparkResult<Ident> {
 fn kind_name(kind: &OutputKind) -> &'static str {
     match kind {
         OutputKind::StreamingTable | OutputKind::MaterializedView => "TABLE",
-        OutputKind::TemporaryView | OutputKind::PersistedView => "VIEW",
+        OutputKind::TemporaryView => "VIEW",
         OutputKind::Sink { .. } => "SINK",
     }
 }
@@ -507,7 +511,14 @@ pub fn sql_file(graph: &mut Graph, text: &str, file: &str) -> SparkResult<()> {
                     DatasetKind::StreamingTable => OutputKind::StreamingTable,
                     DatasetKind::MaterializedView => OutputKind::MaterializedView,
                     DatasetKind::TemporaryView => OutputKind::TemporaryView,
-                    DatasetKind::PersistedView => OutputKind::PersistedView,
+                    // Publishing a view in the catalog is more than sluice's catalog holds.
+                    DatasetKind::PersistedView => {
+                        return Err(SparkError::unsupported(format!(
+                            "persisted views in pipelines (CREATE VIEW {} at {file}:{}); CREATE TEMPORARY VIEW works",
+                            d.name.join("."),
+                            located.line
+                        )))
+                    }
                 };
                 if !d.cluster_by.is_empty() {
                     return Err(SparkError::unsupported("CLUSTER BY on a pipeline table"));

@@ -55,7 +55,6 @@ pub enum OutputKind {
     StreamingTable,
     MaterializedView,
     TemporaryView,
-    PersistedView,
     Sink {
         format: String,
         options: HashMap<String, String>,
@@ -64,14 +63,13 @@ pub enum OutputKind {
 
 impl OutputKind {
     pub fn is_view(&self) -> bool {
-        matches!(self, Self::TemporaryView | Self::PersistedView)
+        matches!(self, Self::TemporaryView)
     }
     pub fn describe(&self) -> &'static str {
         match self {
             Self::StreamingTable => "streaming table",
             Self::MaterializedView => "materialized view",
             Self::TemporaryView => "temporary view",
-            Self::PersistedView => "view",
             Self::Sink { .. } => "sink",
         }
     }
