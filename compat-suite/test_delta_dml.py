@@ -113,7 +113,6 @@ def test_merge_into_path_table(spark, tpath):
     assert dl_ops(tpath)[-1] == "MERGE"
 
 
-@pytest.mark.xfail(strict=True, reason='delta-rs 1.1 MERGE does not detect several source rows matching one target row')
 def test_merge_multiple_source_rows_for_one_target_row_fails(spark, warehouse):
     """docs.delta.io: a MERGE fails when several source rows match the same target row and
     try to update it (DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE)."""
@@ -124,6 +123,30 @@ def test_merge_multiple_source_rows_for_one_target_row_fails(spark, warehouse):
     assert condition(info.value) == "DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE"
     assert dl(loc).version() == 0
     assert dl_rows(loc) == sorted(TARGET)
+
+
+def test_merge_multiple_matches_allowed_where_delta_allows_them(spark, warehouse):
+    """Delta's exemptions: a lone unconditional MATCHED DELETE, a MATCHED condition that only
+    one of the source rows meets, and a MERGE with no MATCHED clause at all."""
+    loc = target(spark, warehouse)
+    source(spark, [(1, "x", 1), (1, "y", 2)])
+    sql(spark, "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED AND s.v = 2 THEN UPDATE SET *")
+    assert dl_rows(loc) == [(1, "y", 2), (2, "b", 20), (3, "c", 30)]
+    source(spark, [(1, "x", 1), (1, "y", 2), (4, "d", 4), (4, "e", 5)])
+    sql(spark, "MERGE INTO t USING s ON t.id = s.id WHEN NOT MATCHED THEN INSERT *")
+    assert dl_rows(loc) == [(1, "y", 2), (2, "b", 20), (3, "c", 30), (4, "d", 4), (4, "e", 5)]
+    sql(spark, "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE")
+    assert dl_rows(loc) == [(2, "b", 20), (3, "c", 30)]
+    assert dl_ops(loc)[1:] == ["MERGE", "MERGE", "MERGE"]
+
+
+def test_merge_multiple_matches_with_a_conditional_delete_fails(spark, warehouse):
+    loc = target(spark, warehouse)
+    source(spark, [(2, "x", 1), (2, "y", 2)])
+    with pytest.raises(Exception) as info:
+        sql(spark, "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED AND s.v > 0 THEN DELETE")
+    assert condition(info.value) == "DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE"
+    assert dl(loc).version() == 0
 
 
 def test_merge_unknown_column_fails(spark, warehouse):
@@ -282,7 +305,6 @@ def test_optimize_where_only_touches_matching_partitions(spark, warehouse):
     assert "p0" in last["operationParameters"]["predicate"]
 
 
-@pytest.mark.xfail(strict=True, reason="delta-rs 1.1 does not record zOrderBy in the OPTIMIZE commit's operationParameters")
 def test_optimize_zorder_by(spark, warehouse):
     many_small_files(spark)
     loc = warehouse / "t"

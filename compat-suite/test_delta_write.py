@@ -329,7 +329,8 @@ def test_save_as_table_defaults_to_delta(spark, warehouse):
     location = warehouse / "people"
     assert has_log(location)
     assert dl_rows(location) == sorted(PEOPLE)
-    assert len(dl_ops(location)) == 1  # its name: test_delta_sql.py::test_ctas_history_operation_name
+    assert dl_ops(location) == ["CREATE TABLE AS SELECT"]
+    assert dl_last(location)["operationParameters"]["isManaged"] == "true"
     assert client_rows(spark.read.table("people")) == sorted(PEOPLE)
     assert client_rows(spark.table("people")) == sorted(PEOPLE)
 

@@ -144,6 +144,79 @@ pub struct MergeSpec {
     pub merge_schema: bool,
 }
 
+/// Delta refuses a MERGE where several source rows match one target row and a MATCHED
+/// clause would act on it (which source row wins would be arbitrary); delta-rs applies all
+/// of them. Counted before anything is written: the join of target rows (numbered) with
+/// the source, kept where some MATCHED clause's condition holds. A lone unconditional
+/// MATCHED DELETE is exempt, as in Delta: deleting a row twice is still one delete.
+async fn check_single_match(
+    url: &Url,
+    spec: &MergeSpec,
+    session: &Arc<SessionState>,
+) -> DeltaResult<()> {
+    use datafusion::functions_aggregate::count::count_all;
+    use datafusion::functions_window::row_number::row_number;
+    use datafusion::logical_expr::{col, lit, JoinType};
+    use datafusion::prelude::SessionContext;
+
+    const ROW: &str = "__sluice_merge_target_row";
+    let matched: Vec<&Option<String>> = spec
+        .clauses
+        .iter()
+        .filter_map(|c| match c {
+            MergeClause::MatchedUpdate { condition, .. }
+            | MergeClause::MatchedDelete { condition } => Some(condition),
+            _ => None,
+        })
+        .collect();
+    let lone_delete = matches!(
+        spec.clauses
+            .iter()
+            .filter(|c| matches!(c, MergeClause::MatchedUpdate { .. } | MergeClause::MatchedDelete { .. }))
+            .collect::<Vec<_>>()
+            .as_slice(),
+        [MergeClause::MatchedDelete { condition: None }]
+    );
+    if matched.is_empty() || lone_delete {
+        return Ok(());
+    }
+    let ctx = SessionContext::new_with_state(session.as_ref().clone());
+    let target = crate::read::provider(url, &TimeTravel::Latest, Some(session)).await?;
+    let numbered = ctx
+        .read_table(target)?
+        .window(vec![row_number().alias(ROW)])?
+        .alias(&spec.target_alias)?;
+    let pairs = numbered.join(
+        spec.source.clone().alias(&spec.source_alias)?,
+        JoinType::Inner,
+        &[],
+        &[],
+        None,
+    )?;
+    let on = pairs.parse_sql_expr(&spec.on)?;
+    let mut acting = pairs.filter(on)?;
+    // Only pairs some MATCHED clause acts on count; no condition means every pair.
+    if matched.iter().all(|c| c.is_some()) {
+        let mut any = lit(false);
+        for c in matched.iter().flat_map(|c| c.as_deref()) {
+            any = any.or(acting.parse_sql_expr(c)?);
+        }
+        acting = acting.filter(any)?;
+    }
+    let repeated = acting
+        .aggregate(vec![col(format!("{}.{ROW}", spec.target_alias))], vec![count_all().alias("n")])?
+        .filter(col("n").gt(lit(1i64)))?
+        .limit(0, Some(1))?
+        .count()
+        .await?;
+    if repeated > 0 {
+        return Err(DeltaError::Unsupported(
+            "[DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE] Cannot perform Merge as multiple source rows matched and attempted to modify the same target row in the Delta table in possibly conflicting ways. By SQL semantics of Merge, when multiple source rows match on the same target row, the result may be ambiguous as it is unclear which source row should be used to update or delete the matching target row. You can preprocess the source table to eliminate the possibility of multiple matches.".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Quotes a column name for delta-rs' expression parser.
 fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -193,6 +266,7 @@ pub async fn merge(
             })
             .collect()
     };
+    check_single_match(url, &spec, &session).await?;
     let mut builder = target
         .merge(spec.source.clone(), spec.on.clone())
         .with_source_alias(&spec.source_alias)

@@ -39,18 +39,32 @@ pub async fn optimize(
         .iter()
         .map(|(c, v)| (c.as_str(), FilterOp::Eq, FilterValue::Scalar(v.as_str())))
         .collect();
+    let before = t.version();
+    let z_order_by = serde_json::Value::from(zorder.clone()).to_string();
     let kind = if zorder.is_empty() {
         OptimizeType::Compact
     } else {
         OptimizeType::ZOrder(zorder)
     };
-    let (_, m) = t
+    let (t, m) = t
         .optimize()
         .with_type(kind)
         .with_filters(&filters)
         .with_session_state(session)
         .with_commit_properties(CommitProperties::default().with_max_retries(15))
+        .with_writer_properties(crate::write::writer_properties())
         .await?;
+    // Delta records the Z-order columns (`[]` when none); delta-rs does not.
+    if let Some(v) = t.version().filter(|v| Some(*v) != before) {
+        crate::write::relabel(url, v as i64, |info| {
+            if let Some(p) = info
+                .get_mut("operationParameters")
+                .and_then(|p| p.as_object_mut())
+            {
+                p.insert("zOrderBy".into(), z_order_by.clone().into());
+            }
+        })?;
+    }
     Ok(Optimized {
         files_added: m.num_files_added,
         files_removed: m.num_files_removed,

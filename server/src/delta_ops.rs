@@ -225,6 +225,12 @@ pub async fn save_as_table(
                 spec.schema_change = delta_sink::SchemaChange::None;
             }
             spec.name = Some(name.clone());
+            if spec.operation.is_none() {
+                // Spark's saveAsTable of a new table is a CREATE TABLE AS SELECT.
+                spec.operation = Some(delta_sink::Operation::create_as_select(
+                    false, false, !external, &spec,
+                ));
+            }
             commit(session, &url, plan, spec).await?;
             register(session, db, name, &url, external, None, false)?;
         }
@@ -866,6 +872,12 @@ async fn create_at(
         spec.properties = properties;
         spec.name = name;
         spec.description = c.comment.clone();
+        spec.operation = Some(delta_sink::Operation::create_as_select(
+            c.replace,
+            c.or_create,
+            c.location.is_none(),
+            &spec,
+        ));
         delta_sink::write::write(url, plan, state(session), spec).await?;
         return Ok(());
     }

@@ -344,9 +344,12 @@ impl Column {
 
     /// Reads the value at the scanner if it fits this column (Err sends the line to the
     /// per-record reader).
-    fn read<'a>(&self, s: &mut Scanner<'a>) -> Step<Tok<'a>> {
+    /// `text` is the line the scanner walks: a slice between ASCII delimiters of a `str` is
+    /// already valid UTF-8, so it is taken with a boundary check instead of re-validation.
+    fn read<'a>(&self, s: &mut Scanner<'a>, text: &'a str) -> Step<Tok<'a>> {
         s.ws();
         let b = s.b;
+        let slice = |from: usize, to: usize| text.get(from..to).ok_or(());
         match (self, s.peek().ok_or(())?) {
             (_, b'n') => {
                 if !b[s.i..].starts_with(b"null") {
@@ -361,15 +364,13 @@ impl Column {
                 Ok(Tok::Str(if escaped {
                     Cow::Owned(unescape(raw))
                 } else {
-                    Cow::Borrowed(std::str::from_utf8(raw).map_err(|_| ())?)
+                    Cow::Borrowed(slice(start, end)?)
                 }))
             }
             (Column::Str(_), b'-' | b'0'..=b'9') => {
                 let start = s.i;
                 s.number()?;
-                Ok(Tok::Num(
-                    std::str::from_utf8(&b[start..s.i]).map_err(|_| ())?,
-                ))
+                Ok(Tok::Num(slice(start, s.i)?))
             }
             (Column::Str(_) | Column::Bool(_), b't' | b'f') => {
                 let value = b[s.i..].starts_with(b"true");
@@ -395,14 +396,12 @@ impl Column {
                 if s.number()? != Shape::Int {
                     return Err(());
                 }
-                let text = std::str::from_utf8(&b[start..s.i]).map_err(|_| ())?;
-                Ok(Tok::Int(text.parse().map_err(|_| ())?))
+                Ok(Tok::Int(slice(start, s.i)?.parse().map_err(|_| ())?))
             }
             (Column::Float(_), b'-' | b'0'..=b'9') => {
                 let start = s.i;
                 s.number()?;
-                let text = std::str::from_utf8(&b[start..s.i]).map_err(|_| ())?;
-                Ok(Tok::Float(text.parse().map_err(|_| ())?))
+                Ok(Tok::Float(slice(start, s.i)?.parse().map_err(|_| ())?))
             }
             _ => Err(()),
         }
@@ -438,6 +437,10 @@ impl Column {
 /// A JSON number as a string column holds it: the text serde_json gives the number, so the
 /// one-pass and per-record readers agree (integers as written, other numbers as doubles).
 fn append_number_text(b: &mut StringBuilder, text: &str) {
+    if prints_as_written(text) {
+        b.append_value(text);
+        return;
+    }
     let integral = !text.contains(['.', 'e', 'E']);
     if integral && (text.parse::<i64>().is_ok() || text.parse::<u64>().is_ok()) {
         b.append_value(if text == "-0" { "0" } else { text });
@@ -454,6 +457,24 @@ fn append_number_text(b: &mut StringBuilder, text: &str) {
         }
         None => b.append_value(text),
     }
+}
+
+/// Whether a decimal like `741.55` is already the shortest text of its double, so the
+/// parse and print of [`append_number_text`] would give it back unchanged: no exponent, no
+/// leading or trailing zero, at most 15 significant digits (any such text round-trips
+/// through a double) and an integral part of 1 to 15 digits (printed without exponent).
+fn prints_as_written(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text).as_bytes();
+    let Some(dot) = digits.iter().position(|&c| c == b'.') else {
+        return false;
+    };
+    let (int, frac) = (&digits[..dot], &digits[dot + 1..]);
+    !int.is_empty()
+        && int[0] != b'0'
+        && !frac.is_empty()
+        && frac[frac.len() - 1] != b'0'
+        && int.len() + frac.len() <= 15
+        && int.iter().chain(frac).all(u8::is_ascii_digit)
 }
 
 /// The one-pass reader of JSON Lines into flat columns.
@@ -507,7 +528,12 @@ impl<'d> FlatReader<'d> {
     }
 
     /// One object line into `slots`; Err when the line needs the per-record reader.
-    fn line<'a>(&mut self, s: &mut Scanner<'a>, slots: &mut [Option<Tok<'a>>]) -> Step {
+    fn line<'a>(
+        &mut self,
+        text: &'a str,
+        s: &mut Scanner<'a>,
+        slots: &mut [Option<Tok<'a>>],
+    ) -> Step {
         if s.peek() != Some(b'{') {
             return Err(());
         }
@@ -540,7 +566,7 @@ impl<'d> FlatReader<'d> {
             if slots[c].is_some() {
                 return Err(());
             }
-            slots[c] = Some(self.columns[c].read(s)?);
+            slots[c] = Some(self.columns[c].read(s, text)?);
             s.ws();
             match s.peek() {
                 Some(b',') => s.i += 1,
@@ -558,7 +584,7 @@ impl<'d> FlatReader<'d> {
         let mut slots: Vec<Option<Tok<'_>>> = (0..self.columns.len()).map(|_| None).collect();
         let mut start = 0;
         while start < bytes.len() {
-            let end = memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |p| start + p);
+            let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |p| start + p);
             let line = &text[start..end];
             start = end + 1;
             let mut s = Scanner {
@@ -570,7 +596,7 @@ impl<'d> FlatReader<'d> {
                 continue;
             }
             slots.iter_mut().for_each(|x| *x = None);
-            let clean = self.line(&mut s, &mut slots).is_ok() && {
+            let clean = self.line(line, &mut s, &mut slots).is_ok() && {
                 s.ws();
                 s.i == line.len()
             };
@@ -632,6 +658,39 @@ impl<'d> FlatReader<'d> {
     }
 }
 
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
+#[cfg(test)]
+mod number_text_tests {
+    use super::*;
+
+    fn printed(text: &str) -> String {
+        let mut b = StringBuilder::new();
+        append_number_text(&mut b, text);
+        b.finish().value(0).to_string()
+    }
+
+    #[test]
+    fn fast_path_agrees_with_parse_and_print() {
+        for text in [
+            "741.55", "-3.25", "1.5", "123456789012.345", "9.87654321012345", "100.01",
+        ] {
+            assert!(prints_as_written(text), "{text}");
+            let via_double = serde_json::Number::from_f64(text.parse().unwrap())
+                .unwrap()
+                .to_string();
+            assert_eq!(printed(text), via_double);
+        }
+        // Texts the shortcut must leave to the parse: trailing or leading zeros, exponents,
+        // too many digits.
+        for (text, want) in [
+            ("1.50", "1.5"),
+            ("0.5", "0.5"),
+            ("00.5", "0.5"),
+            ("1e3", "1000.0"),
+            ("1234567890123.4567", "1234567890123.4568"),
+            ("7", "7"),
+        ] {
+            assert!(!prints_as_written(text), "{text}");
+            assert_eq!(printed(text), want, "{text}");
+        }
+    }
 }
