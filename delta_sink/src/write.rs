@@ -389,10 +389,12 @@ fn write_error(spec: &WriteSpec, e: deltalake::DeltaTableError) -> DeltaError {
 ///   hashing every value into a 1 MiB dictionary, while low-cardinality columns keep it;
 /// - statistics per column chunk only: Delta's data skipping reads the file-level stats
 ///   delta-rs derives from them, and nothing here reads page indexes.
+/// Row groups of 128 Ki rows let a scan of one big file run on every core.
 pub(crate) fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_dictionary_page_size_limit(256 * 1024)
+        .set_max_row_group_row_count(Some(128 * 1024))
         .set_statistics_enabled(EnabledStatistics::Chunk)
         .build()
 }

@@ -211,8 +211,10 @@ async fn main() -> Result<std::process::ExitCode, Box<dyn std::error::Error>> {
             grpc,
             check_token(token),
         ))
+        // Without TCP_NODELAY every small response waits out the client's delayed ACK
+        // (about 40 ms per request on Linux).
         .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
             shutdown,
         )
         .await?;
