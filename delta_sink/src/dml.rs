@@ -172,7 +172,10 @@ async fn check_single_match(
     let lone_delete = matches!(
         spec.clauses
             .iter()
-            .filter(|c| matches!(c, MergeClause::MatchedUpdate { .. } | MergeClause::MatchedDelete { .. }))
+            .filter(|c| matches!(
+                c,
+                MergeClause::MatchedUpdate { .. } | MergeClause::MatchedDelete { .. }
+            ))
             .collect::<Vec<_>>()
             .as_slice(),
         [MergeClause::MatchedDelete { condition: None }]
@@ -204,7 +207,10 @@ async fn check_single_match(
         acting = acting.filter(any)?;
     }
     let repeated = acting
-        .aggregate(vec![col(format!("{}.{ROW}", spec.target_alias))], vec![count_all().alias("n")])?
+        .aggregate(
+            vec![col(format!("{}.{ROW}", spec.target_alias))],
+            vec![count_all().alias("n")],
+        )?
         .filter(col("n").gt(lit(1i64)))?
         .limit(0, Some(1))?
         .count()

@@ -77,7 +77,12 @@ impl Operation {
 
     /// `CREATE [OR REPLACE] TABLE ... AS SELECT` (`REPLACE TABLE ... AS SELECT` when
     /// `or_create` is false), with Delta's CreateTable/ReplaceTable parameters.
-    pub fn create_as_select(replace: bool, or_create: bool, managed: bool, spec: &WriteSpec) -> Self {
+    pub fn create_as_select(
+        replace: bool,
+        or_create: bool,
+        managed: bool,
+        spec: &WriteSpec,
+    ) -> Self {
         let name = match (replace, or_create) {
             (false, _) => "CREATE TABLE AS SELECT",
             (true, true) => "CREATE OR REPLACE TABLE AS SELECT",
@@ -93,7 +98,9 @@ impl Operation {
         p.insert("description".into(), spec.description.clone().into());
         p.insert(
             "partitionBy".into(),
-            serde_json::Value::from(spec.partition_by.clone()).to_string().into(),
+            serde_json::Value::from(spec.partition_by.clone())
+                .to_string()
+                .into(),
         );
         p.insert(
             "properties".into(),
@@ -389,6 +396,7 @@ fn write_error(spec: &WriteSpec, e: deltalake::DeltaTableError) -> DeltaError {
 ///   hashing every value into a 1 MiB dictionary, while low-cardinality columns keep it;
 /// - statistics per column chunk only: Delta's data skipping reads the file-level stats
 ///   delta-rs derives from them, and nothing here reads page indexes.
+///
 /// Row groups of 128 Ki rows let a scan of one big file run on every core.
 pub(crate) fn writer_properties() -> WriterProperties {
     WriterProperties::builder()

@@ -671,7 +671,12 @@ mod number_text_tests {
     #[test]
     fn fast_path_agrees_with_parse_and_print() {
         for text in [
-            "741.55", "-3.25", "1.5", "123456789012.345", "9.87654321012345", "100.01",
+            "741.55",
+            "-3.25",
+            "1.5",
+            "123456789012.345",
+            "9.87654321012345",
+            "100.01",
         ] {
             assert!(prints_as_written(text), "{text}");
             let via_double = serde_json::Number::from_f64(text.parse().unwrap())
