@@ -10,6 +10,7 @@ pub mod error;
 pub mod maintenance;
 pub mod read;
 pub mod schema;
+pub mod store;
 pub mod table;
 pub mod write;
 

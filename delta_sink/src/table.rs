@@ -14,8 +14,17 @@ pub fn location(path: &str) -> DeltaResult<Url> {
         if url.scheme().len() > 1 {
             return match url.scheme() {
                 "file" => Ok(url),
+                s if crate::store::REMOTE_SCHEMES.contains(&s) => {
+                    crate::store::register();
+                    // A table root is a directory: delta-rs joins `_delta_log` onto it.
+                    let mut url = url;
+                    if !url.path().ends_with('/') {
+                        url.set_path(&format!("{}/", url.path()));
+                    }
+                    Ok(url)
+                }
                 other => Err(DeltaError::Unsupported(format!(
-                    "[UNSUPPORTED_DATASOURCE_FOR_DIRECT_QUERY] sluice writes Delta tables to local paths and file:// URLs; the {other}:// object store is not built in."
+                    "[UNSUPPORTED_DATASOURCE_FOR_DIRECT_QUERY] sluice writes Delta tables to local paths, file:// URLs and s3:// (s3a://) object stores; the {other}:// object store is not built in."
                 ))),
             };
         }
@@ -45,17 +54,20 @@ pub enum TimeTravel {
 }
 
 /// Whether a Delta log exists at the location (the table may still be unreadable).
-pub fn exists(url: &Url) -> bool {
+pub async fn exists(url: &Url) -> bool {
     match local_dir(url) {
         Some(dir) => dir.join("_delta_log").is_dir(),
-        None => false,
+        None => match DeltaTableBuilder::from_url(url.clone()).and_then(|b| b.build_storage()) {
+            Ok(store) => store.is_delta_table_location().await.unwrap_or(false),
+            Err(_) => false,
+        },
     }
 }
 
 /// Opens the table; `NotATable` when the location has no Delta log.
 pub async fn open(url: &Url, at: &TimeTravel) -> DeltaResult<DeltaTable> {
     let shown = display(url);
-    if !exists(url) {
+    if !exists(url).await {
         return Err(DeltaError::NotATable(shown));
     }
     let mut builder = DeltaTableBuilder::from_url(url.clone())?;
@@ -94,7 +106,7 @@ pub async fn open(url: &Url, at: &TimeTravel) -> DeltaResult<DeltaTable> {
 
 /// Opens the latest version if a table exists there.
 pub async fn open_if_exists(url: &Url) -> DeltaResult<Option<DeltaTable>> {
-    if !exists(url) {
+    if !exists(url).await {
         return Ok(None);
     }
     open(url, &TimeTravel::Latest).await.map(Some)
