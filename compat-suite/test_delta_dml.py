@@ -149,6 +149,15 @@ def test_merge_multiple_matches_with_a_conditional_delete_fails(spark, warehouse
     assert dl(loc).version() == 0
 
 
+def test_merge_multiple_matches_into_qualified_name_fails(spark, warehouse):
+    loc = target(spark, warehouse)
+    source(spark, [(3, "x", 1), (3, "y", 2)])
+    with pytest.raises(Exception) as info:
+        sql(spark, "MERGE INTO spark_catalog.default.t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET t.v = s.v")
+    assert condition(info.value) == "DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE"
+    assert dl_rows(loc) == sorted(TARGET)
+
+
 def test_merge_unknown_column_fails(spark, warehouse):
     loc = target(spark, warehouse)
     source(spark, [(1, "x", 1)])

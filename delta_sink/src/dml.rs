@@ -154,9 +154,10 @@ async fn check_single_match(
     spec: &MergeSpec,
     session: &Arc<SessionState>,
 ) -> DeltaResult<()> {
+    use datafusion::common::{Column, TableReference};
     use datafusion::functions_aggregate::count::count_all;
     use datafusion::functions_window::row_number::row_number;
-    use datafusion::logical_expr::{col, lit, JoinType};
+    use datafusion::logical_expr::{col, lit, Expr, JoinType};
     use datafusion::prelude::SessionContext;
 
     const ROW: &str = "__sluice_merge_target_row";
@@ -208,7 +209,11 @@ async fn check_single_match(
     }
     let repeated = acting
         .aggregate(
-            vec![col(format!("{}.{ROW}", spec.target_alias))],
+            // Qualified as `alias` qualified it (a path alias may hold dots or slashes).
+            vec![Expr::Column(Column::new(
+                Some(TableReference::from(spec.target_alias.as_str())),
+                ROW,
+            ))],
             vec![count_all().alias("n")],
         )?
         .filter(col("n").gt(lit(1i64)))?
