@@ -22,6 +22,7 @@ from harness.delta import (  # noqa: F401 - fixtures
     dl_versions,
     message,
     parquet_on_disk,
+    race_appends,
     server,
     session_on,
     spark,
@@ -129,26 +130,7 @@ def test_racing_appends_from_two_clients(server, tpath):
     first = session_on(server)
     first.range(0).write.format("delta").save(tpath)
     per_client = 8
-    errors = []
-
-    def appender(client: int):
-        s = session_on(server)
-        try:
-            for i in range(per_client):
-                n = client * 1000 + i
-                s.range(n, n + 1).write.format("delta").mode("append").save(tpath)
-        except Exception as e:
-            errors.append(e)
-        finally:
-            stop_quietly(s)
-
-    threads = [threading.Thread(target=appender, args=(c,)) for c in (1, 2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(240)
-    assert not errors, errors
-    expected = sorted((c * 1000 + i,) for c in (1, 2) for i in range(per_client))
+    expected = race_appends(server, tpath, per_client, stride=1000)
     assert dl_rows(tpath) == expected
     assert dl_versions(tpath) == list(range(2 * per_client + 1))
     assert client_rows(first.read.format("delta").load(tpath)) == expected

@@ -113,13 +113,22 @@ def test_merge_into_path_table(spark, tpath):
     assert dl_ops(tpath)[-1] == "MERGE"
 
 
-def test_merge_multiple_source_rows_for_one_target_row_fails(spark, warehouse):
+@pytest.mark.parametrize(
+    "key, statement",
+    [
+        (1, "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET *"),
+        (2, "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED AND s.v > 0 THEN DELETE"),
+        (3, "MERGE INTO spark_catalog.default.t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET t.v = s.v"),
+    ],
+    ids=["update", "conditional-delete", "qualified-name"],
+)
+def test_merge_multiple_source_rows_for_one_target_row_fails(spark, warehouse, key, statement):
     """docs.delta.io: a MERGE fails when several source rows match the same target row and
     try to update it (DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE)."""
     loc = target(spark, warehouse)
-    source(spark, [(1, "x", 1), (1, "y", 2)])
+    source(spark, [(key, "x", 1), (key, "y", 2)])
     with pytest.raises(Exception) as info:
-        sql(spark, "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET *")
+        sql(spark, statement)
     assert condition(info.value) == "DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE"
     assert dl(loc).version() == 0
     assert dl_rows(loc) == sorted(TARGET)
@@ -138,24 +147,6 @@ def test_merge_multiple_matches_allowed_where_delta_allows_them(spark, warehouse
     sql(spark, "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE")
     assert dl_rows(loc) == [(2, "b", 20), (3, "c", 30)]
     assert dl_ops(loc)[1:] == ["MERGE", "MERGE", "MERGE"]
-
-
-def test_merge_multiple_matches_with_a_conditional_delete_fails(spark, warehouse):
-    loc = target(spark, warehouse)
-    source(spark, [(2, "x", 1), (2, "y", 2)])
-    with pytest.raises(Exception) as info:
-        sql(spark, "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED AND s.v > 0 THEN DELETE")
-    assert condition(info.value) == "DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE"
-    assert dl(loc).version() == 0
-
-
-def test_merge_multiple_matches_into_qualified_name_fails(spark, warehouse):
-    loc = target(spark, warehouse)
-    source(spark, [(3, "x", 1), (3, "y", 2)])
-    with pytest.raises(Exception) as info:
-        sql(spark, "MERGE INTO spark_catalog.default.t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET t.v = s.v")
-    assert condition(info.value) == "DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE"
-    assert dl_rows(loc) == sorted(TARGET)
 
 
 def test_merge_unknown_column_fails(spark, warehouse):

@@ -5,7 +5,6 @@ variables the server inherits. delta-rs' Python reader checks what landed in the
 import os
 import shutil
 import subprocess
-import threading
 import time
 
 import pytest
@@ -14,6 +13,7 @@ from pyspark.errors import AnalysisException
 from harness.delta import (  # noqa: F401 - fixtures
     client_rows,
     make_server,
+    race_appends,
     session_on,
     sql,
     warehouse_of,
@@ -119,26 +119,7 @@ def test_racing_appends_on_s3_each_get_a_version(server, s3):
     first = session_on(server)
     path = f"s3://{BUCKET}/race"
     first.range(0).write.format("delta").save(path)
-    errors = []
-
-    def appender(client: int):
-        s = session_on(server)
-        try:
-            for i in range(4):
-                n = client * 100 + i
-                s.range(n, n + 1).write.format("delta").mode("append").save(path)
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-        finally:
-            stop_quietly(s)
-
-    threads = [threading.Thread(target=appender, args=(c,)) for c in (1, 2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(240)
-    assert not errors, errors
-    expected = sorted((c * 100 + i,) for c in (1, 2) for i in range(4))
+    expected = race_appends(server, path, per_client=4, stride=100)
     assert client_rows(first.read.format("delta").load(path)) == expected
     assert remote(s3, "race").version() == 8
     stop_quietly(first)

@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterable, List, Optional, Sequence
@@ -152,6 +153,32 @@ def session_on(server: RestartableServer):
     session = new_session(server.url)
     session.client.set_retry_policies([DefaultPolicy(max_retries=3, max_backoff=1000)])
     return session
+
+
+def race_appends(server: RestartableServer, path: str, per_client: int, stride: int) -> List[tuple]:
+    """Two sessions appending to the Delta table at `path` at once, `per_client` one-row
+    appends each (client c writes c * stride + i); fails on any client's error and returns
+    the rows written, sorted."""
+    errors = []
+
+    def appender(client: int):
+        s = session_on(server)
+        try:
+            for i in range(per_client):
+                n = client * stride + i
+                s.range(n, n + 1).write.format("delta").mode("append").save(path)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+        finally:
+            stop_quietly(s)
+
+    threads = [threading.Thread(target=appender, args=(c,)) for c in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(240)
+    assert not errors, errors
+    return sorted((c * stride + i,) for c in (1, 2) for i in range(per_client))
 
 
 @pytest.fixture

@@ -150,7 +150,7 @@ pub struct MergeSpec {
 /// the source, kept where some MATCHED clause's condition holds. A lone unconditional
 /// MATCHED DELETE is exempt, as in Delta: deleting a row twice is still one delete.
 async fn check_single_match(
-    url: &Url,
+    target: &DeltaTable,
     spec: &MergeSpec,
     session: &Arc<SessionState>,
 ) -> DeltaResult<()> {
@@ -161,33 +161,22 @@ async fn check_single_match(
     use datafusion::prelude::SessionContext;
 
     const ROW: &str = "__sluice_merge_target_row";
-    let matched: Vec<&Option<String>> = spec
+    // The MATCHED clauses: (is a DELETE, condition).
+    let matched: Vec<(bool, Option<&str>)> = spec
         .clauses
         .iter()
         .filter_map(|c| match c {
-            MergeClause::MatchedUpdate { condition, .. }
-            | MergeClause::MatchedDelete { condition } => Some(condition),
+            MergeClause::MatchedUpdate { condition, .. } => Some((false, condition.as_deref())),
+            MergeClause::MatchedDelete { condition } => Some((true, condition.as_deref())),
             _ => None,
         })
         .collect();
-    let lone_delete = matches!(
-        spec.clauses
-            .iter()
-            .filter(|c| matches!(
-                c,
-                MergeClause::MatchedUpdate { .. } | MergeClause::MatchedDelete { .. }
-            ))
-            .collect::<Vec<_>>()
-            .as_slice(),
-        [MergeClause::MatchedDelete { condition: None }]
-    );
-    if matched.is_empty() || lone_delete {
+    if matches!(matched.as_slice(), [] | [(true, None)]) {
         return Ok(());
     }
     let ctx = SessionContext::new_with_state(session.as_ref().clone());
-    let target = crate::read::provider(url, &TimeTravel::Latest, Some(session)).await?;
     let numbered = ctx
-        .read_table(target)?
+        .read_table(crate::read::provider_of(target, Some(session)).await?)?
         .window(vec![row_number().alias(ROW)])?
         .alias(&spec.target_alias)?;
     let pairs = numbered.join(
@@ -200,9 +189,9 @@ async fn check_single_match(
     let on = pairs.parse_sql_expr(&spec.on)?;
     let mut acting = pairs.filter(on)?;
     // Only pairs some MATCHED clause acts on count; no condition means every pair.
-    if matched.iter().all(|c| c.is_some()) {
+    if matched.iter().all(|(_, c)| c.is_some()) {
         let mut any = lit(false);
-        for c in matched.iter().flat_map(|c| c.as_deref()) {
+        for c in matched.iter().filter_map(|(_, c)| *c) {
             any = any.or(acting.parse_sql_expr(c)?);
         }
         acting = acting.filter(any)?;
@@ -277,7 +266,7 @@ pub async fn merge(
             })
             .collect()
     };
-    check_single_match(url, &spec, &session).await?;
+    check_single_match(&target, &spec, &session).await?;
     let mut builder = target
         .merge(spec.source.clone(), spec.on.clone())
         .with_source_alias(&spec.source_alias)

@@ -3,6 +3,7 @@ use std::sync::Arc;
 
 use datafusion::catalog::TableProvider;
 use datafusion::execution::SessionState;
+use deltalake::DeltaTable;
 use url::Url;
 
 use crate::error::DeltaResult;
@@ -14,7 +15,14 @@ pub async fn provider(
     at: &TimeTravel,
     session: Option<&Arc<SessionState>>,
 ) -> DeltaResult<Arc<dyn TableProvider>> {
-    let t = table::open(url, at).await?;
+    provider_of(&table::open(url, at).await?, session).await
+}
+
+/// A scan of a table already opened, at the version it was opened at.
+pub(crate) async fn provider_of(
+    t: &DeltaTable,
+    session: Option<&Arc<SessionState>>,
+) -> DeltaResult<Arc<dyn TableProvider>> {
     let builder = t.table_provider();
     Ok(match session {
         Some(s) => {

@@ -53,10 +53,16 @@ pub enum TimeTravel {
     Timestamp(DateTime<Utc>),
 }
 
+/// Whether a local location has a Delta log; `None` for an object store, which only an
+/// (async) listing answers.
+pub fn local_log_exists(url: &Url) -> Option<bool> {
+    local_dir(url).map(|dir| dir.join("_delta_log").is_dir())
+}
+
 /// Whether a Delta log exists at the location (the table may still be unreadable).
 pub async fn exists(url: &Url) -> bool {
-    match local_dir(url) {
-        Some(dir) => dir.join("_delta_log").is_dir(),
+    match local_log_exists(url) {
+        Some(found) => found,
         None => match DeltaTableBuilder::from_url(url.clone()).and_then(|b| b.build_storage()) {
             Ok(store) => store.is_delta_table_location().await.unwrap_or(false),
             Err(_) => false,

@@ -147,10 +147,8 @@ impl SchemaProvider for PathSchema {
     }
     fn table_exist(&self, name: &str) -> bool {
         // Remote locations are only known to exist when opened (`table` reports a missing one).
-        delta_sink::location(name).is_ok_and(|u| match delta_sink::table::local_dir(&u) {
-            Some(dir) => dir.join("_delta_log").is_dir(),
-            None => true,
-        })
+        delta_sink::location(name)
+            .is_ok_and(|u| delta_sink::table::local_log_exists(&u).unwrap_or(true))
     }
 }
 
