@@ -549,3 +549,45 @@ def test_insert_into_honours_txn_options(spark):
     for _ in range(2):
         spark.range(2, 3).write.option("txnAppId", "a").option("txnVersion", 1).insertInto("ii")
     assert client_rows(spark.table("ii")) == [(0,), (1,), (2,)]
+
+
+# ---------------------------------------------------------------- log checkpoints
+
+
+def checkpoints(tpath):
+    log = Path(tpath) / "_delta_log"
+    return sorted(int(p.name.split(".")[0]) for p in log.glob("*.checkpoint.parquet"))
+
+
+def test_checkpoint_every_ten_commits_as_delta(spark, tpath):
+    """Delta checkpoints the log when a commit's version is a multiple of
+    delta.checkpointInterval (default 10); the txn recorded before the checkpoint is still
+    honoured after it, and delta-rs reads the table from the checkpoint."""
+    people(spark).write.format("delta").save(tpath)
+    for v in range(1, 13):
+        txn_write(people(spark, [(100 + v, "n", "z")]), tpath, v)
+    assert dl(tpath).version() == 12
+    assert checkpoints(tpath) == [10]
+    last = (Path(tpath) / "_delta_log" / "_last_checkpoint").read_text()
+    assert '"version":10' in last.replace(" ", "")
+    txn_write(people(spark, [(999, "dup", "z")]), tpath, 9)  # recorded before the checkpoint
+    assert dl(tpath).version() == 12
+    expected = sorted(PEOPLE + [(100 + v, "n", "z") for v in range(1, 13)])
+    assert dl_rows(tpath) == expected
+    assert client_rows(spark.read.format("delta").load(tpath)) == expected
+    old = spark.read.format("delta").option("versionAsOf", 3).load(tpath)
+    assert client_rows(old) == sorted(PEOPLE + [(101, "n", "z"), (102, "n", "z"), (103, "n", "z")])
+
+
+def test_checkpoint_interval_table_property(spark, warehouse):
+    """`delta.checkpointInterval` set on the table moves the checkpoints; SQL DML commits
+    count as any other commit."""
+    sql(spark, "CREATE TABLE ck (id INT) USING DELTA TBLPROPERTIES ('delta.checkpointInterval' = '4')")
+    for i in range(1, 8):
+        sql(spark, f"INSERT INTO ck VALUES ({i})")
+    sql(spark, "DELETE FROM ck WHERE id = 1")
+    loc = str(Path(warehouse) / "ck")
+    assert dl(loc).version() == 8
+    assert checkpoints(loc) == [4, 8]
+    assert dl_rows(loc) == [(i,) for i in range(2, 8)]
+    assert [r[0] for r in spark.sql("SELECT id FROM ck ORDER BY id").collect()] == list(range(2, 8))

@@ -26,7 +26,7 @@ impl RowCounts {
 }
 
 fn props() -> CommitProperties {
-    CommitProperties::default().with_max_retries(15)
+    crate::checkpoint::commit_properties()
 }
 
 async fn open(url: &Url) -> DeltaResult<DeltaTable> {
@@ -54,7 +54,8 @@ pub async fn delete(
     if let Some(p) = predicate {
         builder = builder.with_predicate(p);
     }
-    let (_, metrics) = builder.await.map_err(dml_error)?;
+    let (t, metrics) = builder.await.map_err(dml_error)?;
+    crate::checkpoint::after_commit(&t).await;
     Ok(RowCounts {
         deleted: metrics.num_deleted_rows.unwrap_or(0) as i64,
         ..Default::default()
@@ -102,7 +103,8 @@ pub async fn update(
     if let Some(p) = predicate {
         builder = builder.with_predicate(p);
     }
-    let (_, metrics) = builder.await.map_err(dml_error)?;
+    let (t, metrics) = builder.await.map_err(dml_error)?;
+    crate::checkpoint::after_commit(&t).await;
     Ok(RowCounts {
         updated: metrics.num_updated_rows as i64,
         ..Default::default()
@@ -332,7 +334,8 @@ pub async fn merge(
         }
         .map_err(dml_error)?;
     }
-    let (_, m) = builder.await.map_err(dml_error)?;
+    let (t, m) = builder.await.map_err(dml_error)?;
+    crate::checkpoint::after_commit(&t).await;
     Ok(RowCounts {
         updated: m.num_target_rows_updated as i64,
         deleted: m.num_target_rows_deleted as i64,

@@ -4,6 +4,7 @@
 //!
 //! The server sees only this crate's types and DataFusion's; delta-rs stays behind it.
 pub mod catalog;
+mod checkpoint;
 pub mod describe;
 pub mod dml;
 pub mod error;

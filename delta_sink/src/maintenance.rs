@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use datafusion::execution::SessionState;
 use deltalake::kernel::schema::partitions::{FilterLiteral, FilterOp, FilterValue};
-use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::optimize::OptimizeType;
 use url::Url;
 
@@ -51,11 +50,12 @@ pub async fn optimize(
         .with_type(kind)
         .with_filters(&filters)
         .with_session_state(session)
-        .with_commit_properties(CommitProperties::default().with_max_retries(15))
+        .with_commit_properties(crate::checkpoint::commit_properties())
         .with_writer_properties(crate::write::writer_properties())
         .await?;
     // Delta records the Z-order columns (`[]` when none); delta-rs does not.
     if let Some(v) = t.version().filter(|v| Some(*v) != before) {
+        crate::checkpoint::after_commit(&t).await;
         crate::write::relabel(url, v as i64, |info| {
             if let Some(p) = info
                 .get_mut("operationParameters")

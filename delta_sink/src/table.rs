@@ -206,7 +206,7 @@ pub async fn create(url: &Url, spec: NewTable) -> DeltaResult<i64> {
         } else {
             SaveMode::ErrorIfExists
         })
-        .with_commit_properties(deltalake::kernel::transaction::CommitProperties::default())
+        .with_commit_properties(crate::checkpoint::commit_properties())
         // User properties (not only `delta.*`) are kept, as Delta does.
         .with_raise_if_key_not_exists(false);
     if !spec.partition_by.is_empty() {
@@ -222,6 +222,7 @@ pub async fn create(url: &Url, spec: NewTable) -> DeltaResult<i64> {
         b = b.with_configuration(spec.properties.into_iter().map(|(k, v)| (k, Some(v))));
     }
     let t = b.await?;
+    crate::checkpoint::after_commit(&t).await;
     Ok(t.version().unwrap_or(0) as i64)
 }
 

@@ -269,7 +269,10 @@ async fn write_to(
             );
         })?;
     }
-    Ok((Written::Committed(version), Some(written)))
+    // After a checkpoint the next write reopens from it: the state kept in memory grows by
+    // one piece per commit, and every snapshot update walks all of them.
+    let keep = !crate::checkpoint::after_commit(&written).await;
+    Ok((Written::Committed(version), keep.then_some(written)))
 }
 
 /// delta-rs records every write as WRITE and leaves out some parameters Delta records (a
@@ -306,7 +309,7 @@ pub(crate) fn relabel(
 }
 
 pub(crate) fn commit_properties(spec: &WriteSpec) -> CommitProperties {
-    let mut props = CommitProperties::default().with_max_retries(15);
+    let mut props = crate::checkpoint::commit_properties();
     if !spec.commit_info.is_empty() {
         props = props.with_metadata(spec.commit_info.clone());
     }

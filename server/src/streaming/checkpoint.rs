@@ -212,7 +212,9 @@ pub fn write_log(path: &Path, lines: &[String]) -> SparkResult<()> {
     write_atomic(path, &text)
 }
 
-/// Writes `text` to a hidden temporary file beside `path`, syncs it and renames it over.
+/// Writes `text` to a hidden temporary file beside `path` and renames it over: a reader, or
+/// a restart after the process dies, sees the old file or the whole new one. No fsync, as
+/// Spark's local checkpoint files and the Delta commits they point at have none either.
 pub fn write_atomic(path: &Path, text: &str) -> SparkResult<()> {
     write_bytes_atomic(path, text.as_bytes())
 }
@@ -227,7 +229,6 @@ pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> SparkResult<()> {
     let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4()));
     let mut f = std::fs::File::create(&tmp).map_err(|e| io_error(&tmp, e))?;
     f.write_all(bytes).map_err(|e| io_error(&tmp, e))?;
-    f.sync_all().map_err(|e| io_error(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| io_error(path, e))
 }
 

@@ -1,0 +1,57 @@
+//! Log checkpoints on Delta's schedule. Delta writes a checkpoint every
+//! `delta.checkpointInterval` commits (10 unless the table says otherwise) and then drops
+//! log files older than `delta.logRetentionDuration`; delta-rs's own hook would wait 100
+//! commits, and every commit in between makes the next snapshot update and transaction
+//! lookup replay one more JSON file. So commits here turn delta-rs's hook off and call
+//! [`after_commit`] instead.
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::protocol::checkpoints::{cleanup_metadata, create_checkpoint};
+use deltalake::table::config::TablePropertiesExt;
+use deltalake::DeltaTable;
+
+use crate::error::DeltaResult;
+
+/// Delta's default `delta.checkpointInterval`.
+const DEFAULT_INTERVAL: i64 = 10;
+
+/// Commit settings for every commit sluice makes: conflicts retried, log upkeep left to
+/// [`after_commit`].
+pub(crate) fn commit_properties() -> CommitProperties {
+    CommitProperties::default()
+        .with_max_retries(15)
+        .with_create_checkpoint(false)
+        .with_cleanup_expired_logs(Some(false))
+}
+
+/// After a commit, with `table` at the version it committed: writes the checkpoint Delta
+/// would write at that version and cleans expired log files. Returns whether a checkpoint
+/// was written. The commit stands either way, so a failure here is logged, as Delta does.
+pub(crate) async fn after_commit(table: &DeltaTable) -> bool {
+    match checkpoint(table).await {
+        Ok(written) => written,
+        Err(e) => {
+            tracing::warn!("checkpoint after commit failed: {e}");
+            false
+        }
+    }
+}
+
+async fn checkpoint(table: &DeltaTable) -> DeltaResult<bool> {
+    let snapshot = table.snapshot()?;
+    let version = snapshot.version() as i64;
+    let interval = snapshot
+        .metadata()
+        .configuration()
+        .get("delta.checkpointInterval")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(DEFAULT_INTERVAL);
+    if version <= 0 || version % interval != 0 {
+        return Ok(false);
+    }
+    create_checkpoint(table, None).await?;
+    if snapshot.table_config().enable_expired_log_cleanup() {
+        cleanup_metadata(table, None).await?;
+    }
+    Ok(true)
+}
