@@ -2,7 +2,7 @@
 //! (`cloudFiles`). Spark's FileStreamSource layout: `sources/<n>/<batch>` lists the files each
 //! batch took (`{"path","timestamp","batchId"}` per line); a file is taken once, ever, by
 //! path (a file rewritten after it was taken is not read again).
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use async_trait::async_trait;
@@ -222,8 +222,8 @@ pub struct FileSource {
     log: BTreeMap<i64, Vec<Entry>>,
     /// Files taken, with the modification time they had then.
     seen: HashMap<PathBuf, i64>,
-    /// `Trigger.AvailableNow`: only these files.
-    frozen: Option<HashSet<PathBuf>>,
+    /// `Trigger.AvailableNow`: only the files pending when the query started, listed once.
+    frozen: Option<Vec<Entry>>,
     outstanding: (u64, u64),
 }
 
@@ -305,15 +305,17 @@ impl FileSource {
             .cloud
             .as_ref()
             .is_some_and(|c| c.allow_overwrites);
-        let mut out: Vec<Entry> = self
-            .listing()?
+        let listed = match &self.frozen {
+            Some(files) => files.clone(),
+            None => self.listing()?,
+        };
+        let mut out: Vec<Entry> = listed
             .into_iter()
             .filter(|e| match self.seen.get(&e.path) {
                 None => true,
                 // cloudFiles.allowOverwrites: a file changed since it was taken is new again.
                 Some(t) => overwrites && *t != e.timestamp,
             })
-            .filter(|e| self.frozen.as_ref().is_none_or(|f| f.contains(&e.path)))
             .collect();
         out.sort_by(|a, b| (a.timestamp, &a.path).cmp(&(b.timestamp, &b.path)));
         if self.config.latest_first {
@@ -460,8 +462,7 @@ impl Source for FileSource {
     }
 
     async fn freeze(&mut self) -> SparkResult<()> {
-        let now: HashSet<PathBuf> = self.pending()?.into_iter().map(|e| e.path).collect();
-        self.frozen = Some(now);
+        self.frozen = Some(self.pending()?);
         Ok(())
     }
 
