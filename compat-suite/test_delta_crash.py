@@ -23,6 +23,7 @@ from harness.delta import (  # noqa: F401 - fixtures
     message,
     parquet_on_disk,
     race_appends,
+    race_clients,
     server,
     session_on,
     spark,
@@ -142,24 +143,7 @@ def test_racing_sql_inserts_into_managed_table(server, warehouse):
     sql(setup, "CREATE TABLE t (c INT, i INT) USING DELTA")
     stop_quietly(setup)
     per_client = 6
-    errors = []
-
-    def inserter(client: int):
-        s = session_on(server)
-        try:
-            for i in range(per_client):
-                sql(s, f"INSERT INTO t VALUES ({client}, {i})")
-        except Exception as e:
-            errors.append(e)
-        finally:
-            stop_quietly(s)
-
-    threads = [threading.Thread(target=inserter, args=(c,)) for c in (1, 2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(240)
-    assert not errors, errors
+    race_clients(server, per_client, lambda s, c, i: sql(s, f"INSERT INTO t VALUES ({c}, {i})"))
     loc = warehouse / "t"
     assert dl_rows(loc) == sorted((c, i) for c in (1, 2) for i in range(per_client))
     assert dl_versions(loc) == list(range(2 * per_client + 1))

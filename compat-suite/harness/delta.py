@@ -155,29 +155,38 @@ def session_on(server: RestartableServer):
     return session
 
 
-def race_appends(server: RestartableServer, path: str, per_client: int, stride: int) -> List[tuple]:
-    """Two sessions appending to the Delta table at `path` at once, `per_client` one-row
-    appends each (client c writes c * stride + i); fails on any client's error and returns
-    the rows written, sorted."""
+def race_clients(server: RestartableServer, per_client: int, action) -> None:
+    """Two sessions working at once: client c (1 and 2) calls `action(session, c, i)` for
+    i in range(per_client); fails on any client's error."""
     errors = []
 
-    def appender(client: int):
+    def client_loop(client: int):
         s = session_on(server)
         try:
             for i in range(per_client):
-                n = client * stride + i
-                s.range(n, n + 1).write.format("delta").mode("append").save(path)
+                action(s, client, i)
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
         finally:
             stop_quietly(s)
 
-    threads = [threading.Thread(target=appender, args=(c,)) for c in (1, 2)]
+    threads = [threading.Thread(target=client_loop, args=(c,)) for c in (1, 2)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(240)
     assert not errors, errors
+
+
+def race_appends(server: RestartableServer, path: str, per_client: int, stride: int) -> List[tuple]:
+    """Two sessions appending to the Delta table at `path` at once, `per_client` one-row
+    appends each (client c writes c * stride + i); returns the rows written, sorted."""
+
+    def append(s, client: int, i: int):
+        n = client * stride + i
+        s.range(n, n + 1).write.format("delta").mode("append").save(path)
+
+    race_clients(server, per_client, append)
     return sorted((c * stride + i,) for c in (1, 2) for i in range(per_client))
 
 

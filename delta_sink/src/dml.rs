@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use datafusion::execution::SessionState;
 use datafusion::prelude::DataFrame;
-use deltalake::kernel::transaction::CommitProperties;
 use deltalake::DeltaTable;
 use url::Url;
 
@@ -23,10 +22,6 @@ impl RowCounts {
     pub fn affected(&self) -> i64 {
         self.updated + self.deleted + self.inserted
     }
-}
-
-fn props() -> CommitProperties {
-    crate::checkpoint::commit_properties()
 }
 
 async fn open(url: &Url) -> DeltaResult<DeltaTable> {
@@ -50,7 +45,7 @@ pub async fn delete(
         .await?
         .delete()
         .with_session_state(session)
-        .with_commit_properties(props());
+        .with_commit_properties(crate::checkpoint::commit_properties());
     if let Some(p) = predicate {
         builder = builder.with_predicate(p);
     }
@@ -96,7 +91,7 @@ pub async fn update(
     let mut builder = t
         .update()
         .with_session_state(session)
-        .with_commit_properties(props());
+        .with_commit_properties(crate::checkpoint::commit_properties());
     for (column, value) in assignments {
         builder = builder.with_update(column, value);
     }
@@ -275,7 +270,7 @@ pub async fn merge(
         .with_target_alias(&spec.target_alias)
         .with_merge_schema(spec.merge_schema)
         .with_session_state(session)
-        .with_commit_properties(props());
+        .with_commit_properties(crate::checkpoint::commit_properties());
     for clause in spec.clauses.clone() {
         builder = match clause {
             MergeClause::MatchedUpdate {

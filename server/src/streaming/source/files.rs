@@ -305,18 +305,15 @@ impl FileSource {
             .cloud
             .as_ref()
             .is_some_and(|c| c.allow_overwrites);
-        let listed = match &self.frozen {
-            Some(files) => files.clone(),
-            None => self.listing()?,
+        let new = |e: &Entry| match self.seen.get(&e.path) {
+            None => true,
+            // cloudFiles.allowOverwrites: a file changed since it was taken is new again.
+            Some(t) => overwrites && *t != e.timestamp,
         };
-        let mut out: Vec<Entry> = listed
-            .into_iter()
-            .filter(|e| match self.seen.get(&e.path) {
-                None => true,
-                // cloudFiles.allowOverwrites: a file changed since it was taken is new again.
-                Some(t) => overwrites && *t != e.timestamp,
-            })
-            .collect();
+        let mut out: Vec<Entry> = match &self.frozen {
+            Some(files) => files.iter().filter(|e| new(e)).cloned().collect(),
+            None => self.listing()?.into_iter().filter(|e| new(e)).collect(),
+        };
         out.sort_by(|a, b| (a.timestamp, &a.path).cmp(&(b.timestamp, &b.path)));
         if self.config.latest_first {
             out.reverse();
