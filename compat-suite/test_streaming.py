@@ -902,6 +902,55 @@ def test_delta_sink_start_path_commits_with_txn(spark, landing, ck, tmp_path):
     assert dl(out).transaction_version(q.id) == 1  # txn(appId = query id, version = batch id)
 
 
+def log_adds(table_path, version: int) -> list:
+    """The add actions of one commit file of the table's log."""
+    text = (Path(table_path) / "_delta_log" / f"{version:020d}.json").read_text()
+    return [a["add"] for a in map(json.loads, text.splitlines()) if "add" in a]
+
+
+@needs_sluice
+def test_delta_sink_batch_from_many_files_is_one_commit(spark, landing, ck, tmp_path):
+    """A batch read from several files is encoded by one writer per core (the first batch
+    creating the table, the next appending to it) and still lands as one commit per batch
+    whose files hold exactly that batch's rows, with the batch's txn."""
+    out = tmp_path / "out"
+    for i in range(4):
+        landing.put_json(f"a{i}.json", records(range(i * 100, i * 100 + 100)))
+    run_to_path(file_stream(spark, landing), ck, out)
+    for i in range(4, 8):
+        landing.put_json(f"b{i}.json", records(range(i * 100, i * 100 + 100)))
+    q = run_to_path(file_stream(spark, landing), ck, out)
+
+    assert delta_ids(out) == list(range(800))
+    assert spark.read.format("delta").load(str(out)).count() == 800
+    commits = streaming_commits(out)
+    assert [c["version"] for c in commits] == [0, 1]
+    assert [c["operationParameters"]["epochId"] for c in commits] == ["0", "1"]
+    for c in commits:
+        adds = log_adds(out, c["version"])
+        assert sum(json.loads(a["stats"])["numRecords"] for a in adds) == 400
+        assert int(c["operationMetrics"]["num_added_rows"]) == 400
+        assert int(c["operationMetrics"]["num_added_files"]) == len(adds) >= 1
+    assert sorted(a["path"] for v in (0, 1) for a in log_adds(out, v)) == sorted(
+        p.name for p in out.glob("*.parquet")
+    )
+    assert dl(out).transaction_version(q.id) == 1
+
+
+@needs_sluice
+def test_delta_sink_into_not_null_column_checks_every_row(spark, landing, ck, warehouse):
+    """A table with a NOT NULL column: a batch holding a null there fails the query
+    (Delta's DELTA_NOT_NULL_CONSTRAINT_VIOLATED) and commits nothing."""
+    spark.sql("CREATE TABLE strict (id BIGINT NOT NULL, name STRING) USING DELTA")
+    landing.put_json("a.json", records([1, 2]))
+    landing.put_json("b.json", [{"id": None, "name": "nameless"}])
+    with pytest.raises(StreamingQueryException) as info:
+        run_to_table(file_stream(spark, landing), ck, "strict")
+    assert "NOT NULL constraint" in error_text(info.value)
+    assert dl(warehouse / "strict").version() == 0
+    assert delta_ids(warehouse / "strict") == []
+
+
 @needs_sluice
 def test_delta_sink_to_table_registers_it(spark, landing, ck, warehouse):
     landing.put_json("a.json", records([1, 2]))

@@ -3,6 +3,7 @@
 //! detail, DML and maintenance, and the warehouse catalog of table locations.
 //!
 //! The server sees only this crate's types and DataFusion's; delta-rs stays behind it.
+mod append;
 pub mod catalog;
 mod checkpoint;
 pub mod describe;

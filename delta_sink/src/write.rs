@@ -216,6 +216,16 @@ async fn write_to(
     };
     check_partition_columns(&data, &spec.partition_by)?;
 
+    let mut existing = existing;
+    if let Some(mut t) = existing.take_if(|t| crate::append::applies(t, &spec)) {
+        let version = crate::append::append(&t, data, session, &spec).await?;
+        let keep = !crate::checkpoint::after_commit_at(&mut t, version).await;
+        return Ok((Written::Committed(version), keep.then_some(t)));
+    }
+    if existing.is_none() && crate::append::applies_new(url, &spec, &data) {
+        let t = crate::append::create(url, data, session, &spec).await?;
+        return Ok((Written::Committed(0), Some(t)));
+    }
     let (log_store, snapshot) = match existing {
         Some(t) => (t.log_store(), Some(t.snapshot()?.snapshot().clone())),
         None => (
