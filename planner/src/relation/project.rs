@@ -39,7 +39,7 @@ fn rebase(e: Expr, extracted: &[Expr]) -> PlanResult<Expr> {
 /// Spark allows two output columns of one name (`select a, a`); DataFusion only when they
 /// differ in qualifier, so each duplicate gets a qualifier of its own. Referring to the name
 /// afterwards is then ambiguous, as in Spark.
-fn keep_duplicates(items: Vec<Expr>) -> Vec<Expr> {
+pub(crate) fn keep_duplicates(items: Vec<Expr>) -> Vec<Expr> {
     let key = |e: &Expr| match e {
         Expr::Column(c) => (c.relation.as_ref().map(|r| r.to_string()), c.name.clone()),
         other => (None, other.schema_name().to_string()),
