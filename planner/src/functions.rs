@@ -106,7 +106,8 @@ const SPARK: &[(&str, Builder)] = &[
     ("first_value", |c| first_last(c, "first_value")),
     ("last_value", |c| first_last(c, "last_value")),
     ("variance", |c| aggregate(c, "var_samp")),
-    ("cardinality", |c| scalar(c.p, "size", c.args)),
+    ("size", size),
+    ("cardinality", size),
     ("log", |c| match c.args.len() {
         1 => scalar(c.p, "ln", c.args),
         _ => scalar(c.p, "log", c.args),
@@ -171,7 +172,18 @@ const SPARK: &[(&str, Builder)] = &[
             one(c)?,
         )))
     }),
+    ("explode_outer", explode_outer),
     ("split", |c| Ok(udf::call(udf::SPLIT, c.args))),
+    ("bround", |c| Ok(udf::call(udf::BROUND, c.args))),
+    ("hash", |c| Ok(udf::call(udf::HASH, c.args))),
+    ("format_number", |c| {
+        Ok(udf::call(udf::FORMAT_NUMBER, c.args))
+    }),
+    ("map_contains_key", |c| {
+        let p = c.p;
+        let [map, key] = two("map_contains_key", c)?;
+        scalar(p, "array_has", vec![scalar(p, "map_keys", vec![map])?, key])
+    }),
     ("regexp_extract", |c| {
         Ok(udf::call(udf::REGEXP_EXTRACT, c.args))
     }),
@@ -225,17 +237,48 @@ fn divide(c: Call) -> PlanResult<Expr> {
 /// Spark's `l / r`: decimals divide as decimals, everything else as doubles, with NULL (or
 /// an error under ANSI) for a zero divisor.
 pub(crate) fn spark_divide(l: Expr, r: Expr, schema: &DFSchema, ansi: bool) -> Expr {
-    let is_decimal = |e: &Expr| {
-        matches!(
-            e.get_type(schema),
-            Ok(DataType::Decimal128(..) | DataType::Decimal256(..))
-        )
+    let (lt, rt) = (l.get_type(schema).ok(), r.get_type(schema).ok());
+    let is_decimal = |t: &Option<DataType>| {
+        matches!(t, Some(DataType::Decimal128(..) | DataType::Decimal256(..)))
     };
-    if is_decimal(&l) && is_decimal(&r) {
-        return binary_expr(l, Operator::Divide, r);
+    if is_decimal(&lt) || is_decimal(&rt) {
+        if let (Some(l), Some(r)) = (decimal_operand(&l, lt), decimal_operand(&r, rt)) {
+            return binary_expr(l, Operator::Divide, r);
+        }
     }
     let args = vec![cast(l, DataType::Float64), cast(r, DataType::Float64)];
     udf::call(if ansi { udf::DIVIDE_ANSI } else { udf::DIVIDE }, args)
+}
+
+/// Integral types as the decimals Spark widens them to beside a decimal operand.
+const INTEGRAL_DECIMAL_PRECISION: [(DataType, u8); 4] = [
+    (DataType::Int8, 3),
+    (DataType::Int16, 5),
+    (DataType::Int32, 10),
+    (DataType::Int64, 20),
+];
+
+/// An operand of decimal arithmetic as a decimal: decimals as they are, integral columns at
+/// their type's width, integral literals at their own digits (`3` is DECIMAL(1,0)).
+fn decimal_operand(e: &Expr, t: Option<DataType>) -> Option<Expr> {
+    let t = t?;
+    if matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..)) {
+        return Some(e.clone());
+    }
+    let (_, width) = INTEGRAL_DECIMAL_PRECISION.iter().find(|(i, _)| *i == t)?;
+    // A SQL integer literal arrives as CAST(n AS INT).
+    let literal = match e {
+        Expr::Cast(c) => c.expr.as_ref(),
+        other => other,
+    };
+    let precision = match literal {
+        Expr::Literal(v, _) if !v.is_null() => {
+            let digits = v.to_string().trim_start_matches('-').len();
+            u8::try_from(digits).unwrap_or(*width).min(*width)
+        }
+        _ => *width,
+    };
+    Some(cast(e.clone(), DataType::Decimal128(precision, 0)))
 }
 
 fn case_when(c: Call) -> PlanResult<Expr> {
@@ -399,6 +442,35 @@ fn with_dates(c: Call, name: &str, positions: &[usize]) -> PlanResult<Expr> {
         })
         .collect();
     scalar(c.p, name, args)
+}
+
+/// Spark's `size`: -1 for a NULL collection, but NULL under ANSI mode (which overrides
+/// `spark.sql.legacy.sizeOfNull`); `datafusion-spark`'s `size` is the legacy one.
+fn size(c: Call) -> PlanResult<Expr> {
+    let p = c.p;
+    let x = one(c)?;
+    let n = scalar(p, "size", vec![x.clone()])?;
+    if !p.config.ansi {
+        return Ok(n);
+    }
+    Ok(when(x.is_null(), lit(ScalarValue::Int32(None))).otherwise(n)?)
+}
+
+/// The alias marking the collection of an `explode_outer` inside its `Expr::Unnest`: the
+/// projection then keeps a row for a NULL collection (see `finish_projection`).
+pub(crate) const OUTER_GENERATOR: &str = "__sluice_outer_generator";
+
+/// `explode_outer(x)`: like `explode`, but a NULL or empty collection gives one NULL row.
+/// An empty one is made NULL first, as unnesting keeps only NULLs.
+fn explode_outer(c: Call) -> PlanResult<Expr> {
+    let p = c.p;
+    let x = one(c)?;
+    let size = scalar(p, "cardinality", vec![x.clone()])?;
+    let null = Expr::Literal(ScalarValue::Null, None);
+    let x = when(size.eq(lit(0u64)), null).otherwise(x)?;
+    Ok(Expr::Unnest(datafusion::logical_expr::expr::Unnest::new(
+        x.alias(OUTER_GENERATOR),
+    )))
 }
 
 /// Calls the registered scalar function `name`.

@@ -3,18 +3,25 @@
 //! Pure translation: file sources and tables come from a [`Resolver`] the caller supplies,
 //! functions from the DataFusion `SessionState` (with the `datafusion-spark` functions
 //! registered) behind sluice's own table of Spark semantics in [`functions`].
+pub mod aggregates;
 mod datetime;
 pub mod ddl;
+mod decimal_text;
+mod dialect;
+mod element_at;
 pub mod error;
 mod expression;
 mod functions;
 pub mod literal;
+mod murmur3;
 mod names;
+mod numeric_literals;
 pub mod pipeline_sql;
 mod relation;
 pub mod show;
 pub mod sql;
 pub mod sql_relations;
+mod sql_syntax;
 pub mod table_functions;
 pub mod types;
 pub mod udf;

@@ -143,7 +143,7 @@ pub fn spark_name(value: &ScalarValue) -> String {
         | ScalarValue::LargeUtf8(Some(s))
         | ScalarValue::Utf8View(Some(s)) => s.clone(),
         ScalarValue::Float64(Some(v)) => format_double(*v),
-        ScalarValue::Float32(Some(v)) => format_double(f64::from(*v)),
+        ScalarValue::Float32(Some(v)) => format_float(*v),
         ScalarValue::Date32(Some(_)) => format!("DATE '{value}'"),
         ScalarValue::TimestampMicrosecond(Some(_), tz) => {
             let naive = ScalarValue::TimestampMicrosecond(value_micros(value), None);
@@ -177,6 +177,12 @@ fn cast_string(v: &ScalarValue) -> Option<String> {
     ScalarValue::try_from_array(&s, 0)
         .ok()
         .map(|s| s.to_string())
+}
+
+/// Java's `Float.toString`: the shortest digits that identify the float.
+pub fn format_float(v: f32) -> String {
+    let shortest: f64 = format!("{v}").parse().unwrap_or(f64::from(v));
+    format_double(shortest)
 }
 
 /// Java's `Double.toString` for the values people write: `1.0`, `0.5`, `1.0E10`.

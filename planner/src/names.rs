@@ -192,6 +192,8 @@ impl Planner<'_> {
             ("window", _) => "window".into(),
             ("regexp_replace", [s, p, r]) => format!("regexp_replace({s}, {p}, {r}, 1)"),
             ("log", [x]) => format!("ln({x})"),
+            // Spark fills in the default scale.
+            ("round" | "bround", [x]) => format!("{name}({x}, 0)"),
             ("when", conds) => {
                 let mut s = String::from("CASE");
                 for pair in conds.chunks(2) {

@@ -4,7 +4,7 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Field, TimeUnit};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
-use crate::literal::format_double;
+use crate::literal::{format_double, format_float};
 
 /// Spark's text for one value inside `show()`.
 pub fn cell(array: &ArrayRef, row: usize) -> String {
@@ -73,12 +73,6 @@ fn plain(array: &ArrayRef, row: usize) -> String {
     ArrayFormatter::try_new(array.as_ref(), &options)
         .map(|f| f.value(row).to_string())
         .unwrap_or_default()
-}
-
-/// Java's `Float.toString`: the shortest digits that identify the float.
-fn format_float(v: f32) -> String {
-    let shortest: f64 = format!("{v}").parse().unwrap_or(f64::from(v));
-    format_double(shortest)
 }
 
 /// `yyyy-MM-dd HH:mm:ss[.fraction]` in the value's time zone, trailing zeros trimmed.

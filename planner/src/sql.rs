@@ -12,12 +12,15 @@ use datafusion::sql::sqlparser::ast::{
     self, Expr as SqlExpr, FunctionArg, FunctionArgExpr, FunctionArguments, SelectItem, SetExpr,
     Statement, Value, VisitMut, VisitorMut,
 };
-use datafusion::sql::sqlparser::dialect::DatabricksDialect;
+use datafusion::sql::sqlparser::tokenizer::Tokenizer;
 use proto::connect::expression::Literal;
 use regex::Regex;
 
+use crate::dialect::SparkDialect;
 use crate::error::{PlanError, PlanResult};
 use crate::expression::column_at;
+use crate::numeric_literals::{self, TypedLiterals};
+use crate::sql_syntax::SparkSyntax;
 use crate::{literal, Planner};
 
 /// Splits a possibly backquoted multi-part name (`` db.`my table` ``) into its parts.
@@ -146,8 +149,12 @@ fn parse_error(sql: &str, e: impl std::fmt::Display) -> PlanError {
 }
 
 fn parse_one(sql: &str) -> PlanResult<DFStatement> {
-    let mut statements = DFParserBuilder::new(sql)
-        .with_dialect(&DatabricksDialect {})
+    let dialect = SparkDialect;
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| parse_error(sql, e))?;
+    let mut statements = DFParserBuilder::new(numeric_literals::fold_tokens(tokens))
+        .with_dialect(&dialect)
         .build()
         .map_err(|e| parse_error(sql, e))?
         .parse_statements()
@@ -444,6 +451,10 @@ pub async fn plan_query_with(
     };
     if let DFStatement::Statement(s) = &mut statement {
         let _ = s.visit(&mut IntLiterals);
+        if let std::ops::ControlFlow::Break(e) = s.visit(&mut TypedLiterals) {
+            return Err(e);
+        }
+        let _ = s.visit(&mut SparkSyntax);
         // TIMESTAMP AS OF takes constant expressions: fold them to text first.
         let mut probe = TimeTravel::default();
         let _ = s.clone().visit(&mut probe);
@@ -519,6 +530,8 @@ fn rename_outputs(plan: LogicalPlan, names: Option<Vec<String>>) -> PlanResult<L
             }
         })
         .collect();
+    // Spark names `typeof(1)` and `typeof(1L)` alike; both stay.
+    let exprs = crate::relation::keep_duplicates(exprs);
     Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
 }
 
@@ -583,7 +596,11 @@ fn parse_select_item(text: &str) -> PlanResult<ast::ExprWithAlias> {
 }
 
 pub(crate) fn plan_expression(p: &Planner, text: &str, schema: &DFSchema) -> PlanResult<Expr> {
-    let parsed = parse_select_item(text)?;
+    let mut parsed = parse_select_item(text)?;
+    if let std::ops::ControlFlow::Break(e) = parsed.expr.visit(&mut TypedLiterals) {
+        return Err(e);
+    }
+    let _ = parsed.expr.visit(&mut SparkSyntax);
     let alias = parsed.alias.as_ref().map(|a| a.value.clone());
     let e = p.state.create_logical_expr_from_sql_expr(parsed, schema)?;
     let e = match e {
@@ -612,6 +629,7 @@ fn int_literals(e: Expr) -> PlanResult<Expr> {
 
 fn divide_in_expr(e: Expr, schema: &DFSchema, ansi: bool) -> PlanResult<Expr> {
     Ok(e.transform_up(|x| match x {
+        Expr::ScalarFunction(_) => Ok(crate::udf::with_ansi_divide(x, ansi)),
         Expr::BinaryExpr(BinaryExpr {
             left,
             op: Operator::Divide,
@@ -646,6 +664,7 @@ fn spark_name(e: &SqlExpr) -> String {
         SqlExpr::BinaryOp { left, op, right } => {
             let op = match op {
                 ast::BinaryOperator::Eq => "=".to_string(),
+                ast::BinaryOperator::MyIntegerDivide => "div".to_string(),
                 other => other.to_string(),
             };
             format!("({} {op} {})", spark_name(left), spark_name(right))
@@ -658,15 +677,25 @@ fn spark_name(e: &SqlExpr) -> String {
             op: ast::UnaryOperator::Minus,
             expr,
         } => match expr.as_ref() {
-            SqlExpr::Value(_) => format!("-{}", spark_name(expr)),
+            // The literal takes the sign (`-128Y` is in range, named `-128`).
+            SqlExpr::Value(v) => match &v.value {
+                Value::Number(n, false) => numeric_literals::spark_name(&format!("-{n}"))
+                    .unwrap_or_else(|| format!("-{}", spark_name(expr))),
+                _ => format!("-{}", spark_name(expr)),
+            },
             _ => format!("(- {})", spark_name(expr)),
         },
+        SqlExpr::UnaryOp {
+            op: ast::UnaryOperator::BitwiseNot,
+            expr,
+        } => format!("~{}", spark_name(expr)),
         SqlExpr::IsNull(x) => format!("({} IS NULL)", spark_name(x)),
         SqlExpr::IsNotNull(x) => format!("({} IS NOT NULL)", spark_name(x)),
         SqlExpr::Value(v) => match &v.value {
             Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
             Value::Null => "NULL".into(),
             Value::Boolean(b) => b.to_string(),
+            Value::Number(n, false) => numeric_literals::spark_name(n).unwrap_or_else(|| n.clone()),
             other => other.to_string(),
         },
         SqlExpr::Cast {
@@ -724,6 +753,19 @@ fn spark_name(e: &SqlExpr) -> String {
             s + " END"
         }
         SqlExpr::Function(f) => function_name(f),
+        SqlExpr::CompoundFieldAccess { root, access_chain } => {
+            let mut s = spark_name(root);
+            for access in access_chain {
+                match access {
+                    ast::AccessExpr::Subscript(ast::Subscript::Index { index }) => {
+                        s.push_str(&format!("[{}]", spark_name(index)));
+                    }
+                    ast::AccessExpr::Dot(field) => s.push_str(&format!(".{}", spark_name(field))),
+                    other => s.push_str(&other.to_string()),
+                }
+            }
+            s
+        }
         SqlExpr::Substring {
             expr,
             substring_from,
@@ -748,6 +790,10 @@ fn spark_name(e: &SqlExpr) -> String {
 
 fn function_name(f: &ast::Function) -> String {
     let name = f.name.to_string().to_lowercase();
+    // A generator's output column.
+    if name == "explode" || name == "explode_outer" {
+        return "col".into();
+    }
     let FunctionArguments::List(list) = &f.args else {
         return format!("{name}()");
     };

@@ -3,15 +3,17 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, ListBuilder, RecordBatch, StringArray,
-    StringBuilder, StructArray,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, ListBuilder, RecordBatch,
+    StringArray, StringBuilder, StructArray,
 };
 use arrow::buffer::NullBuffer;
-use arrow::datatypes::{DataType, Field, Fields, Schema};
-use datafusion::common::{exec_err, DataFusionError, Result};
+use arrow::datatypes::{DataType, Field, FieldRef, Fields, Schema};
+use datafusion::common::tree_node::Transformed;
+use datafusion::common::{exec_err, DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
 };
 
 type Kernel = fn(&[ArrayRef], &DataType) -> Result<ArrayRef>;
@@ -23,6 +25,8 @@ pub(crate) struct Def {
     ret: fn(&[DataType]) -> DataType,
     kernel: Kernel,
     volatile: bool,
+    /// The result is never NULL, whatever the arguments (Spark's `hash`).
+    never_null: bool,
 }
 
 pub(crate) const DIVIDE: Def = Def {
@@ -30,42 +34,90 @@ pub(crate) const DIVIDE: Def = Def {
     ret: |_| DataType::Float64,
     kernel: |a, _| divide(a, false),
     volatile: false,
+    never_null: false,
 };
 pub(crate) const DIVIDE_ANSI: Def = Def {
     name: "/",
     ret: |_| DataType::Float64,
     kernel: |a, _| divide(a, true),
     volatile: false,
+    never_null: false,
+};
+/// Spark's `a div b`: integral division truncating toward zero, NULL for a zero divisor.
+/// The name SQL text reaches it by (the `DIV` operator is rewritten to it).
+const INTEGRAL_DIVIDE: Def = Def {
+    name: "div",
+    ret: |_| DataType::Int64,
+    kernel: |a, _| integral_divide(a, false),
+    volatile: false,
+    never_null: false,
+};
+/// `a div b` under ANSI mode: a zero divisor or an overflow is an error.
+const INTEGRAL_DIVIDE_ANSI: Def = Def {
+    name: "div_ansi",
+    ret: |_| DataType::Int64,
+    kernel: |a, _| integral_divide(a, true),
+    volatile: false,
+    never_null: false,
+};
+/// Spark's `bround(x, scale)` on floating and integral numbers: half-to-even rounding.
+pub(crate) const BROUND: Def = Def {
+    name: "bround",
+    ret: |a| a.first().cloned().unwrap_or(DataType::Float64),
+    kernel: bround,
+    volatile: false,
+    never_null: false,
+};
+/// Spark's `format_number(x, d)`: `1,234,567.89`; NULL for a negative `d`.
+pub(crate) const FORMAT_NUMBER: Def = Def {
+    name: "format_number",
+    ret: |_| DataType::Utf8,
+    kernel: format_number,
+    volatile: false,
+    never_null: false,
+};
+/// Spark's `hash(...)`: Murmur3 over the arguments, seed 42; never NULL.
+pub(crate) const HASH: Def = Def {
+    name: "hash",
+    ret: |_| DataType::Int32,
+    kernel: |a, _| crate::murmur3::hash(a),
+    volatile: false,
+    never_null: true,
 };
 pub(crate) const SPLIT: Def = Def {
     name: "split",
     ret: |_| string_list(),
     kernel: split,
     volatile: false,
+    never_null: false,
 };
 pub(crate) const REGEXP_EXTRACT: Def = Def {
     name: "regexp_extract",
     ret: |_| DataType::Utf8,
     kernel: regexp_extract,
     volatile: false,
+    never_null: false,
 };
 pub(crate) const GET_JSON_OBJECT: Def = Def {
     name: "get_json_object",
     ret: |_| DataType::Utf8,
     kernel: get_json_object,
     volatile: false,
+    never_null: false,
 };
 pub(crate) const TO_JSON: Def = Def {
     name: "to_json",
     ret: |_| DataType::Utf8,
     kernel: to_json,
     volatile: false,
+    never_null: false,
 };
 const FROM_JSON: Def = Def {
     name: "from_json",
     ret: |_| DataType::Null,
     kernel: from_json_kernel,
     volatile: false,
+    never_null: false,
 };
 
 /// Uniform draws in [0, 1) from a seed (its only argument), for `sample`.
@@ -74,6 +126,7 @@ pub(crate) const SEEDED_RANDOM: Def = Def {
     ret: |_| DataType::Float64,
     kernel: seeded_random,
     volatile: true,
+    never_null: false,
 };
 
 impl PartialEq for Def {
@@ -112,6 +165,18 @@ impl ScalarUDFImpl for SparkUdf {
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
         Ok(self.fixed.clone().unwrap_or_else(|| (self.def.ret)(args)))
     }
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let types: Vec<DataType> = args
+            .arg_fields
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
+        Ok(Arc::new(Field::new(
+            self.name(),
+            self.return_type(&types)?,
+            !self.def.never_null,
+        )))
+    }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let out_type = self
@@ -142,16 +207,75 @@ fn udf_expr(def: Def, fixed: Option<DataType>, args: Vec<Expr>) -> Expr {
 /// The functions here that SQL text can call by name (DataFusion's SQL planner resolves
 /// names through the session's registry).
 pub fn sql_functions() -> Vec<ScalarUDF> {
-    [SPLIT, REGEXP_EXTRACT, GET_JSON_OBJECT, TO_JSON]
-        .into_iter()
-        .map(|def| {
-            ScalarUDF::new_from_impl(SparkUdf {
-                def,
-                signature: Signature::variadic_any(Volatility::Immutable),
-                fixed: None,
-            })
+    [
+        SPLIT,
+        REGEXP_EXTRACT,
+        GET_JSON_OBJECT,
+        TO_JSON,
+        INTEGRAL_DIVIDE,
+        BROUND,
+        FORMAT_NUMBER,
+        HASH,
+    ]
+    .into_iter()
+    .map(|def| {
+        ScalarUDF::new_from_impl(SparkUdf {
+            def,
+            signature: Signature::variadic_any(Volatility::Immutable),
+            fixed: None,
         })
-        .collect()
+    })
+    .chain([ScalarUDF::new_from_impl(TypeOf::default())])
+    .chain(crate::element_at::sql_functions())
+    .collect()
+}
+
+/// Spark's `typeof(x)`: the argument's type as Spark spells it, never NULL. The DataFrame
+/// API folds it to a literal at planning; SQL text reaches it through the registry.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct TypeOf {
+    signature: Signature,
+}
+
+impl Default for TypeOf {
+    fn default() -> Self {
+        Self {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for TypeOf {
+    fn name(&self) -> &str {
+        "typeof"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+    fn return_field_from_args(&self, _args: ReturnFieldArgs) -> Result<FieldRef> {
+        Ok(Arc::new(Field::new(self.name(), DataType::Utf8, false)))
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [field] = args.arg_fields.as_slice() else {
+            return exec_err!("typeof takes one argument");
+        };
+        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(
+            crate::types::simple_string(field.data_type()),
+        ))))
+    }
+}
+
+/// The planned call of SQL's `div` in the variant the session's ANSI mode asks for.
+pub(crate) fn with_ansi_divide(e: Expr, ansi: bool) -> Transformed<Expr> {
+    match e {
+        Expr::ScalarFunction(f) if ansi && f.name() == INTEGRAL_DIVIDE.name => {
+            Transformed::yes(call(INTEGRAL_DIVIDE_ANSI, f.args))
+        }
+        other => Transformed::no(other),
+    }
 }
 
 pub(crate) fn call(def: Def, args: Vec<Expr>) -> Expr {
@@ -195,6 +319,75 @@ fn divide(args: &[ArrayRef], ansi: bool) -> Result<ArrayRef> {
             _ => Ok(None),
         })
         .collect::<Result<_>>()?;
+    Ok(Arc::new(out))
+}
+
+fn integral_divide(args: &[ArrayRef], ansi: bool) -> Result<ArrayRef> {
+    let [l, r] = args else {
+        return exec_err!("div takes two arguments");
+    };
+    let (l, r) = (ints(l)?, ints(r)?);
+    let out: Int64Array = l
+        .iter()
+        .zip(&r)
+        .map(|(a, b)| match (*a, *b) {
+            (Some(_), Some(0)) if ansi => Err(DataFusionError::Execution(
+                "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate divisor being 0 and return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass this error.".into(),
+            )),
+            (Some(a), Some(b)) if b != 0 => match a.checked_div(b) {
+                Some(q) => Ok(Some(q)),
+                None if ansi => Err(DataFusionError::Execution(
+                    "[ARITHMETIC_OVERFLOW] Overflow in integral divide. Use 'try_divide' to tolerate overflow and return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass this error.".into(),
+                )),
+                None => Ok(Some(a.wrapping_div(b))),
+            },
+            _ => Ok(None),
+        })
+        .collect::<Result<_>>()?;
+    Ok(Arc::new(out))
+}
+
+/// The scale argument of `bround` / `format_number`: a constant, so its first value.
+fn scale_arg(args: &[ArrayRef], name: &str) -> Result<(ArrayRef, Option<i64>)> {
+    match args {
+        [x] => Ok((Arc::clone(x), Some(0))),
+        [x, scale] => Ok((Arc::clone(x), ints(scale)?.first().copied().flatten())),
+        _ => exec_err!("{name} takes one or two arguments"),
+    }
+}
+
+fn bround(args: &[ArrayRef], out: &DataType) -> Result<ArrayRef> {
+    let (x, scale) = scale_arg(args, "bround")?;
+    let scale = i32::try_from(scale.unwrap_or(0)).unwrap_or(0);
+    let doubles = arrow::compute::cast(&x, &DataType::Float64)?;
+    let rounded: Float64Array = doubles
+        .as_primitive::<arrow::datatypes::Float64Type>()
+        .iter()
+        .map(|v| v.map(|v| crate::decimal_text::bround(v, scale)))
+        .collect();
+    Ok(arrow::compute::cast(&rounded, out)?)
+}
+
+fn format_number(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let (x, decimals) = scale_arg(args, "format_number")?;
+    let decimals = decimals
+        .and_then(|d| i32::try_from(d).ok())
+        .filter(|d| *d >= 0);
+    let floating = matches!(x.data_type(), DataType::Float32 | DataType::Float64);
+    let texts = if floating {
+        let doubles = arrow::compute::cast(&x, &DataType::Float64)?;
+        doubles
+            .as_primitive::<arrow::datatypes::Float64Type>()
+            .iter()
+            .map(|v| v.map(crate::decimal_text::plain))
+            .collect::<Vec<_>>()
+    } else {
+        strings(&x)?.iter().map(|v| v.map(str::to_string)).collect()
+    };
+    let out: StringArray = texts
+        .into_iter()
+        .map(|t| Some(crate::decimal_text::format_number(&t?, decimals?)))
+        .collect();
     Ok(Arc::new(out))
 }
 

@@ -200,6 +200,9 @@ impl Session {
         for f in planner::udf::sql_functions() {
             ctx.register_udf(f);
         }
+        for f in planner::aggregates::sql_aggregates() {
+            ctx.register_udaf(f);
+        }
         if let Some(range) = ctx.state().table_functions().get("range").cloned() {
             ctx.register_udtf(
                 "range",

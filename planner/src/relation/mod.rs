@@ -2,6 +2,7 @@
 mod combine;
 mod na;
 mod project;
+pub(crate) use project::keep_duplicates;
 mod source;
 
 use std::collections::HashMap;

@@ -39,7 +39,7 @@ fn rebase(e: Expr, extracted: &[Expr]) -> PlanResult<Expr> {
 /// Spark allows two output columns of one name (`select a, a`); DataFusion only when they
 /// differ in qualifier, so each duplicate gets a qualifier of its own. Referring to the name
 /// afterwards is then ambiguous, as in Spark.
-fn keep_duplicates(items: Vec<Expr>) -> Vec<Expr> {
+pub(crate) fn keep_duplicates(items: Vec<Expr>) -> Vec<Expr> {
     let key = |e: &Expr| match e {
         Expr::Column(c) => (c.relation.as_ref().map(|r| r.to_string()), c.name.clone()),
         other => (None, other.schema_name().to_string()),
@@ -204,13 +204,21 @@ impl Planner<'_> {
         let mut inner = vec![];
         let mut outer = vec![];
         let mut unnest = vec![];
+        let mut preserve_nulls = false;
         for (i, e) in items.into_iter().enumerate() {
             if generators.contains(&i) {
                 let (Expr::Unnest(u), alias) = strip_alias(&e) else {
                     continue;
                 };
+                let collection = match u.expr.as_ref() {
+                    Expr::Alias(a) if a.name == crate::functions::OUTER_GENERATOR => {
+                        preserve_nulls = true;
+                        a.expr.as_ref()
+                    }
+                    other => other,
+                };
                 let tmp = format!("__sluice_generator_{i}");
-                inner.push(u.expr.as_ref().clone().alias(&tmp));
+                inner.push(collection.clone().alias(&tmp));
                 unnest.push(Column::from_name(&tmp));
                 outer.push(Expr::Column(Column::from_name(&tmp)).alias(alias.unwrap_or("col")));
             } else {
@@ -222,7 +230,7 @@ impl Planner<'_> {
                 outer.push(Expr::Column(Column::from_name(tmp)).alias(out_name));
             }
         }
-        let options = datafusion::common::UnnestOptions::new().with_preserve_nulls(false);
+        let options = datafusion::common::UnnestOptions::new().with_preserve_nulls(preserve_nulls);
         Ok(LogicalPlanBuilder::from(plan)
             .project(inner)?
             .unnest_columns_with_options(unnest, options)?

@@ -1,0 +1,103 @@
+//! Spark SQL that DataFusion's SQL planner does not plan, rewritten into what it does: the
+//! operators `~a` and `a div b` as calls of the functions computing them, and functions
+//! DataFusion spells differently. Run after the select list is named (`~a`, `(a div b)`).
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    AccessExpr, BinaryOperator, Expr as SqlExpr, Function, FunctionArg, FunctionArgExpr,
+    FunctionArgumentList, FunctionArguments, Ident, ObjectName, Subscript, UnaryOperator,
+    VisitorMut,
+};
+
+/// Unary operator -> the function computing it.
+const UNARY: [(UnaryOperator, &str); 1] = [(UnaryOperator::BitwiseNot, "bitwise_not")];
+
+/// Binary operator -> the function computing it.
+const BINARY: [(BinaryOperator, &str); 1] = [(BinaryOperator::MyIntegerDivide, "div")];
+
+/// The function computing `x[i]`.
+const SUBSCRIPT: &str = "get";
+
+/// Spark function name -> DataFusion's name for the same function.
+const RENAMED: [(&str, &str); 1] = [("explode", "unnest")];
+
+fn call(name: &str, args: Vec<SqlExpr>) -> SqlExpr {
+    SqlExpr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
+                .collect(),
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
+}
+
+pub(crate) struct SparkSyntax;
+
+impl VisitorMut for SparkSyntax {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, expr: &mut SqlExpr) -> ControlFlow<()> {
+        let placeholder = || SqlExpr::Value(datafusion::sql::sqlparser::ast::Value::Null.into());
+        match expr {
+            SqlExpr::UnaryOp { op, expr: inner } => {
+                if let Some((_, f)) = UNARY.iter().find(|(o, _)| o == op) {
+                    let arg = std::mem::replace(inner.as_mut(), placeholder());
+                    *expr = call(f, vec![arg]);
+                }
+            }
+            SqlExpr::BinaryOp { left, op, right } => {
+                if let Some((_, f)) = BINARY.iter().find(|(o, _)| o == op) {
+                    let l = std::mem::replace(left.as_mut(), placeholder());
+                    let r = std::mem::replace(right.as_mut(), placeholder());
+                    *expr = call(f, vec![l, r]);
+                }
+            }
+            // `x[i]`: Spark counts array positions from 0 (DataFusion from 1) and looks maps
+            // up by key; `get` does both. Leading subscripts only: a `.field` after one stays.
+            SqlExpr::CompoundFieldAccess { root, access_chain } => {
+                let leading = access_chain
+                    .iter()
+                    .take_while(|a| matches!(a, AccessExpr::Subscript(Subscript::Index { .. })))
+                    .count();
+                if leading == 0 {
+                    return ControlFlow::Continue(());
+                }
+                let mut base = std::mem::replace(root.as_mut(), placeholder());
+                for access in access_chain.drain(..leading) {
+                    if let AccessExpr::Subscript(Subscript::Index { index }) = access {
+                        base = call(SUBSCRIPT, vec![base, index]);
+                    }
+                }
+                *expr = if access_chain.is_empty() {
+                    base
+                } else {
+                    SqlExpr::CompoundFieldAccess {
+                        root: Box::new(base),
+                        access_chain: std::mem::take(access_chain),
+                    }
+                };
+            }
+            SqlExpr::Function(f) => {
+                let name = f.name.to_string();
+                if let Some((_, to)) = RENAMED
+                    .iter()
+                    .find(|(from, _)| from.eq_ignore_ascii_case(&name))
+                {
+                    f.name = ObjectName::from(vec![Ident::new(*to)]);
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
