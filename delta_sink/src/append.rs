@@ -128,9 +128,10 @@ fn operation(spec: &WriteSpec) -> Option<DeltaOperation> {
 }
 
 /// Writes `data` (already aligned to the table's schema) into `table` as one commit and
-/// returns the committed version. Nothing is visible unless the commit succeeds.
+/// returns the committed version; `table` is then at that version. Nothing is visible
+/// unless the commit succeeds.
 pub(crate) async fn append(
-    table: &DeltaTable,
+    table: &mut DeltaTable,
     data: LogicalPlan,
     session: Arc<SessionState>,
     spec: &WriteSpec,
@@ -151,6 +152,8 @@ pub(crate) async fn append(
             operation,
         )
         .await?;
+    // The commit already read itself into a new state; keep it instead of re-reading.
+    table.state = Some(committed.snapshot());
     Ok(committed.version() as i64)
 }
 

@@ -36,23 +36,6 @@ pub(crate) async fn after_commit(table: &DeltaTable) -> bool {
     }
 }
 
-/// [`after_commit`] for a table still at the version before `version` (a commit made
-/// outside delta-rs's operations): it is brought up to `version` only when a checkpoint
-/// is due there, so most commits cost no extra log read.
-pub(crate) async fn after_commit_at(table: &mut DeltaTable, version: i64) -> bool {
-    let due = table
-        .snapshot()
-        .is_ok_and(|s| is_due(interval(s.metadata().configuration()), version));
-    if !due {
-        return false;
-    }
-    if let Err(e) = table.update_incremental(Some(version as u64)).await {
-        tracing::warn!("checkpoint after commit failed: {e}");
-        return false;
-    }
-    after_commit(table).await
-}
-
 /// The table's `delta.checkpointInterval`.
 fn interval(configuration: &std::collections::HashMap<String, String>) -> i64 {
     configuration

@@ -218,8 +218,8 @@ async fn write_to(
 
     let mut existing = existing;
     if let Some(mut t) = existing.take_if(|t| crate::append::applies(t, &spec)) {
-        let version = crate::append::append(&t, data, session, &spec).await?;
-        let keep = !crate::checkpoint::after_commit_at(&mut t, version).await;
+        let version = crate::append::append(&mut t, data, session, &spec).await?;
+        let keep = !crate::checkpoint::after_commit(&t).await;
         return Ok((Written::Committed(version), keep.then_some(t)));
     }
     if existing.is_none() && crate::append::applies_new(url, &spec, &data) {
