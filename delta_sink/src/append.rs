@@ -192,13 +192,7 @@ pub(crate) async fn create(
     }
     let table = builder.await?;
     if let Some(op) = &spec.operation {
-        crate::write::relabel(url, 0, |info| {
-            info.insert("operation".into(), op.name.clone().into());
-            info.insert(
-                "operationParameters".into(),
-                Value::Object(op.parameters.clone()),
-            );
-        })?;
+        op.record(url, 0)?;
     }
     Ok(table)
 }

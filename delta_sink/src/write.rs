@@ -113,6 +113,19 @@ impl Operation {
     }
 }
 
+impl Operation {
+    /// Names this operation, with its parameters, in the `commitInfo` of commit `version`.
+    pub(crate) fn record(&self, url: &Url, version: i64) -> DeltaResult<()> {
+        relabel(url, version, |info| {
+            info.insert("operation".into(), self.name.clone().into());
+            info.insert(
+                "operationParameters".into(),
+                serde_json::Value::Object(self.parameters.clone()),
+            );
+        })
+    }
+}
+
 impl WriteSpec {
     pub fn new(mode: SaveMode) -> Self {
         Self {
@@ -271,13 +284,7 @@ async fn write_to(
     let written = builder.await.map_err(|e| write_error(&spec, e))?;
     let version = written.version().unwrap_or(0) as i64;
     if let Some(op) = &spec.operation {
-        relabel(url, version, |info| {
-            info.insert("operation".into(), op.name.clone().into());
-            info.insert(
-                "operationParameters".into(),
-                serde_json::Value::Object(op.parameters.clone()),
-            );
-        })?;
+        op.record(url, version)?;
     }
     // After a checkpoint the next write reopens from it: the state kept in memory grows by
     // one piece per commit, and every snapshot update walks all of them.
