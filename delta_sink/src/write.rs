@@ -159,13 +159,19 @@ pub async fn write(
     spec: WriteSpec,
 ) -> DeltaResult<Written> {
     let existing = table::open_if_exists(url).await?;
-    Ok(write_to(url, existing, input, session, spec).await?.0)
+    Ok(write_to(url, existing, input, session, spec, None).await?.0)
 }
 
 /// A table kept open between writes (a streaming sink's), so that each write only reads
 /// the commits made since the last one.
 #[derive(Default)]
-pub struct OpenTable(Option<DeltaTable>);
+pub struct OpenTable {
+    table: Option<DeltaTable>,
+    /// The transaction this handle committed last and the table version it committed:
+    /// while the table is still at that version, that is the app's recorded transaction,
+    /// so the next write need not replay the log to find it.
+    last_txn: Option<(Txn, i64)>,
+}
 
 /// [`write`] through a table kept open in `open`.
 pub async fn write_open(
@@ -175,15 +181,23 @@ pub async fn write_open(
     session: Arc<SessionState>,
     spec: WriteSpec,
 ) -> DeltaResult<Written> {
-    let existing = match open.0.take() {
+    let existing = match open.table.take() {
         Some(mut t) => {
             t.update_incremental(None).await?;
             Some(t)
         }
         None => table::open_if_exists(url).await?,
     };
-    let (written, table) = write_to(url, existing, input, session, spec).await?;
-    open.0 = table;
+    let recorded = match (open.last_txn.take(), &existing) {
+        (Some((txn, at)), Some(t)) if t.version().map(|v| v as i64) == Some(at) => Some(txn),
+        _ => None,
+    };
+    let txn = spec.txn.clone();
+    let (written, table) = write_to(url, existing, input, session, spec, recorded).await?;
+    open.table = table;
+    if let (Written::Committed(version), Some(txn)) = (&written, txn) {
+        open.last_txn = Some((txn, *version));
+    }
     Ok(written)
 }
 
@@ -193,6 +207,7 @@ async fn write_to(
     input: LogicalPlan,
     session: Arc<SessionState>,
     spec: WriteSpec,
+    recorded: Option<Txn>,
 ) -> DeltaResult<(Written, Option<DeltaTable>)> {
     if let Some(t) = &existing {
         match spec.mode {
@@ -203,7 +218,11 @@ async fn write_to(
             _ => {}
         }
         if let Some(txn) = &spec.txn {
-            if applied(t, txn).await? {
+            let done = match recorded.filter(|r| r.app_id == txn.app_id) {
+                Some(r) => r.version >= txn.version,
+                None => applied(t, txn).await?,
+            };
+            if done {
                 return Ok((Written::Skipped, existing));
             }
         }
