@@ -1244,6 +1244,54 @@ def test_watermark_window_append_emits_each_window_once(spark, landing, ck, tmp_
     assert windows() == WINDOWS_AFTER_RUN_2  # each window once, the late row dropped
 
 
+# Spark 4.3 (recorded by running this test with SLUICE_REMOTE on a Spark Connect server),
+# the same files with a sliding window, groupBy(window("ts", "10 minutes", "5 minutes")):
+# each row counts in both windows that hold it; after the first run (watermark 10:21)
+SLIDING_AFTER_RUN_1 = [
+    ("2024-01-01 09:55:00", "2024-01-01 10:05:00", 2),
+    ("2024-01-01 10:00:00", "2024-01-01 10:10:00", 3),
+    ("2024-01-01 10:05:00", "2024-01-01 10:15:00", 2),
+    ("2024-01-01 10:10:00", "2024-01-01 10:20:00", 1),
+]
+# ... and after the second run (watermark 11:20; 10:08 is late and dropped)
+SLIDING_AFTER_RUN_2 = SLIDING_AFTER_RUN_1 + [
+    ("2024-01-01 10:20:00", "2024-01-01 10:30:00", 1),
+    ("2024-01-01 10:25:00", "2024-01-01 10:35:00", 2),
+    ("2024-01-01 10:30:00", "2024-01-01 10:40:00", 1),
+    ("2024-01-01 10:40:00", "2024-01-01 10:50:00", 1),
+    ("2024-01-01 10:45:00", "2024-01-01 10:55:00", 1),
+]
+
+
+@pytest.mark.parametrize("sink", ["parquet", pytest.param("delta", marks=needs_sluice)])
+def test_sliding_window_append_emits_each_window_once(spark, landing, ck, tmp_path, sink):
+    """window(ts, 10 minutes, 5 minutes): a row belongs to every window holding its time;
+    with a watermark each window is emitted once, when the watermark passes its end."""
+    out = tmp_path / "out"
+    base = time.time() - 3600
+    for k, recs in enumerate(WINDOW_FILES_1):
+        landing.put_json(f"w{k}.json", [{"id": i, "ts": ts} for ts, i in recs], mtime=base + k * 60)
+
+    def run():
+        df = file_stream(spark, landing, schema="id long, ts timestamp", options={"maxFilesPerTrigger": 1})
+        agg = df.withWatermark("ts", "10 minutes").groupBy(F.window("ts", "10 minutes", "5 minutes")).count()
+        return run_to_path(agg, ck, out, fmt=sink)
+
+    def windows():
+        if sink == "delta":
+            rows = [(r["window"]["start"], r["window"]["end"], r["count"]) for r in delta_dicts(out)]
+        else:
+            rows = [(r.window.start, r.window.end, r["count"]) for r in spark.read.parquet(str(out)).collect()]
+        return sorted((s.strftime("%Y-%m-%d %H:%M:%S"), e.strftime("%Y-%m-%d %H:%M:%S"), c) for s, e, c in rows)
+
+    run()
+    assert windows() == SLIDING_AFTER_RUN_1
+    for k, recs in enumerate(WINDOW_FILES_2):
+        landing.put_json(f"w{2 + k}.json", [{"id": i, "ts": ts} for ts, i in recs], mtime=base + (2 + k) * 60)
+    run()
+    assert windows() == SLIDING_AFTER_RUN_2
+
+
 # ================================================================ foreachBatch / foreach
 
 

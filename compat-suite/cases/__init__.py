@@ -19,6 +19,7 @@ AREAS = [
     "expressions",
     "functions",
     "aggregates_joins",
+    "time_windows",
     "sql",
     "types",
     "readers",

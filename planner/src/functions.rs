@@ -513,9 +513,9 @@ fn timestamp_part(c: Call, name: &str) -> PlanResult<Expr> {
     scalar(p, name, vec![x])
 }
 
-/// `window(time, duration[, slide[, startTime]])`: the tumbling window holding `time`, as
-/// a struct of `start` and `end` in the time's own timestamp type. Starts are aligned to
-/// the epoch plus `startTime`, as Spark aligns them.
+/// `window(time, duration[, slide[, startTime]])`: the windows holding `time`, each
+/// a struct of `start` and `end` in the time's own timestamp type, computed by the grouping or
+/// projection that holds it: see [`crate::time_window`].
 fn time_window(c: Call) -> PlanResult<Expr> {
     let mut args = c.args.into_iter();
     let time = args.next().ok_or_else(|| arity("window", 2))?;
@@ -542,33 +542,35 @@ fn time_window(c: Call) -> PlanResult<Expr> {
             "[DATATYPE_MISMATCH.VALUE_OUT_OF_RANGE] The window duration and slide duration must be greater than 0.",
         ));
     }
-    if slide != duration {
-        return Err(PlanError::unsupported(
-            "sliding windows (slide shorter than the window)",
-        ));
+    let violation = |rule: String| {
+        let name = match &time {
+            Expr::Column(c) => c.name.clone(),
+            other => other.schema_name().to_string(),
+        };
+        PlanError::analysis(format!(
+            "[DATATYPE_MISMATCH.PARAMETER_CONSTRAINT_VIOLATION] Cannot resolve \"window({name}, {duration}, {slide}, {start})\" due to data type mismatch: {rule}."
+        ))
+    };
+    if slide > duration {
+        return Err(violation(format!(
+            "The `slide_duration`({slide}L) must be <= the `window_duration`({duration}L)"
+        )));
+    }
+    if start.abs() >= slide {
+        return Err(violation(format!(
+            "The `abs(start_time)`({}L) must be < the `slide_duration`({slide}L)",
+            start.abs()
+        )));
     }
     let ts_type = time.get_type(c.schema)?;
-    let DataType::Timestamp(_, tz) = &ts_type else {
+    if !matches!(ts_type, DataType::Timestamp(_, _)) {
         return Err(PlanError::analysis(format!(
             "[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE] Cannot resolve \"window\" due to data type mismatch: the first parameter requires \"TIMESTAMP\" or \"TIMESTAMP_NTZ\" type, however it has the type \"{ts_type}\"."
         )));
-    };
-    let out = DataType::Timestamp(TimeUnit::Microsecond, tz.clone());
-    let us = cast(cast(time, out.clone()), DataType::Int64);
-    // Spark: start = t - (t - startTime + slide) % slide.
-    let offset = binary_expr(
-        binary_expr(us.clone() - lit(start), Operator::Plus, lit(slide)),
-        Operator::Modulo,
-        lit(slide),
-    );
-    let first = us - offset;
-    let start_ts = cast(first.clone(), out.clone());
-    let end_ts = cast(first + lit(duration), out);
-    scalar(
-        c.p,
-        "named_struct",
-        vec![lit("start"), start_ts, lit("end"), end_ts],
-    )
+    }
+    Ok(crate::time_window::TimeWindow::call(
+        time, duration, slide, start,
+    ))
 }
 
 /// `struct(a, b)` names its fields after the columns it is given, `colN` otherwise.

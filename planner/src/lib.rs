@@ -23,6 +23,7 @@ pub mod sql;
 pub mod sql_relations;
 mod sql_syntax;
 pub mod table_functions;
+pub mod time_window;
 pub mod types;
 pub mod udf;
 pub mod unparse;

@@ -195,6 +195,7 @@ impl Session {
             .with_default_features()
             .with_spark_features()
             .with_query_planner(delta_sink::query_planner())
+            .with_analyzer_rule(Arc::new(planner::time_window::ExpandTimeWindows))
             .build();
         let ctx = SessionContext::new_with_state(state);
         for f in planner::udf::sql_functions() {
