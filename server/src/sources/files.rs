@@ -308,6 +308,13 @@ pub fn read_text(path: &Path) -> PlanResult<String> {
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
+/// The cores this process may use. `available_parallelism` reads the cgroup files on every
+/// call, and streaming asks for it on every micro-batch, so it is read once.
+pub(crate) fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

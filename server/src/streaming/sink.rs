@@ -279,7 +279,7 @@ fn lock<T>(m: &Mutex<T>) -> SparkResult<std::sync::MutexGuard<'_, T>> {
 
 /// Partitions rows in memory are spread over, so sinks encode files on every core.
 fn partitions() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    crate::sources::files::cores()
 }
 
 /// A plan over rows already in memory (batches dealt round-robin over the cores).

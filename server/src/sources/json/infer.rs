@@ -29,10 +29,16 @@ pub fn facts_of(text: &str, o: &JsonOptions) -> Facts {
 
 /// The facts of every file, scanned on all cores.
 pub fn scan_files(paths: &[PathBuf], o: &JsonOptions) -> PlanResult<Vec<Facts>> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(paths.len())
-        .max(1);
+    let scan = |path: &PathBuf| {
+        cache::facts(path, o.multi_line, || {
+            files::read_text(path).map(|text| facts_of(&text, o))
+        })
+    };
+    // A streaming batch checks its one new file here: no thread for that.
+    if let [path] = paths {
+        return Ok(vec![scan(path)?]);
+    }
+    let workers = files::cores().min(paths.len()).max(1);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<PlanResult<Facts>>>> =
         Mutex::new((0..paths.len()).map(|_| None).collect());
@@ -41,9 +47,7 @@ pub fn scan_files(paths: &[PathBuf], o: &JsonOptions) -> PlanResult<Vec<Facts>> 
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = paths.get(i) else { break };
-                let facts = cache::facts(path, o.multi_line, || {
-                    files::read_text(path).map(|text| facts_of(&text, o))
-                });
+                let facts = scan(path);
                 results.lock().expect("no panics while holding")[i] = Some(facts);
             });
         }
