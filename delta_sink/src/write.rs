@@ -194,6 +194,7 @@ async fn write_to(
     session: Arc<SessionState>,
     spec: WriteSpec,
 ) -> DeltaResult<(Written, Option<DeltaTable>)> {
+    crate::properties::validate(&spec.properties)?;
     if let Some(t) = &existing {
         match spec.mode {
             SaveMode::ErrorIfExists => {
