@@ -144,11 +144,17 @@ def test_external_table_sql_and_dml_on_azure(spark, azure):
     sql(spark, "INSERT INTO ev VALUES (1, 'x'), (2, 'y'), (3, 'w')")
     sql(spark, "UPDATE ev SET v = 'z' WHERE id = 2")
     sql(spark, "DELETE FROM ev WHERE id = 3")
-    assert client_rows(spark.table("ev")) == [(1, "x"), (2, "z")]
-    assert remote_rows(azure, "ev") == [(1, "x"), (2, "z")]
+    sql(
+        spark,
+        "MERGE INTO ev USING (SELECT 1 AS id, 'm' AS v UNION ALL SELECT 4, 'n') s ON ev.id = s.id "
+        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *",
+    )
+    assert client_rows(spark.table("ev")) == [(1, "m"), (2, "z"), (4, "n")]
+    assert remote_rows(azure, "ev") == [(1, "m"), (2, "z"), (4, "n")]
     assert [h["operation"] for h in reversed(remote(azure, "ev").history())] == [
-        "CREATE TABLE", "WRITE", "UPDATE", "DELETE"
+        "CREATE TABLE", "WRITE", "UPDATE", "DELETE", "MERGE"
     ]
+    assert [r["operation"] for r in spark.sql("DESCRIBE HISTORY ev LIMIT 2").collect()] == ["MERGE", "DELETE"]
     # saveAsTable of an external table at an Azure path
     spark.range(3).write.option("path", f"{ABFSS}/ext").saveAsTable("ext")
     assert remote_rows(azure, "ext") == [(0,), (1,), (2,)]
