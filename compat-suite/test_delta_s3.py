@@ -127,4 +127,4 @@ def test_racing_appends_on_s3_each_get_a_version(server, s3):
 
 def test_other_object_stores_are_refused_clearly(spark):
     with pytest.raises(Exception, match="not built in"):
-        spark.range(1).write.format("delta").save("gs://bucket/t")
+        spark.range(1).write.format("delta").save("hdfs://namenode/t")

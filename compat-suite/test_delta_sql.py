@@ -451,11 +451,26 @@ def test_ctas_history_operation_name(spark, warehouse):
     assert json.loads(params["properties"]) == {"delta.appendOnly": "false"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="delta-rs 1.1's WriteBuilder refuses table properties it does not know when it creates "
-    "the table (CREATE TABLE ... TBLPROPERTIES without AS SELECT keeps them)",
-)
 def test_ctas_keeps_user_table_properties(spark, warehouse):
+    """Delta keeps table properties outside `delta.*` on a CTAS, in the one commit that
+    creates the table and writes the rows."""
     sql(spark, "CREATE TABLE p USING DELTA TBLPROPERTIES ('team' = 'a') AS SELECT 1 AS a")
     assert dl(warehouse / "p").metadata().configuration["team"] == "a"
+    assert dl_rows(warehouse / "p") == [(1,)]
+    assert dl_ops(warehouse / "p") == ["CREATE TABLE AS SELECT"]
+    sql(
+        spark,
+        "CREATE TABLE q USING DELTA PARTITIONED BY (k) "
+        "TBLPROPERTIES ('owner.team' = 'b', 'delta.checkpointInterval' = '3') "
+        "AS SELECT id, id % 2 AS k FROM range(4)",
+    )
+    t = dl(warehouse / "q")
+    assert t.metadata().configuration == {"owner.team": "b", "delta.checkpointInterval": "3"}
+    assert t.metadata().partition_columns == ["k"]
+    assert dl_rows(warehouse / "q") == [(0, 0), (1, 1), (2, 0), (3, 1)]
+    assert sorted(p.name for p in (warehouse / "q").iterdir() if p.name.startswith("k=")) == ["k=0", "k=1"]
+    assert json.loads(dl_last(warehouse / "q")["operationParameters"]["properties"]) == {
+        "owner.team": "b",
+        "delta.checkpointInterval": "3",
+    }
+    assert [tuple(r) for r in spark.sql("SELECT id, k FROM q ORDER BY id").collect()] == [(0, 0), (1, 1), (2, 0), (3, 1)]

@@ -591,3 +591,28 @@ def test_checkpoint_interval_table_property(spark, warehouse):
     assert checkpoints(loc) == [4, 8]
     assert dl_rows(loc) == [(i,) for i in range(2, 8)]
     assert [r[0] for r in spark.sql("SELECT id FROM ck ORDER BY id").collect()] == list(range(2, 8))
+
+
+@pytest.mark.parametrize(
+    "value, prefix",
+    # Delta's DeltaConfigs: a value that is not an int is refused with the help text alone,
+    # an int that is not positive through `require` ("requirement failed: ").
+    [("0", "requirement failed: "), ("-1", "requirement failed: "), ("abc", ""), ("", "")],
+)
+def test_invalid_checkpoint_interval_is_refused(spark, warehouse, tpath, value, prefix):
+    """Delta validates `delta.checkpointInterval` when it is set and fails the statement with
+    IllegalArgumentException naming the property; nothing is created."""
+    from pyspark.errors import IllegalArgumentException
+
+    expected = f"{prefix}delta.checkpointInterval needs to be a positive integer."
+    with pytest.raises(IllegalArgumentException) as e:
+        sql(spark, f"CREATE TABLE ck (id INT) USING DELTA TBLPROPERTIES ('delta.checkpointInterval' = '{value}')")
+    assert message(e.value).startswith(expected)
+    with pytest.raises(IllegalArgumentException) as e:
+        sql(spark, f"CREATE TABLE ck USING DELTA TBLPROPERTIES ('delta.checkpointInterval' = '{value}') AS SELECT 1 AS id")
+    assert message(e.value).startswith(expected)
+    with pytest.raises(IllegalArgumentException):
+        sql(spark, f"CREATE TABLE ck (id INT) USING DELTA LOCATION '{tpath}' TBLPROPERTIES ('delta.checkpointInterval' = '{value}')")
+    assert not Path(tpath, "_delta_log").exists()
+    assert not (Path(warehouse) / "ck").exists()
+    assert spark.sql("SHOW TABLES").collect() == []

@@ -15,6 +15,8 @@
 #                      compat-suite/requirements.txt; reinstalled only when that file changes
 #   SLUICE_VENV35      venv for the 3.5 smoke suite (default ~/.cache/sluice-venv35), from
 #                      compat-suite/requirements-35.txt
+#   SLUICE_AZURITE_DIR where npm installs Azurite for test_delta_azure.py
+#                      (default ~/.cache/sluice-azurite)
 #   SLUICE_SKIP_CARGO=1  no cargo at all: test an already built binary, or SLUICE_REMOTE
 #   SLUICE_SKIP_35=1     skip the PySpark 3.5 venv and smoke suite
 #   SLUICE_REMOTE      sc://host:port of a running server to test instead of the binary
@@ -118,6 +120,26 @@ run_phase "python package install" \
 if [ "${SLUICE_SKIP_35:-0}" != 1 ]; then
     run_phase "venv (pyspark 3.5)" ensure_venv "$SLUICE_VENV35" compat-suite/requirements-35.txt
 fi
+
+# Azurite, the Azure Storage emulator test_delta_azure.py runs against, from the npm
+# registry into a folder outside the clone (kept between runs, like the venvs).
+ensure_azurite() {
+    local dir="$1" version="3.37.0"
+    if [ -x "$dir/node_modules/.bin/azurite-blob" ] &&
+        grep -q "\"version\": \"$version\"" "$dir/node_modules/azurite/package.json" 2>/dev/null; then
+        echo "$dir has azurite $version"
+        return 0
+    fi
+    if ! command -v npm >/dev/null; then
+        echo "npm not found: test_delta_azure.py will not find azurite"
+        return 1
+    fi
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "azurite@$version"
+}
+SLUICE_AZURITE_DIR="${SLUICE_AZURITE_DIR:-$HOME/.cache/sluice-azurite}"
+run_phase "azurite (npm)" ensure_azurite "$SLUICE_AZURITE_DIR" || true
+export SLUICE_AZURITE="$SLUICE_AZURITE_DIR/node_modules/.bin/azurite-blob"
 
 if [ "${SLUICE_SKIP_CARGO:-0}" != 1 ]; then
     # One build of everything (dev profile); `cargo test` then reuses it.

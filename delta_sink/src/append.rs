@@ -24,6 +24,7 @@ use deltalake::operations::create::CreateBuilder;
 use deltalake::operations::write::configs::WriterStatsConfig;
 use deltalake::operations::write::WriteMetrics;
 use deltalake::protocol::{DeltaOperation, OutputMode, SaveMode as DeltaSaveMode};
+use deltalake::TableProperty;
 use deltalake::{DeltaTable, DeltaTableBuilder};
 use futures::StreamExt;
 use serde_json::Value;
@@ -72,6 +73,22 @@ pub(crate) fn applies_new(url: &Url, spec: &WriteSpec, data: &LogicalPlan) -> bo
         && streaming
         && spec.properties.is_empty()
         && table::local_dir(url).is_some()
+        && Arc::ptr_eq(&normalize_for_delta(&schema), &schema)
+}
+
+/// Whether a new table must be made by [`create`] to keep its properties: delta-rs'
+/// WriteBuilder refuses any key it does not know, where Delta keeps keys outside `delta.*`
+/// (`'team' = 'a'`). Unknown `delta.*` keys are still left to the WriteBuilder to refuse.
+pub(crate) fn keeps_user_properties(spec: &WriteSpec, data: &LogicalPlan) -> bool {
+    let is_delta = |k: &str| k.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("delta."));
+    let schema = Arc::new(data.schema().as_arrow().clone());
+    spec.properties.keys().any(|k| !is_delta(k))
+        && spec
+            .properties
+            .keys()
+            .filter(|k| is_delta(k))
+            .all(|k| k.parse::<TableProperty>().is_ok())
+        && spec.replace_where.is_none()
         && Arc::ptr_eq(&normalize_for_delta(&schema), &schema)
 }
 
@@ -142,7 +159,7 @@ pub(crate) async fn append(
     let state = table.snapshot()?;
     let stats = WriterStatsConfig::from_config(state.snapshot().table_configuration());
     let store = table.log_store().object_store(None);
-    let (adds, rows) = write_files(data, session, store, stats).await?;
+    let (adds, rows) = write_files(data, session, store, stats, &[]).await?;
     let properties = commit_properties_with_metrics(spec, adds.len(), rows, started)?;
     let committed = CommitBuilder::from(properties)
         .with_actions(adds.into_iter().map(Action::Add).collect())
@@ -158,7 +175,8 @@ pub(crate) async fn append(
 }
 
 /// Creates the table at `url` from `data` in one commit (version 0: protocol, metadata and
-/// the files) recorded as the streaming batch `spec` names. Returns the table.
+/// the files) recorded as the operation `spec` names, with its partition columns and
+/// properties (any key). Returns the table.
 pub(crate) async fn create(
     url: &Url,
     data: LogicalPlan,
@@ -176,14 +194,25 @@ pub(crate) async fn create(
     let log_store = DeltaTableBuilder::from_url(url.clone())?.build_storage()?;
     let stats = WriterStatsConfig::new(Default::default(), None);
     let store = log_store.object_store(None);
-    let (adds, rows) = write_files(data, session, store, stats).await?;
+    let (adds, rows) = write_files(data, session, store, stats, &spec.partition_by).await?;
     let properties = commit_properties_with_metrics(spec, adds.len(), rows, started)?;
     let mut builder = CreateBuilder::new()
         .with_log_store(log_store)
         .with_columns(columns)
         .with_save_mode(DeltaSaveMode::ErrorIfExists)
         .with_commit_properties(properties)
-        .with_actions(adds.into_iter().map(Action::Add));
+        .with_actions(adds.into_iter().map(Action::Add))
+        .with_raise_if_key_not_exists(false);
+    if !spec.partition_by.is_empty() {
+        builder = builder.with_partition_columns(spec.partition_by.clone());
+    }
+    if !spec.properties.is_empty() {
+        builder = builder.with_configuration(
+            spec.properties
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.clone()))),
+        );
+    }
     if let Some(n) = &spec.name {
         builder = builder.with_table_name(n.clone());
     }
@@ -197,17 +226,19 @@ pub(crate) async fn create(
     Ok(table)
 }
 
-/// Runs `data` with one parquet writer per partition; the files written and their rows.
+/// Runs `data` with one parquet writer per partition, each splitting its rows by the
+/// values of `partition_by`; the files written and their rows.
 async fn write_files(
     data: LogicalPlan,
     session: Arc<SessionState>,
     store: ObjectStoreRef,
     stats: WriterStatsConfig,
+    partition_by: &[String],
 ) -> DeltaResult<(Vec<Add>, usize)> {
     let plan = session.create_physical_plan(&data).await?;
     let config = WriterConfig::new(
         plan.schema(),
-        vec![],
+        partition_by.to_vec(),
         Some(writer_properties()),
         None,
         None,

@@ -36,13 +36,10 @@ pub(crate) async fn after_commit(table: &DeltaTable) -> bool {
     }
 }
 
-/// The table's `delta.checkpointInterval`.
+/// The table's `delta.checkpointInterval`. sluice refuses a bad value when it is set
+/// ([`crate::properties::validate`]); one another writer stored counts as unset.
 fn interval(configuration: &std::collections::HashMap<String, String>) -> i64 {
-    configuration
-        .get("delta.checkpointInterval")
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(DEFAULT_INTERVAL)
+    crate::properties::checkpoint_interval(configuration).unwrap_or(DEFAULT_INTERVAL)
 }
 
 fn is_due(interval: i64, version: i64) -> bool {

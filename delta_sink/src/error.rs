@@ -28,6 +28,9 @@ pub enum DeltaError {
     /// The transaction log cannot be read (corrupt or unreadable `_delta_log`).
     #[error("[DELTA_LOG_CORRUPTED] The Delta log of {path} cannot be read: {message}")]
     CorruptLog { path: String, message: String },
+    /// The object store holding the table cannot be reached or refused the credentials.
+    #[error("Cannot access the Delta table at {location}: {message}")]
+    StoreAccess { location: String, message: String },
     #[error("{0}")]
     Unsupported(String),
     #[error("{0}")]

@@ -10,6 +10,7 @@ pub mod describe;
 pub mod dml;
 pub mod error;
 pub mod maintenance;
+pub mod properties;
 pub mod read;
 pub mod schema;
 pub mod store;

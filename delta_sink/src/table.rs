@@ -14,7 +14,7 @@ pub fn location(path: &str) -> DeltaResult<Url> {
         if url.scheme().len() > 1 {
             return match url.scheme() {
                 "file" => Ok(url),
-                s if crate::store::REMOTE_SCHEMES.contains(&s) => {
+                s if crate::store::is_remote(s) => {
                     crate::store::register();
                     // A table root is a directory: delta-rs joins `_delta_log` onto it.
                     let mut url = url;
@@ -24,7 +24,8 @@ pub fn location(path: &str) -> DeltaResult<Url> {
                     Ok(url)
                 }
                 other => Err(DeltaError::Unsupported(format!(
-                    "[UNSUPPORTED_DATASOURCE_FOR_DIRECT_QUERY] sluice writes Delta tables to local paths, file:// URLs and s3:// (s3a://) object stores; the {other}:// object store is not built in."
+                    "[UNSUPPORTED_DATASOURCE_FOR_DIRECT_QUERY] sluice writes Delta tables to local paths, file:// URLs and the object stores {}; the {other}:// object store is not built in.",
+                    crate::store::schemes_listed()
                 ))),
             };
         }
@@ -59,21 +60,42 @@ pub fn local_log_exists(url: &Url) -> Option<bool> {
     local_dir(url).map(|dir| dir.join("_delta_log").is_dir())
 }
 
-/// Whether a Delta log exists at the location (the table may still be unreadable).
-pub async fn exists(url: &Url) -> bool {
-    match local_log_exists(url) {
-        Some(found) => found,
-        None => match DeltaTableBuilder::from_url(url.clone()).and_then(|b| b.build_storage()) {
-            Ok(store) => store.is_delta_table_location().await.unwrap_or(false),
-            Err(_) => false,
-        },
+/// Whether a Delta log exists at the location (the table may still be unreadable). An
+/// object store that cannot be listed (unreachable, refused credentials) is an error naming
+/// the location, not an absent table.
+pub async fn exists(url: &Url) -> DeltaResult<bool> {
+    if let Some(found) = local_log_exists(url) {
+        return Ok(found);
     }
+    let inaccessible = |e: DeltaTableError| DeltaError::StoreAccess {
+        location: display(url),
+        message: with_causes(&e),
+    };
+    let store = DeltaTableBuilder::from_url(url.clone())
+        .and_then(|b| b.build_storage())
+        .map_err(inaccessible)?;
+    store.is_delta_table_location().await.map_err(inaccessible)
+}
+
+/// An error and its causes: an object store's own message ("error sending request") leaves
+/// the reason (a refused connection, a DNS failure) to its sources.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let part = c.to_string();
+        if !text.contains(&part) {
+            text = format!("{text}: {part}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// Opens the table; `NotATable` when the location has no Delta log.
 pub async fn open(url: &Url, at: &TimeTravel) -> DeltaResult<DeltaTable> {
     let shown = display(url);
-    if !exists(url).await {
+    if !exists(url).await? {
         return Err(DeltaError::NotATable(shown));
     }
     let mut builder = DeltaTableBuilder::from_url(url.clone())?;
@@ -112,7 +134,7 @@ pub async fn open(url: &Url, at: &TimeTravel) -> DeltaResult<DeltaTable> {
 
 /// Opens the latest version if a table exists there.
 pub async fn open_if_exists(url: &Url) -> DeltaResult<Option<DeltaTable>> {
-    if !exists(url).await {
+    if !exists(url).await? {
         return Ok(None);
     }
     open(url, &TimeTravel::Latest).await.map(Some)
@@ -177,6 +199,7 @@ pub async fn create(url: &Url, spec: NewTable) -> DeltaResult<i64> {
     use deltalake::operations::create::CreateBuilder;
     use deltalake::protocol::SaveMode;
 
+    crate::properties::validate(&spec.properties)?;
     let schema = spec.schema.ok_or_else(|| {
         DeltaError::Analysis(
             "[DELTA_SCHEMA_NOT_PROVIDED] Table schema is not provided. Please provide the schema (column definition) of the table when using REPLACE table and an AS SELECT query is not provided.".into(),

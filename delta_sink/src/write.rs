@@ -209,6 +209,7 @@ async fn write_to(
     spec: WriteSpec,
     recorded: Option<Txn>,
 ) -> DeltaResult<(Written, Option<DeltaTable>)> {
+    crate::properties::validate(&spec.properties)?;
     if let Some(t) = &existing {
         match spec.mode {
             SaveMode::ErrorIfExists => {
@@ -254,7 +255,10 @@ async fn write_to(
         let keep = !crate::checkpoint::after_commit(&t).await;
         return Ok((Written::Committed(version), keep.then_some(t)));
     }
-    if existing.is_none() && crate::append::applies_new(url, &spec, &data) {
+    if existing.is_none()
+        && (crate::append::applies_new(url, &spec, &data)
+            || crate::append::keeps_user_properties(&spec, &data))
+    {
         let t = crate::append::create(url, data, session, &spec).await?;
         return Ok((Written::Committed(0), Some(t)));
     }

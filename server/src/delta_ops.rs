@@ -834,7 +834,7 @@ pub async fn create_table(
         && c.columns.is_none()
         && schema.is_none()
         && c.query.is_none()
-        && delta_sink::table::exists(&url).await;
+        && delta_sink::table::exists(&url).await?;
     if !adopt {
         create_at(session, &url, c.clone(), schema).await?;
     }
@@ -890,7 +890,7 @@ async fn create_at(
         },
         (None, None) => None,
     };
-    if !c.replace && delta_sink::table::exists(url).await {
+    if !c.replace && delta_sink::table::exists(url).await? {
         return Err(SparkError::Delta(delta_sink::DeltaError::PathExists(
             delta_sink::table::display(url),
         )));

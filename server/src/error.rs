@@ -387,7 +387,8 @@ fn from_delta(e: &delta_sink::DeltaError) -> SparkThrowable {
         | D::PathExists(_)
         | D::SchemaMismatch(_)
         | D::Analysis(_)
-        | D::CorruptLog { .. } => throwable(ANALYSIS, msg, HashMap::new()),
+        | D::CorruptLog { .. }
+        | D::StoreAccess { .. } => throwable(ANALYSIS, msg, HashMap::new()),
         D::IllegalArgument(_) => throwable(ILLEGAL_ARGUMENT, msg, HashMap::new()),
         D::Invariant(_) => throwable(INVARIANT_VIOLATION, msg, HashMap::new()),
         D::Conflict(_) => throwable(CONCURRENT_MODIFICATION, msg, HashMap::new()),
