@@ -1268,7 +1268,7 @@ def run_dedup_runs(spark, landing, ck, out, build, runs):
     for k, recs in enumerate(runs):
         landing.put_json(f"d{k}.json", recs)
         df = file_stream(spark, landing, schema=DEDUP_SCHEMA, options={"maxFilesPerTrigger": 1})
-        q = run_to_path(build(df), ck, out)
+        q = run_to_path(build(df), ck, out, fmt="parquet")
         ops = []
         for p in q.recentProgress:
             [op] = [json.loads(o.json) for o in p.stateOperators]
