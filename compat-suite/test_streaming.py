@@ -1324,6 +1324,18 @@ def test_drop_duplicates_across_batches_runs_and_a_server_restart(server, landin
     assert sorted(os.listdir(Path(ck) / "state" / "0")) == ["2.arrow", "3.arrow"]
 
 
+def test_drop_duplicates_keeps_the_first_row_of_a_large_file(spark, landing, ck, tmp_path):
+    """As Spark (one partition per small file, rows in file order): the first row of each
+    id wins, also when the file is read as several Arrow batches (ids repeat 10000 rows
+    apart in a 25000-row file)."""
+    out = tmp_path / "out"
+    landing.put_json("big.json", [{"id": i % 10000, "name": str(i)} for i in range(25000)])
+    run_to_path(file_stream(spark, landing).dropDuplicates(["id"]), ck, out, fmt="parquet")
+    rows = parquet_rows(out, ["id", "name"])
+    assert len(rows) == 10000
+    assert [r for r in rows if str(r[0]) != r[1]] == []
+
+
 @pytest.mark.parametrize("how", ["distinct", "dropDuplicates"])
 def test_distinct_keeps_each_whole_row_once(spark, landing, ck, tmp_path, how):
     """Spark 4.3: distinct() and dropDuplicates() key on every column."""

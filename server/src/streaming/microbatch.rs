@@ -346,11 +346,18 @@ pub async fn collect(
     Ok((schema, data))
 }
 
-/// Runs a slice's plan into memory: its row count and a plan over the rows.
+/// Runs a slice's plan into memory: its row count and a plan over the rows. The rows keep
+/// the order of the scan's partitions (files in order), so a replayed batch sees them in the
+/// same order (a deduplication keeps the first row of a key).
 async fn materialise(session: &Session, plan: LogicalPlan) -> SparkResult<(u64, LogicalPlan)> {
     let df = DataFrame::new(session.ctx.state(), plan);
     let schema = Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await?;
+    let batches: Vec<RecordBatch> = df
+        .collect_partitioned()
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
     let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
     Ok((rows, super::sink::memory_plan(schema, batches)?))
 }
