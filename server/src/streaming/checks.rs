@@ -27,6 +27,9 @@ pub fn check(plan: &LogicalPlan, mode: OutputMode) -> SparkResult<()> {
             return Ok(TreeNodeRecursion::Jump);
         }
         let problem = match node {
+            LogicalPlan::Aggregate(a) if a.aggr_expr.is_empty() => Some(
+                "GROUP BY without aggregate functions on a streaming query is not supported by sluice yet (use dropDuplicates on the grouping columns)",
+            ),
             LogicalPlan::Aggregate(_) => {
                 aggregates += 1;
                 (aggregates > 1).then_some(
