@@ -1290,6 +1290,281 @@ def test_sliding_window_append_emits_each_window_once(spark, landing, ck, tmp_pa
         landing.put_json(f"w{2 + k}.json", [{"id": i, "ts": ts} for ts, i in recs], mtime=base + (2 + k) * 60)
     run()
     assert windows() == SLIDING_AFTER_RUN_2
+# ================================================================ streaming deduplication
+
+
+def ev(i, v, t):
+    """A record with event time 2024-01-01 10:<t>."""
+    return {"id": i, "v": v, "ts": f"2024-01-01 10:{t}"}
+
+
+DEDUP_SCHEMA = "id long, v string, ts timestamp"
+
+
+def dedup_rows(out):
+    """(id, v, HH:MM:SS) of a parquet sink's output, read by pyarrow."""
+    return sorted((i, v, ts.strftime("%H:%M:%S")) for i, v, ts in parquet_rows(out, ["id", "v", "ts"]))
+
+
+def run_dedup_runs(spark, landing, ck, out, build, runs):
+    """One availableNow run per file (one file per batch); after each run, the sink's rows
+    and the (numRowsTotal, numRowsUpdated, numRowsRemoved, numRowsDroppedByWatermark) of the
+    deduplication in each batch of that run."""
+    seen = []
+    for k, recs in enumerate(runs):
+        landing.put_json(f"d{k}.json", recs)
+        df = file_stream(spark, landing, schema=DEDUP_SCHEMA, options={"maxFilesPerTrigger": 1})
+        q = run_to_path(build(df), ck, out, fmt="parquet")
+        ops = []
+        for p in q.recentProgress:
+            [op] = [json.loads(o.json) for o in p.stateOperators]
+            ops.append((op["numRowsTotal"], op["numRowsUpdated"], op["numRowsRemoved"], op["numRowsDroppedByWatermark"]))
+        seen.append((dedup_rows(out), ops))
+    return seen
+
+
+@needs_sluice
+def test_drop_duplicates_across_batches_runs_and_a_server_restart(server, landing, schema_dir, ck, tmp_path):
+    """Auto Loader -> Delta with dropDuplicates(["id"]): a row goes out only the first time
+    its id is seen, within a batch (Spark keeps the first row of the file, as Spark 4.3 does
+    with these files), across batches and runs, and across a server restart (the keys are
+    state in the checkpoint)."""
+    from harness.delta import session_on
+
+    out = tmp_path / "out"
+    opts = {"cloudFiles.inferColumnTypes": "true"}
+
+    def run(s):
+        df = autoloader(s, landing, schema_dir, options={**opts, "cloudFiles.maxFilesPerTrigger": "1"})
+        return run_to_path(df.dropDuplicates(["id"]), ck, out)
+
+    def table():
+        return sorted((r["id"], r["v"]) for r in delta_dicts(out))
+
+    landing.put_json("a.json", [{"id": 1, "v": "a"}, {"id": 1, "v": "b"}, {"id": 2, "v": "c"}, {"id": 1, "v": "d"}])
+    landing.put_json("b.json", [{"id": 2, "v": "e"}, {"id": 3, "v": "f"}, {"id": 3, "v": "g"}])
+    s = session_on(server)
+    q1 = run(s)
+    assert [p.batchId for p in data_batches(q1)] == [0, 1]
+    assert table() == [(1, "a"), (2, "c"), (3, "f")]
+    landing.put_json("c.json", [{"id": 3, "v": "h"}, {"id": 4, "v": "i"}])
+    run(s)
+    assert table() == [(1, "a"), (2, "c"), (3, "f"), (4, "i")]
+    stop_quietly(s)
+    server.stop()
+    landing.put_json("d.json", [{"id": 4, "v": "j"}, {"id": 1, "v": "k"}, {"id": 5, "v": "l"}, {"id": 5, "v": "m"}])
+    server.start()
+    s = session_on(server)
+    try:
+        q3 = run(s)
+        [p] = data_batches(q3)
+    finally:
+        stop_quietly(s)
+    assert p.batchId == 3
+    assert table() == [(1, "a"), (2, "c"), (3, "f"), (4, "i"), (5, "l")]
+    assert len(streaming_commits(out)) == 4
+    [op] = [json.loads(o.json) for o in p.stateOperators]
+    assert op["operatorName"] == "dedupe"
+    assert (op["numRowsTotal"], op["numRowsUpdated"], op["numRowsRemoved"]) == (5, 1, 0)
+    assert op["customMetrics"]["numDroppedDuplicateRows"] == 3
+    assert sorted(os.listdir(Path(ck) / "state" / "0")) == ["2.arrow", "3.arrow"]
+
+
+def test_drop_duplicates_keeps_the_first_row_of_a_large_file(spark, landing, ck, tmp_path):
+    """As Spark (one partition per small file, rows in file order): the first row of each
+    id wins, also when the file is read as several Arrow batches (ids repeat 10000 rows
+    apart in a 25000-row file)."""
+    out = tmp_path / "out"
+    landing.put_json("big.json", [{"id": i % 10000, "name": str(i)} for i in range(25000)])
+    run_to_path(file_stream(spark, landing).dropDuplicates(["id"]), ck, out, fmt="parquet")
+    rows = parquet_rows(out, ["id", "name"])
+    assert len(rows) == 10000
+    assert [r for r in rows if str(r[0]) != r[1]] == []
+
+
+@pytest.mark.parametrize("how", ["distinct", "dropDuplicates"])
+def test_distinct_keeps_each_whole_row_once(spark, landing, ck, tmp_path, how):
+    """Spark 4.3: distinct() and dropDuplicates() key on every column."""
+    out = tmp_path / "out"
+
+    def run():
+        df = file_stream(spark, landing, schema="id long, name string")
+        return run_to_path(df.distinct() if how == "distinct" else df.dropDuplicates(), ck, out, fmt="parquet")
+
+    landing.put_json("a.json", [{"id": 1, "name": "a"}, {"id": 1, "name": "a"}, {"id": 1, "name": "b"}])
+    run()
+    landing.put_json("b.json", [{"id": 1, "name": "a"}, {"id": 2, "name": "a"}])
+    run()
+    assert parquet_rows(out, ["id", "name"]) == [(1, "a"), (1, "b"), (2, "a")]
+
+
+# withWatermark("ts", "10 seconds"), one file per availableNow run, recorded with Spark 4.3
+# (local, file source -> parquet sink). A row is late when its event time is at or before
+# the watermark the previous batch ran with; a key is forgotten once its time is at or
+# before the batch's watermark (each run ends with a batch without data that moves it).
+DEDUP_WM_RUNS = [
+    [ev(1, "a", "00:00"), ev(2, "b", "00:30"), ev(1, "c", "00:00")],
+    # watermark 10:00:20: (1, 00:00) and (3, 00:20) are late, (2, 00:30) a duplicate
+    [ev(1, "d", "00:00"), ev(3, "e", "00:20"), ev(2, "f", "00:30"), ev(4, "g", "01:00"), ev(8, "x", "00:21")],
+    # watermark 10:00:50: the key (2, 00:30) was forgotten, but its row is late anyway
+    [ev(2, "h", "00:30"), ev(5, "i", "00:50"), ev(4, "j", "01:00"), ev(6, "k", "02:00")],
+]
+DEDUP_WM_EXPECTED = [
+    ([(1, "a", "10:00:00"), (2, "b", "10:00:30")], [(2, 2, 0, 0), (1, 0, 1, 0)]),
+    ([(1, "a", "10:00:00"), (2, "b", "10:00:30"), (4, "g", "10:01:00"), (8, "x", "10:00:21")], [(3, 2, 0, 2), (1, 0, 2, 0)]),
+    (
+        [(1, "a", "10:00:00"), (2, "b", "10:00:30"), (4, "g", "10:01:00"), (6, "k", "10:02:00"), (8, "x", "10:00:21")],
+        [(2, 1, 0, 2), (1, 0, 1, 0)],
+    ),
+]
+
+
+def test_drop_duplicates_with_watermark_evicts_state_and_drops_late_rows(spark, landing, ck, tmp_path):
+    build = lambda df: df.withWatermark("ts", "10 seconds").dropDuplicates(["id", "ts"])  # noqa: E731
+    assert run_dedup_runs(spark, landing, ck, tmp_path / "out", build, DEDUP_WM_RUNS) == DEDUP_WM_EXPECTED
+
+
+# dropDuplicatesWithinWatermark(["id"]) with withWatermark("ts", "10 seconds"), Spark 4.3 as
+# above: a key is kept until its first row's event time plus the delay is at or before the
+# watermark; after that the same id goes out again.
+DEDUP_WITHIN_RUNS = [
+    [ev(1, "a", "00:00"), ev(1, "b", "00:05"), ev(2, "c", "00:30")],
+    # watermark 10:00:20: id 1 expired at 10:00:10 (out again), id 2 holds until 10:00:40,
+    # (3, 00:15) and (9, 00:20) are late
+    [ev(1, "d", "00:25"), ev(2, "e", "00:35"), ev(3, "f", "00:15"), ev(4, "g", "01:00"), ev(9, "y", "00:20")],
+    # watermark 10:00:50: ids 1 and 2 expired, id 4 holds until 10:01:10
+    [ev(2, "h", "00:52"), ev(4, "i", "01:05"), ev(5, "j", "00:50"), ev(6, "k", "00:51")],
+]
+DEDUP_WITHIN_EXPECTED = [
+    ([(1, "a", "10:00:00"), (2, "c", "10:00:30")], [(2, 2, 0, 0), (1, 0, 1, 0)]),
+    ([(1, "a", "10:00:00"), (1, "d", "10:00:25"), (2, "c", "10:00:30"), (4, "g", "10:01:00")], [(3, 2, 0, 2), (1, 0, 2, 0)]),
+    (
+        [
+            (1, "a", "10:00:00"),
+            (1, "d", "10:00:25"),
+            (2, "c", "10:00:30"),
+            (2, "h", "10:00:52"),
+            (4, "g", "10:01:00"),
+            (6, "k", "10:00:51"),
+        ],
+        [(3, 2, 0, 1), (3, 0, 0, 0)],
+    ),
+]
+
+
+def test_drop_duplicates_within_watermark(spark, landing, ck, tmp_path):
+    build = lambda df: df.withWatermark("ts", "10 seconds").dropDuplicatesWithinWatermark(["id"])  # noqa: E731
+    assert run_dedup_runs(spark, landing, ck, tmp_path / "out", build, DEDUP_WITHIN_RUNS) == DEDUP_WITHIN_EXPECTED
+
+
+def test_drop_duplicates_within_watermark_needs_a_watermark(spark, landing, ck, tmp_path):
+    landing.put_json("a.json", [ev(1, "a", "00:00")])
+    df = file_stream(spark, landing, schema=DEDUP_SCHEMA)
+    with pytest.raises(AnalysisException) as info:
+        writer(df.dropDuplicatesWithinWatermark(["id"]), ck, fmt="parquet").start(str(tmp_path / "out"))
+    # Spark 4.3's message (UnsupportedOperationChecker)
+    assert "dropDuplicatesWithinWatermark is not supported on streaming DataFrames/DataSets without watermark" in error_text(info.value)
+
+
+def test_drop_duplicates_in_complete_mode_is_refused(spark, landing, ck):
+    landing.put_json("a.json", records([1, 1]))
+    with pytest.raises(AnalysisException) as info:
+        writer(file_stream(spark, landing).dropDuplicates(["id"]), ck, fmt="memory", mode="complete", name="dd_complete").start()
+    # Spark 4.3
+    assert condition(info.value) == "STREAMING_OUTPUT_MODE.UNSUPPORTED_OPERATION"
+    assert "complete. This output mode is not supported for no streaming aggregations" in error_text(info.value)
+
+
+@pytest.mark.parametrize("mode", ["complete", "update"])
+def test_drop_duplicates_then_aggregation(spark, landing, ck, mode):
+    """Spark 4.3 (local, memory sink): the count sees each id once, across batches; the
+    progress lists the aggregation, then the deduplication."""
+    landing.put_json("a.json", [{"id": 1, "name": "a"}, {"id": 1, "name": "b"}, {"id": 2, "name": "a"}])
+    df = file_stream(spark, landing, options={"maxFilesPerTrigger": 1})
+    name = f"dd_then_count_{mode}"
+    agg = df.dropDuplicates(["id"]).groupBy("name").count()
+    q = writer(agg, ck, fmt="memory", mode=mode, trigger={"processingTime": "0 seconds"}, name=name).start()
+    try:
+        q.processAllAvailable()
+        landing.put_json("b.json", [{"id": 1, "name": "a"}, {"id": 3, "name": "b"}, {"id": 3, "name": "a"}])
+        q.processAllAvailable()
+        rows = sorted(tuple(r) for r in spark.sql(f"select * from {name}").collect())
+        progress = data_batches(q)
+    finally:
+        q.stop()
+    # complete: the last table; update: ("a", 2) from the first batch, ("b", 1) from the
+    # second (id 3's first row is "b"; "a" did not change)
+    assert rows == [("a", 2), ("b", 1)]
+    ops = [json.loads(o.json) for o in progress[-1].stateOperators]
+    assert [(o["operatorName"], o["numRowsTotal"], o["numRowsUpdated"]) for o in ops] == [
+        ("stateStoreSave", 2, 1),
+        ("dedupe", 3, 1),
+    ]
+
+
+def window_counts(out):
+    """(window start HH:MM:SS, count) of a parquet sink's output, read by pyarrow."""
+    import pyarrow.parquet as pq
+
+    rows = []
+    for f in visible_files(out, ".parquet"):
+        rows.extend((r["window"]["start"].strftime("%H:%M:%S"), r["count"]) for r in pq.read_table(f).to_pylist())
+    return sorted(rows)
+
+
+def test_drop_duplicates_then_window_count_with_watermark(spark, landing, ck, tmp_path):
+    """Spark 4.3 (local, file source -> parquet sink, one file per availableNow run):
+    dropDuplicates(["id", "ts"]) then a one-minute window count in append mode; each window
+    goes out once the watermark passes its end, counting each (id, ts) once."""
+    out = tmp_path / "out"
+    runs = DEDUP_WM_RUNS[:2] + [
+        [ev(2, "h", "00:30"), ev(5, "i", "01:50"), ev(4, "j", "01:00"), ev(6, "k", "02:30")],
+        [ev(7, "h", "03:30")],
+    ]
+    expected = [[], [], [("10:00:00", 3), ("10:01:00", 2)], [("10:00:00", 3), ("10:01:00", 2), ("10:02:00", 1)]]
+    seen = []
+    for k, recs in enumerate(runs):
+        landing.put_json(f"d{k}.json", recs)
+        df = file_stream(spark, landing, schema=DEDUP_SCHEMA, options={"maxFilesPerTrigger": 1})
+        counts = df.withWatermark("ts", "10 seconds").dropDuplicates(["id", "ts"]).groupBy(F.window("ts", "1 minute")).count()
+        run_to_path(counts, ck, out, fmt="parquet")
+        seen.append(window_counts(out))
+    assert seen == expected
+
+
+@needs_sluice
+def test_replayed_dedup_batch_emits_each_key_once(spark, landing, ck, tmp_path):
+    """A batch whose offsets were logged but not committed runs again from the state of the
+    batch before it: (1) the Delta commit happened (commits/1 lost): the replay writes
+    nothing; (2) it did not (commits/1 and the table's last version lost): the replay writes
+    the batch's new keys once, not treating them as already seen."""
+    out = tmp_path / "out"
+    landing.put_json("a.json", records([1, 2, 2]))
+    landing.put_json("b.json", records([2, 3, 3, 4]))
+
+    def run():
+        df = file_stream(spark, landing, options={"maxFilesPerTrigger": 1})
+        return run_to_path(df.dropDuplicates(["id"]), ck, out)
+
+    q = run()
+    assert delta_ids(out) == [1, 2, 3, 4]
+    version = dl(out).version()
+    os.remove(Path(ck) / "commits" / "1")
+    run()
+    assert delta_ids(out) == [1, 2, 3, 4]
+    assert dl(out).version() == version
+    assert checkpoint_batches(ck, "commits") == [0, 1]
+
+    os.remove(Path(ck) / "commits" / "1")
+    os.remove(Path(out) / "_delta_log" / f"{version:020d}.json")
+    assert delta_ids(out) == [1, 2]
+    run()
+    assert delta_ids(out) == [1, 2, 3, 4]
+    assert dl(out).transaction_version(q.id) == 1
+
+    landing.put_json("c.json", records([4, 1, 5]))
+    run()
+    assert delta_ids(out) == [1, 2, 3, 4, 5]
 
 
 # ================================================================ foreachBatch / foreach
@@ -1322,11 +1597,11 @@ def test_foreach_is_refused(spark, landing, ck):
 @pytest.mark.parametrize(
     "build, words",
     [
-        (lambda df: df.dropDuplicates(["id"]), "dropDuplicates"),
         (lambda df: df.join(df.withColumnRenamed("name", "n2"), "id"), "stream-stream"),
         (lambda df: df.orderBy("id"), "Sorting is not supported"),
+        (lambda df: df.dropDuplicates(["id"]).dropDuplicates(["name"]), "More than one dropDuplicates"),
     ],
-    ids=["dropDuplicates", "stream_stream_join", "sort_in_append"],
+    ids=["stream_stream_join", "sort_in_append", "two_deduplications"],
 )
 def test_operations_a_micro_batch_cannot_run_are_refused_at_start(spark, landing, ck, tmp_path, build, words):
     """Per-batch answers would be wrong for these (state across batches), so start() refuses

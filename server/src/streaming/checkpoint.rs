@@ -1,6 +1,6 @@
 //! The checkpoint folder in Spark's layout: `metadata` (the query id), `offsets/<batch>`
 //! (what each batch reads, written before it runs), `commits/<batch>` (written after its
-//! sink committed), `sources/<n>/` (each source's own log) and `state/` (aggregation state).
+//! sink committed), `sources/<n>/` (each source's own log) and `state/<operator>/` (aggregation and deduplication state).
 //! Every file is written whole to a temporary name and renamed, so a crash leaves either
 //! the old file or the new one.
 use std::path::{Path, PathBuf};
@@ -57,8 +57,9 @@ impl Checkpoint {
         self.root.join("sources").join(index.to_string())
     }
 
-    pub fn state_dir(&self) -> PathBuf {
-        self.root.join("state").join("0")
+    /// The state of stateful operator `op` (Spark numbers them from the top of the plan).
+    pub fn state_dir(&self, op: usize) -> PathBuf {
+        self.root.join("state").join(op.to_string())
     }
 
     /// The highest batch id in `dir` (`offsets` or `commits`).

@@ -6,6 +6,7 @@ use planner::PlanError;
 
 use super::sink::OutputMode;
 use super::source::streaming_leaves;
+use super::state::find_aggregate;
 use crate::error::{SparkError, SparkResult};
 
 fn streaming(plan: &LogicalPlan) -> bool {
@@ -19,6 +20,7 @@ fn refuse(msg: &str) -> SparkError {
 /// Checks the analysed plan of a streaming query for `mode`.
 pub fn check(plan: &LogicalPlan, mode: OutputMode) -> SparkResult<()> {
     let mut aggregates = 0;
+    let mut deduplications = 0;
     let mut failure = None;
     let _ = plan.apply(|node| {
         if !streaming(node) {
@@ -26,7 +28,7 @@ pub fn check(plan: &LogicalPlan, mode: OutputMode) -> SparkResult<()> {
         }
         let problem = match node {
             LogicalPlan::Aggregate(a) if a.aggr_expr.is_empty() => Some(
-                "dropDuplicates / distinct on a streaming DataFrame (stateful deduplication) is not supported by sluice yet",
+                "GROUP BY without aggregate functions on a streaming query is not supported by sluice yet (use dropDuplicates on the grouping columns)",
             ),
             LogicalPlan::Aggregate(_) => {
                 aggregates += 1;
@@ -34,9 +36,16 @@ pub fn check(plan: &LogicalPlan, mode: OutputMode) -> SparkResult<()> {
                     "Multiple streaming aggregations are not supported with streaming DataFrames/Datasets;",
                 )
             }
-            LogicalPlan::Distinct(_) => Some(
-                "dropDuplicates / distinct on a streaming DataFrame (stateful deduplication) is not supported by sluice yet",
+            // The deduplication runs before the aggregation, on each batch's new rows.
+            LogicalPlan::Distinct(_) if aggregates == 0 && find_aggregate(node).is_some() => Some(
+                "dropDuplicates / distinct over a streaming aggregation is not supported by sluice yet (deduplicate before aggregating)",
             ),
+            LogicalPlan::Distinct(_) => {
+                deduplications += 1;
+                (deduplications > 1).then_some(
+                    "More than one dropDuplicates / distinct in a streaming query is not supported by sluice yet",
+                )
+            }
             LogicalPlan::Join(j) if streaming(&j.left) && streaming(&j.right) => Some(
                 "Joins between two streaming DataFrames (stream-stream joins) are not supported by sluice yet",
             ),

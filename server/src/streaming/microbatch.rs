@@ -12,6 +12,7 @@ use proto::connect::Relation;
 use serde_json::Value;
 
 use super::checkpoint::{Checkpoint, OffsetSeq};
+use super::dedup::Dedup;
 use super::progress::{BatchReport, SourceReport};
 use super::query::QueryHandle;
 use super::sink::{OutputMode, Sink};
@@ -41,7 +42,10 @@ pub struct Query {
     pub mode: OutputMode,
     pub trigger: Trigger,
     pub checkpoint: Checkpoint,
+    /// The streaming aggregation's state.
     pub stateful: Option<Stateful>,
+    /// The streaming deduplication's state (it runs before the aggregation).
+    pub dedup: Option<Dedup>,
     pub scope: Option<Arc<dyn super::FlowScope>>,
     pub hook: Option<Arc<dyn BatchHook>>,
 }
@@ -60,7 +64,7 @@ pub trait BatchHook: Send + Sync {
 impl Query {
     /// Runs until the trigger says stop, `stop()` is called, or a batch fails.
     pub async fn run(mut self) -> SparkResult<()> {
-        let (mut next_batch, mut ends, mut watermark) = self.restore().await?;
+        let (mut next_batch, mut ends, mut watermark, mut previous) = self.restore().await?;
         if self.trigger == Trigger::AvailableNow {
             for s in &mut self.sources {
                 s.freeze().await?;
@@ -88,16 +92,9 @@ impl Query {
                     new_data = true;
                 }
             }
-            let no_data_batch = !new_data
-                && self
-                    .stateful
-                    .as_ref()
-                    .is_some_and(|s| s.needs_no_data_batch(watermark));
+            let no_data_batch = !new_data && self.needs_no_data_batch(watermark);
             if new_data || no_data_batch {
-                let batch_watermark = self
-                    .stateful
-                    .as_ref()
-                    .map_or(0, |s| s.next_watermark(watermark));
+                let batch_watermark = self.next_watermark(watermark);
                 let seq = OffsetSeq {
                     watermark_ms: batch_watermark,
                     timestamp_ms: chrono::Utc::now().timestamp_millis(),
@@ -105,16 +102,13 @@ impl Query {
                 };
                 self.checkpoint.write_offsets(next_batch, &seq)?;
                 watermark = batch_watermark;
-                self.run_batch(next_batch, &ends, &seq, started).await?;
+                self.run_batch(next_batch, &ends, &seq, previous, started)
+                    .await?;
+                previous = batch_watermark;
                 ends = next;
                 next_batch += 1;
                 ran_once = true;
-                if self.trigger == Trigger::Once
-                    && !self
-                        .stateful
-                        .as_ref()
-                        .is_some_and(|s| s.needs_no_data_batch(watermark))
-                {
+                if self.trigger == Trigger::Once && !self.needs_no_data_batch(watermark) {
                     return Ok(());
                 }
                 if let Trigger::ProcessingTime(d) = self.trigger {
@@ -137,6 +131,37 @@ impl Query {
         }
     }
 
+    /// The watermark after a batch that ran with `current` (the latest event time any
+    /// stateful operator saw, less the delay).
+    fn next_watermark(&self, current: i64) -> i64 {
+        let aggregate = self
+            .stateful
+            .as_ref()
+            .map_or(current, |s| s.next_watermark(current));
+        let dedup = self
+            .dedup
+            .as_ref()
+            .map_or(current, |d| d.next_watermark(current));
+        aggregate.max(dedup)
+    }
+
+    fn needs_no_data_batch(&self, current: i64) -> bool {
+        self.stateful
+            .as_ref()
+            .is_some_and(|s| s.needs_no_data_batch(current))
+            || self
+                .dedup
+                .as_ref()
+                .is_some_and(|d| d.needs_no_data_batch(current))
+    }
+
+    fn watermark_delay(&self) -> Option<i64> {
+        self.stateful
+            .as_ref()
+            .and_then(|s| s.watermark_delay())
+            .or_else(|| self.dedup.as_ref().and_then(|d| d.watermark_delay()))
+    }
+
     /// Sleeps until `interval` after `since`, or until woken (stop, processAllAvailable).
     async fn wait(&self, since: Instant, interval: Duration) {
         let left = interval.saturating_sub(since.elapsed());
@@ -149,9 +174,10 @@ impl Query {
         }
     }
 
-    /// Where the checkpoint left off: the next batch id, each source's committed end offset
-    /// and the watermark; re-runs the logged batch that did not commit.
-    async fn restore(&mut self) -> SparkResult<(i64, Vec<Option<Value>>, i64)> {
+    /// Where the checkpoint left off: the next batch id, each source's committed end offset,
+    /// the watermark and the watermark the last batch ran with; re-runs the logged batch that
+    /// did not commit.
+    async fn restore(&mut self) -> SparkResult<(i64, Vec<Option<Value>>, i64, i64)> {
         let n = self.sources.len();
         let last = self.checkpoint.latest_offsets()?;
         let committed = self.checkpoint.latest_commit()?;
@@ -162,7 +188,7 @@ impl Query {
             s.restore(end.as_ref()).await?;
         }
         let Some((id, seq)) = last else {
-            return Ok((0, vec![None; n], 0));
+            return Ok((0, vec![None; n], 0, 0));
         };
         if seq.offsets.len() != n {
             return Err(SparkError::Plan(planner::PlanError::analysis(format!(
@@ -171,7 +197,7 @@ impl Query {
                 seq.offsets.len()
             ))));
         }
-        let previous = if id > 0
+        let before = if id > 0
             && self
                 .checkpoint
                 .root()
@@ -179,20 +205,25 @@ impl Query {
                 .join((id - 1).to_string())
                 .exists()
         {
-            self.checkpoint.offsets(id - 1)?.offsets
+            Some(self.checkpoint.offsets(id - 1)?)
         } else {
-            vec![None; n]
+            None
+        };
+        let (previous, previous_watermark) = match before {
+            Some(b) => (b.offsets, b.watermark_ms),
+            None => (vec![None; n], 0),
         };
         let watermark = seq.watermark_ms;
         if committed.is_none_or(|c| c < id) {
-            // Logged but not committed: run it again with the same offsets.
-            self.run_batch(id, &previous, &seq, Instant::now()).await?;
+            // Logged but not committed: run it again with the same offsets (and state).
+            self.run_batch(id, &previous, &seq, previous_watermark, Instant::now())
+                .await?;
         }
         let watermark = match self.checkpoint.latest_commit()? {
             Some(c) => self.checkpoint.committed_watermark(c).unwrap_or(watermark),
             None => watermark,
         };
-        Ok((id + 1, seq.offsets, watermark))
+        Ok((id + 1, seq.offsets, watermark, seq.watermark_ms))
     }
 
     async fn run_batch(
@@ -200,6 +231,7 @@ impl Query {
         batch_id: i64,
         starts: &[Option<Value>],
         seq: &OffsetSeq,
+        previous_watermark: i64,
         started: Instant,
     ) -> SparkResult<()> {
         self.handle.set_status("Processing new data", true, true);
@@ -231,11 +263,26 @@ impl Query {
             super::plan_batch(&session, &self.relation, plans, self.scope.clone()).await?;
         let planning_ms = planning.elapsed().as_millis() as u64;
         let add_batch = Instant::now();
-        let mut state_report = None;
+        // Operators bottom up: the deduplication feeds the aggregation. Spark lists them top
+        // down in the progress.
+        let mut state_reports = vec![];
+        if let Some(d) = &mut self.dedup {
+            let (p, report) = d
+                .apply(
+                    &session,
+                    plan,
+                    batch_id,
+                    previous_watermark,
+                    seq.watermark_ms,
+                )
+                .await?;
+            plan = p;
+            state_reports.push(report);
+        }
         if let Some(st) = &mut self.stateful {
             let (p, report) = st.apply(&session, plan, batch_id, seq.watermark_ms).await?;
             plan = p;
-            state_report = Some(report);
+            state_reports.insert(0, report);
         }
         let (schema, data) = match &self.hook {
             Some(hook) => hook.run(&session, plan).await?,
@@ -248,12 +295,12 @@ impl Query {
         if let Some(st) = &mut self.stateful {
             st.commit(batch_id)?;
         }
+        if let Some(d) = &mut self.dedup {
+            d.commit(batch_id)?;
+        }
         let add_batch_ms = add_batch.elapsed().as_millis() as u64;
         let commit = Instant::now();
-        let next_watermark = self
-            .stateful
-            .as_ref()
-            .map_or(0, |s| s.next_watermark(seq.watermark_ms));
+        let next_watermark = self.next_watermark(seq.watermark_ms);
         self.checkpoint.write_commit(batch_id, next_watermark)?;
         for (i, s) in self.sources.iter_mut().enumerate() {
             if let Some(end) = &seq.offsets[i] {
@@ -273,12 +320,8 @@ impl Query {
             sources: reports,
             sink: self.sink.description(),
             output_rows: output_rows as u64,
-            watermark_ms: self
-                .stateful
-                .as_ref()
-                .and_then(|s| s.watermark_delay())
-                .map(|_| seq.watermark_ms),
-            state: state_report,
+            watermark_ms: self.watermark_delay().map(|_| seq.watermark_ms),
+            state: state_reports,
         };
         self.handle.push_progress(report.json(&self.handle));
         self.handle
@@ -303,11 +346,18 @@ pub async fn collect(
     Ok((schema, data))
 }
 
-/// Runs a slice's plan into memory: its row count and a plan over the rows.
+/// Runs a slice's plan into memory: its row count and a plan over the rows. The rows keep
+/// the order of the scan's partitions (files in order), so a replayed batch sees them in the
+/// same order (a deduplication keeps the first row of a key).
 async fn materialise(session: &Session, plan: LogicalPlan) -> SparkResult<(u64, LogicalPlan)> {
     let df = DataFrame::new(session.ctx.state(), plan);
     let schema = Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await?;
+    let batches: Vec<RecordBatch> = df
+        .collect_partitioned()
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
     let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
     Ok((rows, super::sink::memory_plan(schema, batches)?))
 }

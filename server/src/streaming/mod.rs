@@ -3,6 +3,7 @@
 //! `StreamingQueryManagerCommand` look at and control the running queries.
 pub mod checkpoint;
 mod checks;
+mod dedup;
 mod microbatch;
 mod progress;
 mod query;
@@ -10,6 +11,7 @@ mod resolver;
 mod sink;
 pub mod source;
 mod state;
+mod store;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -38,6 +40,7 @@ use proto::connect::{
 use crate::error::{SparkError, SparkResult};
 use crate::session::Session;
 use checkpoint::Checkpoint;
+use dedup::Dedup;
 use microbatch::Query;
 pub use microbatch::{collect, BatchHook, Trigger};
 pub use query::{QueryHandle, Registry};
@@ -110,6 +113,24 @@ fn watermark_of(rel: &Relation) -> SparkResult<Option<Watermark>> {
             }))
         }
     }
+}
+
+/// The `Deduplicate` relations of a plan: whether each is `dropDuplicatesWithinWatermark`.
+fn deduplications(rel: &Relation) -> Vec<bool> {
+    fn walk(rel: &Relation, depth: usize, out: &mut Vec<bool>) {
+        if depth > 512 {
+            return;
+        }
+        if let Some(RelType::Deduplicate(d)) = &rel.rel_type {
+            out.push(d.within_watermark.unwrap_or(false));
+        }
+        for c in children(rel) {
+            walk(&c, depth + 1, out);
+        }
+    }
+    let mut out = vec![];
+    walk(rel, 0, &mut out);
+    out
 }
 
 /// The direct child relations of a relation.
@@ -356,6 +377,14 @@ pub async fn launch(session: &Arc<Session>, spec: QuerySpec) -> SparkResult<Arc<
     checks::check(&plan, mode)?;
     let watermark = watermark_of(&relation)?;
     let aggregate = state::find_aggregate(&plan).is_some();
+    let dedup_path = dedup::dedup_path(&plan);
+    let within_watermark = dedup_path.is_some() && deduplications(&relation).contains(&true);
+    if within_watermark && watermark.is_none() {
+        // Spark's UnsupportedOperationChecker, word for word.
+        return Err(analysis(
+            "dropDuplicatesWithinWatermark is not supported on streaming DataFrames/DataSets without watermark;",
+        ));
+    }
     match (mode, aggregate) {
         (OutputMode::Complete, false) => {
             return Err(analysis("[STREAMING_OUTPUT_MODE.UNSUPPORTED_OPERATION] Invalid streaming output mode: complete. This output mode is not supported for no streaming aggregations on streaming DataFrames/DataSets. SQLSTATE: 42KDE"))
@@ -384,7 +413,17 @@ pub async fn launch(session: &Arc<Session>, spec: QuerySpec) -> SparkResult<Arc<
         .enumerate()
         .map(|(i, s)| source::open(s, checkpoint.source_dir(i)))
         .collect();
-    let stateful = aggregate.then(|| Stateful::new(checkpoint.state_dir(), mode, watermark));
+    // Operators are numbered from the top of the plan: an aggregation above the
+    // deduplication is operator 0.
+    let dedup = dedup_path.map(|path| {
+        Dedup::new(
+            checkpoint.state_dir(usize::from(aggregate)),
+            path,
+            watermark.clone(),
+            within_watermark,
+        )
+    });
+    let stateful = aggregate.then(|| Stateful::new(checkpoint.state_dir(0), mode, watermark));
     let query = Query {
         session: session.clone(),
         handle: handle.clone(),
@@ -395,6 +434,7 @@ pub async fn launch(session: &Arc<Session>, spec: QuerySpec) -> SparkResult<Arc<
         trigger,
         checkpoint,
         stateful,
+        dedup,
         scope,
         hook,
     };

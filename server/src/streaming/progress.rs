@@ -13,11 +13,15 @@ pub struct SourceReport {
 
 #[derive(Debug, Default, Clone)]
 pub struct StateReport {
+    /// Spark's short name of the operator (`stateStoreSave`, `dedupe`, ...).
+    pub operator: &'static str,
     pub rows_total: u64,
     pub rows_updated: u64,
     pub rows_removed: u64,
     pub dropped_by_watermark: u64,
     pub commit_ms: u64,
+    /// The operator's own counters (`customMetrics`).
+    pub custom: Vec<(&'static str, u64)>,
 }
 
 pub struct BatchReport {
@@ -32,7 +36,8 @@ pub struct BatchReport {
     pub sink: String,
     pub output_rows: u64,
     pub watermark_ms: Option<i64>,
-    pub state: Option<StateReport>,
+    /// Each stateful operator, top of the plan first (as Spark lists them).
+    pub state: Vec<StateReport>,
 }
 
 /// Rows per second over `ms` milliseconds (0 when no time passed, as Spark reports NaN-free).
@@ -76,8 +81,13 @@ impl BatchReport {
             .state
             .iter()
             .map(|s| {
+                let custom: Map<String, Value> = s
+                    .custom
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), json!(v)))
+                    .collect();
                 json!({
-                    "operatorName": "stateStoreSave",
+                    "operatorName": s.operator,
                     "numRowsTotal": s.rows_total,
                     "numRowsUpdated": s.rows_updated,
                     "allUpdatesTimeMs": s.commit_ms,
@@ -88,7 +98,7 @@ impl BatchReport {
                     "numRowsDroppedByWatermark": s.dropped_by_watermark,
                     "numShufflePartitions": 1,
                     "numStateStoreInstances": 1,
-                    "customMetrics": {},
+                    "customMetrics": custom,
                 })
             })
             .collect();

@@ -282,12 +282,14 @@ fn partitions() -> usize {
     crate::sources::files::cores()
 }
 
-/// A plan over rows already in memory (batches dealt round-robin over the cores).
+/// A plan over rows already in memory (batches dealt over the cores in runs, so that
+/// reading the partitions one after the other gives the rows in their order).
 pub fn memory_plan(schema: SchemaRef, data: Vec<RecordBatch>) -> SparkResult<LogicalPlan> {
-    let n = partitions().min(data.len()).max(1);
+    let len = data.len();
+    let n = partitions().min(len).max(1);
     let mut parts: Vec<Vec<RecordBatch>> = vec![vec![]; n];
     for (i, b) in data.into_iter().enumerate() {
-        parts[i % n].push(b);
+        parts[i * n / len].push(b);
     }
     let table = MemTable::try_new(schema, parts)?;
     Ok(LogicalPlanBuilder::scan("batch", provider_as_source(Arc::new(table)), None)?.build()?)

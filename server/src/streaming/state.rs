@@ -22,6 +22,7 @@ use planner::PlanError;
 
 use super::progress::StateReport;
 use super::sink::{memory_plan, OutputMode};
+use super::store::StateStore;
 use crate::error::{SparkError, SparkResult};
 use crate::session::Session;
 
@@ -33,11 +34,9 @@ pub struct Watermark {
 }
 
 pub struct Stateful {
-    dir: PathBuf,
+    store: StateStore,
     mode: OutputMode,
     watermark: Option<Watermark>,
-    /// The state after the batch with this id.
-    cache: Option<(i64, SchemaRef, Vec<RecordBatch>)>,
     /// Latest event time seen (ms), for the next watermark.
     max_event_ms: Option<i64>,
     /// Groups still held (for the no-data batch that emits them).
@@ -90,10 +89,9 @@ pub fn find_aggregate(plan: &LogicalPlan) -> Option<Aggregate> {
 impl Stateful {
     pub fn new(dir: PathBuf, mode: OutputMode, watermark: Option<Watermark>) -> Stateful {
         Stateful {
-            dir,
+            store: StateStore::new(dir),
             mode,
             watermark,
-            cache: None,
             max_event_ms: None,
             held: 0,
         }
@@ -116,51 +114,14 @@ impl Stateful {
         self.mode == OutputMode::Append && self.held > 0 && self.next_watermark(current) > current
     }
 
-    fn file(&self, batch: i64) -> PathBuf {
-        self.dir.join(format!("{batch}.arrow"))
-    }
-
-    /// The state the batch before `batch` left.
-    fn load(&mut self, batch: i64) -> SparkResult<Option<(SchemaRef, Vec<RecordBatch>)>> {
-        if let Some((id, schema, rows)) = &self.cache {
-            if *id == batch - 1 {
-                return Ok(Some((schema.clone(), rows.clone())));
-            }
-        }
-        let path = self.file(batch - 1);
-        if batch == 0 || !path.exists() {
-            return Ok(None);
-        }
-        let f = std::fs::File::open(&path)?;
-        let reader = arrow::ipc::reader::FileReader::try_new(f, None)?;
-        let schema = reader.schema();
-        let rows = reader.collect::<Result<Vec<_>, _>>()?;
-        Ok(Some((schema, rows)))
+    /// The batch committed: older state files are no longer needed.
+    pub fn commit(&mut self, batch: i64) -> SparkResult<()> {
+        self.store.commit(batch)
     }
 
     fn save(&mut self, batch: i64, schema: SchemaRef, rows: Vec<RecordBatch>) -> SparkResult<()> {
-        let mut buf = vec![];
-        {
-            let mut w = arrow::ipc::writer::FileWriter::try_new(&mut buf, &schema)?;
-            for r in &rows {
-                w.write(r)?;
-            }
-            w.finish()?;
-        }
-        super::checkpoint::write_bytes_atomic(&self.file(batch), &buf)?;
         self.held = rows.iter().map(|r| r.num_rows()).sum();
-        self.cache = Some((batch, schema, rows));
-        Ok(())
-    }
-
-    /// The batch committed: older state files are no longer needed.
-    pub fn commit(&mut self, batch: i64) -> SparkResult<()> {
-        for old in super::checkpoint::batch_ids_with_ext(&self.dir, "arrow")? {
-            if old < batch - 1 {
-                let _ = std::fs::remove_file(self.file(old));
-            }
-        }
-        Ok(())
+        self.store.save(batch, schema, rows)
     }
 
     /// Rewrites a batch's plan so its aggregate reads the merged state; returns what to emit.
@@ -188,7 +149,7 @@ impl Stateful {
             })
             .collect();
         let started = std::time::Instant::now();
-        let prior = self.load(batch)?;
+        let prior = self.store.load(batch)?;
         let (replacement, report) = match splits {
             Some(splits) => self.merge_partials(session, &agg, splits, prior, batch, watermark_ms).await?,
             None if self.watermark.is_none() && self.mode == OutputMode::Complete => {
@@ -434,11 +395,13 @@ impl Stateful {
         Ok((
             plan,
             StateReport {
+                operator: "stateStoreSave",
                 rows_total: total as u64,
                 rows_updated: (input_groups - dropped) as u64,
                 rows_removed: emitted as u64 * u64::from(self.mode == OutputMode::Append),
                 dropped_by_watermark: dropped as u64,
                 commit_ms: 0,
+                custom: vec![],
             },
         ))
     }
@@ -492,11 +455,13 @@ impl Stateful {
         Ok((
             plan,
             StateReport {
+                operator: "stateStoreSave",
                 rows_total: total as u64,
                 rows_updated: new_rows as u64,
                 rows_removed: 0,
                 dropped_by_watermark: 0,
                 commit_ms: 0,
+                custom: vec![],
             },
         ))
     }
@@ -543,7 +508,7 @@ fn unalias(e: &Expr) -> (&Expr, Option<&str>) {
     }
 }
 
-fn find_column(schema: &datafusion::common::DFSchema, name: &str) -> Option<Column> {
+pub(super) fn find_column(schema: &datafusion::common::DFSchema, name: &str) -> Option<Column> {
     schema
         .iter()
         .find(|(_, f)| f.name().eq_ignore_ascii_case(name))
@@ -551,7 +516,7 @@ fn find_column(schema: &datafusion::common::DFSchema, name: &str) -> Option<Colu
 }
 
 /// `e` cast to the aggregate's output field, under its qualified name.
-fn finish(e: Expr, f: &Field, q: Option<&datafusion::common::TableReference>) -> Expr {
+pub(super) fn finish(e: Expr, f: &Field, q: Option<&datafusion::common::TableReference>) -> Expr {
     let e = cast(e, f.data_type().clone());
     match q {
         Some(q) => e.alias_qualified(Some(q.clone()), f.name()),
@@ -559,7 +524,7 @@ fn finish(e: Expr, f: &Field, q: Option<&datafusion::common::TableReference>) ->
     }
 }
 
-fn nullable(schema: &Schema) -> Schema {
+pub(super) fn nullable(schema: &Schema) -> Schema {
     Schema::new(
         schema
             .fields()
