@@ -25,7 +25,7 @@ use planner::PlanError;
 use super::progress::StateReport;
 use super::sink::memory_plan;
 use super::source::streaming_leaves;
-use super::state::{find_column, finish, nullable, Watermark};
+use super::state::{find_column, finish, nullable, EventClock, Watermark};
 use super::store::StateStore;
 use crate::error::{SparkError, SparkResult};
 use crate::session::Session;
@@ -38,9 +38,7 @@ pub struct Dedup {
     /// Where the `Distinct` is in each batch's plan ([`dedup_path`]).
     path: Vec<usize>,
     within_watermark: bool,
-    watermark: Option<Watermark>,
-    /// Latest event time seen (ms), for the next watermark.
-    max_event_ms: Option<i64>,
+    clock: EventClock,
 }
 
 /// Where the streaming deduplication of a plan is: the child indexes from the root down to
@@ -102,27 +100,22 @@ impl Dedup {
             store: StateStore::new(dir),
             path,
             within_watermark,
-            watermark,
-            max_event_ms: None,
+            clock: EventClock::new(watermark),
         }
     }
 
     pub fn watermark_delay(&self) -> Option<i64> {
-        self.watermark.as_ref().map(|w| w.delay_ms)
+        self.clock.delay_ms()
     }
 
-    /// The watermark after a batch that ran with `current`.
     pub fn next_watermark(&self, current: i64) -> i64 {
-        match (&self.watermark, self.max_event_ms) {
-            (Some(w), Some(max)) => current.max(max - w.delay_ms),
-            _ => current,
-        }
+        self.clock.next_watermark(current)
     }
 
     /// Spark runs a batch without new data whenever the watermark would move, so that
     /// state it has passed is evicted before more rows come.
     pub fn needs_no_data_batch(&self, current: i64) -> bool {
-        self.watermark.is_some() && self.next_watermark(current) > current
+        self.clock.watermark.is_some() && self.next_watermark(current) > current
     }
 
     pub fn commit(&mut self, batch: i64) -> SparkResult<()> {
@@ -165,6 +158,7 @@ impl Dedup {
             Distinct::On(on) => (on.input.clone(), on.on_expr.clone(), on.select_expr.clone()),
         };
         let event = self
+            .clock
             .watermark
             .as_ref()
             .and_then(|w| find_column(input.schema(), &w.column));
@@ -228,7 +222,7 @@ impl Dedup {
         }
 
         // This batch's rows, in reading order.
-        let delay = self.watermark_delay().unwrap_or(0);
+        let delay = self.clock.delay_ms().unwrap_or(0);
         let mut counts = Counts::default();
         let mut emitted = vec![];
         let mut inserted = vec![];
@@ -245,7 +239,7 @@ impl Dedup {
                     .as_ref()
                     .and_then(|t| t.is_valid(r).then(|| t.value(r)));
                 if let Some(t) = t {
-                    self.max_event_ms = self.max_event_ms.max(Some(t));
+                    self.clock.observe(Some(t));
                     if t <= late_ms {
                         counts.late += 1;
                         keep.push(false);

@@ -33,12 +33,43 @@ pub struct Watermark {
     pub delay_ms: i64,
 }
 
+/// A stateful operator's watermark and the latest event time (ms) it has seen, from which
+/// the next batch's watermark follows.
+#[derive(Debug, Clone)]
+pub struct EventClock {
+    pub watermark: Option<Watermark>,
+    max_event_ms: Option<i64>,
+}
+
+impl EventClock {
+    pub fn new(watermark: Option<Watermark>) -> Self {
+        EventClock {
+            watermark,
+            max_event_ms: None,
+        }
+    }
+
+    pub fn delay_ms(&self) -> Option<i64> {
+        self.watermark.as_ref().map(|w| w.delay_ms)
+    }
+
+    pub fn observe(&mut self, event_ms: Option<i64>) {
+        self.max_event_ms = self.max_event_ms.max(event_ms);
+    }
+
+    /// The watermark after a batch that ran with `current`.
+    pub fn next_watermark(&self, current: i64) -> i64 {
+        match (&self.watermark, self.max_event_ms) {
+            (Some(w), Some(max)) => current.max(max - w.delay_ms),
+            _ => current,
+        }
+    }
+}
+
 pub struct Stateful {
     store: StateStore,
     mode: OutputMode,
-    watermark: Option<Watermark>,
-    /// Latest event time seen (ms), for the next watermark.
-    max_event_ms: Option<i64>,
+    clock: EventClock,
     /// Groups still held (for the no-data batch that emits them).
     held: usize,
 }
@@ -91,22 +122,17 @@ impl Stateful {
         Stateful {
             store: StateStore::new(dir),
             mode,
-            watermark,
-            max_event_ms: None,
+            clock: EventClock::new(watermark),
             held: 0,
         }
     }
 
     pub fn watermark_delay(&self) -> Option<i64> {
-        self.watermark.as_ref().map(|w| w.delay_ms)
+        self.clock.delay_ms()
     }
 
-    /// The watermark after a batch that ran with `current`.
     pub fn next_watermark(&self, current: i64) -> i64 {
-        match (&self.watermark, self.max_event_ms) {
-            (Some(w), Some(max)) => current.max(max - w.delay_ms),
-            _ => current,
-        }
+        self.clock.next_watermark(current)
     }
 
     /// Whether a batch without new data would emit something (the watermark moved on).
@@ -152,7 +178,7 @@ impl Stateful {
         let prior = self.store.load(batch)?;
         let (replacement, report) = match splits {
             Some(splits) => self.merge_partials(session, &agg, splits, prior, batch, watermark_ms).await?,
-            None if self.watermark.is_none() && self.mode == OutputMode::Complete => {
+            None if self.clock.watermark.is_none() && self.mode == OutputMode::Complete => {
                 self.merge_rows(session, &agg, prior, batch).await?
             }
             None => {
@@ -238,7 +264,7 @@ impl Stateful {
                 }
             }
         }
-        let event = match &self.watermark {
+        let event = match &self.clock.watermark {
             Some(w) => {
                 let c = find_column(agg.input.schema(), &w.column).ok_or_else(|| {
                     SparkError::unsupported(format!(
@@ -258,9 +284,8 @@ impl Stateful {
         let (partial_schema, mut partial_rows) = partial;
         let input_groups: usize = partial_rows.iter().map(|b| b.num_rows()).sum();
         if event {
-            self.max_event_ms = self
-                .max_event_ms
-                .max(max_event_ms(&partial_rows, &partial_schema));
+            self.clock
+                .observe(max_event_ms(&partial_rows, &partial_schema));
         }
         // Drop the event-time column; with a watermark, groups it has passed are late.
         let mut dropped = 0usize;
@@ -469,7 +494,7 @@ impl Stateful {
     /// The group key that carries event time: a window struct over the watermark column, or
     /// the column itself.
     fn event_key(&self, agg: &Aggregate) -> SparkResult<Option<(usize, KeyKind)>> {
-        let Some(w) = &self.watermark else {
+        let Some(w) = &self.clock.watermark else {
             return Ok(None);
         };
         for (i, g) in agg.group_expr.iter().enumerate() {
