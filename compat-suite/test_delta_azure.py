@@ -50,7 +50,7 @@ def azurite_binary() -> str:
 @pytest.fixture(scope="module")
 def azure(tmp_path_factory):
     """An Azurite blob server with one container; the AZURE_STORAGE_* variables point at it
-    for the servers the tests start (and are restored afterwards)."""
+    in the environment of the servers the tests start (not of the test process)."""
     port = free_port()
     log = open(tmp_path_factory.mktemp("azurite") / "azurite.log", "wb")
     proc = subprocess.Popen(
@@ -70,19 +70,12 @@ def azure(tmp_path_factory):
         "AZURE_STORAGE_ENDPOINT": endpoint,
         "AZURE_ALLOW_HTTP": "true",
     }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     from azure.storage.blob import BlobServiceClient
 
     BlobServiceClient.from_connection_string(
         f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};BlobEndpoint={endpoint};"
     ).create_container(CONTAINER)
     yield env
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
     # Azurite finishes open requests before it exits on SIGTERM; kill it if that lingers.
     proc.terminate()
     try:
@@ -94,7 +87,7 @@ def azure(tmp_path_factory):
 
 @pytest.fixture
 def server(azure, tmp_path):
-    srv = make_server(warehouse_of(tmp_path))
+    srv = make_server(warehouse_of(tmp_path), env=azure)
     srv.start()
     yield srv
     srv.stop()
@@ -178,11 +171,10 @@ def test_racing_appends_on_azure_each_get_a_version(server, azure):
     stop_quietly(first)
 
 
-def test_wrong_account_key_fails_quickly_naming_the_location(azure, tmp_path, monkeypatch):
+def test_wrong_account_key_fails_quickly_naming_the_location(azure, tmp_path):
     """Azurite refuses a request signed with another key (403): the write fails within
     seconds as an AnalysisException naming the table, and the server stays up."""
-    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_KEY", "d3Jvbmcga2V5IGZvciB0aGUgdGVzdA==")
-    srv = make_server(warehouse_of(tmp_path))
+    srv = make_server(warehouse_of(tmp_path), env={**azure, "AZURE_STORAGE_ACCOUNT_KEY": "d3Jvbmcga2V5IGZvciB0aGUgdGVzdA=="})
     srv.start()
     spark = session_on(srv)
     try:

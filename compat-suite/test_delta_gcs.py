@@ -65,14 +65,12 @@ def service_account(tmp_path, base_url: str) -> str:
 
 
 @pytest.fixture
-def gcs_server(tmp_path, monkeypatch):
+def gcs_server(tmp_path):
     """Starts a server whose environment holds `env` (GOOGLE_* variables)."""
     started = []
 
     def start(env: dict):
-        for k, v in env.items():
-            monkeypatch.setenv(k, v)
-        srv = make_server(warehouse_of(tmp_path))
+        srv = make_server(warehouse_of(tmp_path), env=env)
         srv.start()
         started.append(srv)
         return session_on(srv)

@@ -25,10 +25,20 @@ from harness.session import new_session, stop_quietly
 
 class RestartableServer:
     """One server process at a time on a fixed warehouse folder; `start()` again after
-    `stop()` or `kill()` gives a new process (and port) on the same folder."""
+    `stop()` or `kill()` gives a new process (and port) on the same folder. `env` adds to
+    (or overrides) the test process's environment for the server only, e.g. an object
+    store's credentials."""
 
-    def __init__(self, argv_for_port, workdir: Path, name: str = "sluice", timeout: float = 30.0):
+    def __init__(
+        self,
+        argv_for_port,
+        workdir: Path,
+        name: str = "sluice",
+        timeout: float = 30.0,
+        env: Optional[dict] = None,
+    ):
         self.argv_for_port = argv_for_port
+        self.env = dict(env or {})
         self.workdir = Path(workdir)
         self.name = name
         self.timeout = timeout
@@ -52,7 +62,7 @@ class RestartableServer:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **UTC_ENV},
+                env={**os.environ, **UTC_ENV, **self.env},
                 start_new_session=True,
             )
         deadline = time.monotonic() + self.timeout
@@ -103,8 +113,9 @@ def _peer() -> Optional[Sequence[str]]:
     return [path]
 
 
-def make_server(warehouse: Path) -> RestartableServer:
-    """A server (not started) whose managed tables live in `warehouse`."""
+def make_server(warehouse: Path, env: Optional[dict] = None) -> RestartableServer:
+    """A server (not started) whose managed tables live in `warehouse`, with `env` added to
+    its environment."""
     warehouse.mkdir(parents=True, exist_ok=True)
     peer = _peer()
     if peer:
@@ -113,6 +124,7 @@ def make_server(warehouse: Path) -> RestartableServer:
             lambda port: [sail, "spark", "server", "--ip", "127.0.0.1", "--port", str(port)],
             warehouse.parent,
             name="sail",
+            env=env,
         )
     if os.environ.get("SLUICE_REMOTE"):
         pytest.skip("the Delta tests start their own server (warehouse, restarts); SLUICE_REMOTE is set")
@@ -122,6 +134,7 @@ def make_server(warehouse: Path) -> RestartableServer:
     return RestartableServer(
         lambda port: [binary, "--port", str(port), "--warehouse", str(warehouse)],
         warehouse.parent,
+        env=env,
     )
 
 
