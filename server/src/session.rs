@@ -189,7 +189,14 @@ impl Session {
             .set_bool("datafusion.sql_parser.enable_ident_normalization", false)
             .set_str("datafusion.sql_parser.dialect", "Databricks")
             // Spark reads `1.5` in SQL as a decimal, not a double.
-            .set_bool("datafusion.sql_parser.parse_float_as_decimal", true);
+            .set_bool("datafusion.sql_parser.parse_float_as_decimal", true)
+            // The rule pulls `get_field` out of filters into projections whose column is named
+            // like a qualified field (`window.start`), which the next projection then cannot
+            // tell from the struct column `window` ("qualified and unqualified field name").
+            .set_bool(
+                "datafusion.optimizer.enable_leaf_expression_pushdown",
+                false,
+            );
         let state = SessionStateBuilder::new()
             .with_config(df_config)
             .with_default_features()
