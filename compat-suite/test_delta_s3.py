@@ -28,8 +28,8 @@ BUCKET = "lake"
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
-    """A moto S3 server with one bucket; the AWS_* variables point at it for the servers
-    the tests start (and are restored afterwards)."""
+    """A moto S3 server with one bucket; the AWS_* variables point at it in the
+    environment of the servers the tests start (not of the test process)."""
     moto = shutil.which("moto_server") or os.path.join(os.path.dirname(os.sys.executable), "moto_server")
     port = free_port()
     log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
@@ -45,24 +45,23 @@ def s3(tmp_path_factory):
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     import boto3
 
-    boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    ).create_bucket(Bucket=BUCKET)
     yield env
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
     proc.terminate()
     proc.wait(10)
 
 
 @pytest.fixture
 def server(s3, tmp_path):
-    srv = make_server(warehouse_of(tmp_path))
+    srv = make_server(warehouse_of(tmp_path), env=s3)
     srv.start()
     yield srv
     srv.stop()
@@ -128,3 +127,30 @@ def test_racing_appends_on_s3_each_get_a_version(server, s3):
 def test_other_object_stores_are_refused_clearly(spark):
     with pytest.raises(Exception, match="not built in"):
         spark.range(1).write.format("delta").save("hdfs://namenode/t")
+
+
+def test_history_names_operations_as_delta_on_s3(spark, s3, tmp_path):
+    """The history in the bucket names each commit as Delta does: a CTAS, a streaming
+    micro-batch (with its query id and epoch), and a REPLACE that takes the new properties."""
+    sql(spark, f"CREATE TABLE ctas USING DELTA LOCATION 's3://{BUCKET}/ctas' AS SELECT 1 AS a")
+    sql(spark, f"CREATE OR REPLACE TABLE ctas USING DELTA LOCATION 's3://{BUCKET}/ctas' TBLPROPERTIES ('team' = 'b') AS SELECT 2 AS a")
+    t = remote(s3, "ctas")
+    assert [h["operation"] for h in reversed(t.history())] == ["CREATE TABLE AS SELECT", "CREATE OR REPLACE TABLE AS SELECT"]
+    assert t.metadata().configuration == {"team": "b"}
+    assert sorted(r["a"] for r in t.to_pyarrow_table().to_pylist()) == [2]
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "a.json").write_text('{"id": 1}\n{"id": 2}\n')
+    q = (
+        spark.readStream.format("json").schema("id LONG").load(str(landing))
+        .writeStream.format("delta").option("checkpointLocation", str(tmp_path / "cp"))
+        .trigger(availableNow=True).start(f"s3://{BUCKET}/stream")
+    )
+    q.awaitTermination(60)
+    assert q.exception() is None
+    history = remote(s3, "stream").history()
+    assert [h["operation"] for h in history] == ["STREAMING UPDATE"]
+    assert history[0]["operationParameters"]["queryId"] == q.id
+    assert history[0]["operationParameters"]["epochId"] == "0"
+    assert sorted(r["id"] for r in remote(s3, "stream").to_pyarrow_table().to_pylist()) == [1, 2]

@@ -32,7 +32,7 @@ use url::Url;
 
 use crate::error::{DeltaError, DeltaResult};
 use crate::write::{commit_properties, writer_properties, Operation, SaveMode, WriteSpec};
-use crate::{table, SchemaChange};
+use crate::SchemaChange;
 
 fn plain_append(spec: &WriteSpec) -> bool {
     spec.mode == SaveMode::Append
@@ -63,16 +63,15 @@ pub(crate) fn applies(table: &DeltaTable, spec: &WriteSpec) -> bool {
             .is_ok_and(|schema| !has_row_rules(&schema))
 }
 
-/// Whether [`create`] may make the table at `url` from `data`: a streaming batch (whose
-/// commit is then renamed to STREAMING UPDATE, which only works on local tables) with no
-/// table properties, and columns Delta stores as they are.
-pub(crate) fn applies_new(url: &Url, spec: &WriteSpec, data: &LogicalPlan) -> bool {
+/// Whether [`create`] may make the table from `data`: a streaming batch (whose commit is
+/// then renamed to STREAMING UPDATE) with no table properties, and columns Delta stores as
+/// they are.
+pub(crate) fn applies_new(spec: &WriteSpec, data: &LogicalPlan) -> bool {
     let streaming = matches!(&spec.operation, Some(op) if op.name == "STREAMING UPDATE");
     let schema = Arc::new(data.schema().as_arrow().clone());
     plain_append(spec)
         && streaming
         && spec.properties.is_empty()
-        && table::local_dir(url).is_some()
         && Arc::ptr_eq(&normalize_for_delta(&schema), &schema)
 }
 
@@ -83,6 +82,24 @@ pub(crate) fn keeps_user_properties(spec: &WriteSpec, data: &LogicalPlan) -> boo
     let is_delta = |k: &str| k.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("delta."));
     let schema = Arc::new(data.schema().as_arrow().clone());
     spec.properties.keys().any(|k| !is_delta(k))
+        && spec
+            .properties
+            .keys()
+            .filter(|k| is_delta(k))
+            .all(|k| k.parse::<TableProperty>().is_ok())
+        && spec.replace_where.is_none()
+        && Arc::ptr_eq(&normalize_for_delta(&schema), &schema)
+}
+
+/// Whether a `[CREATE OR] REPLACE TABLE ... AS SELECT` over an existing table goes through
+/// [`create`]: Delta replaces the whole definition (properties, comment, partitioning) with
+/// the statement's, where delta-rs' overwrite keeps the old table's metadata.
+pub(crate) fn replaces(spec: &WriteSpec, data: &LogicalPlan) -> bool {
+    let is_delta = |k: &str| k.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("delta."));
+    let schema = Arc::new(data.schema().as_arrow().clone());
+    spec.operation
+        .as_ref()
+        .is_some_and(Operation::replaces_table)
         && spec
             .properties
             .keys()
@@ -174,14 +191,16 @@ pub(crate) async fn append(
     Ok(committed.version() as i64)
 }
 
-/// Creates the table at `url` from `data` in one commit (version 0: protocol, metadata and
-/// the files) recorded as the operation `spec` names, with its partition columns and
-/// properties (any key). Returns the table.
+/// Creates the table at `url` from `data` in one commit (protocol, metadata and the files)
+/// recorded as the operation `spec` names, with its partition columns and properties (any
+/// key). `replace`: the table exists and this commit also removes all its files. Returns
+/// the table.
 pub(crate) async fn create(
     url: &Url,
     data: LogicalPlan,
     session: Arc<SessionState>,
     spec: &WriteSpec,
+    replace: bool,
 ) -> DeltaResult<DeltaTable> {
     let started = Instant::now();
     let columns = data
@@ -199,7 +218,11 @@ pub(crate) async fn create(
     let mut builder = CreateBuilder::new()
         .with_log_store(log_store)
         .with_columns(columns)
-        .with_save_mode(DeltaSaveMode::ErrorIfExists)
+        .with_save_mode(if replace {
+            DeltaSaveMode::Overwrite
+        } else {
+            DeltaSaveMode::ErrorIfExists
+        })
         .with_commit_properties(properties)
         .with_actions(adds.into_iter().map(Action::Add))
         .with_raise_if_key_not_exists(false);
@@ -221,7 +244,8 @@ pub(crate) async fn create(
     }
     let table = builder.await?;
     if let Some(op) = &spec.operation {
-        op.record(url, 0)?;
+        op.record(&table, table.version().unwrap_or(0) as i64)
+            .await?;
     }
     Ok(table)
 }

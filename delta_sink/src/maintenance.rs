@@ -56,14 +56,15 @@ pub async fn optimize(
     // Delta records the Z-order columns (`[]` when none); delta-rs does not.
     if let Some(v) = t.version().filter(|v| Some(*v) != before) {
         crate::checkpoint::after_commit(&t).await;
-        crate::write::relabel(url, v as i64, |info| {
+        crate::write::relabel(&t, v as i64, |info| {
             if let Some(p) = info
                 .get_mut("operationParameters")
                 .and_then(|p| p.as_object_mut())
             {
                 p.insert("zOrderBy".into(), z_order_by.clone().into());
             }
-        })?;
+        })
+        .await?;
     }
     Ok(Optimized {
         files_added: m.num_files_added,

@@ -11,7 +11,7 @@ use deltalake::operations::write::{SchemaMode, WriteBuilder};
 use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use deltalake::protocol::SaveMode as DeltaSaveMode;
-use deltalake::{DeltaTable, DeltaTableBuilder};
+use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
 use url::Url;
 
 use crate::error::{DeltaError, DeltaResult};
@@ -114,15 +114,22 @@ impl Operation {
 }
 
 impl Operation {
+    /// `[CREATE OR] REPLACE TABLE ... AS SELECT`: the statement's definition replaces the
+    /// table's.
+    pub(crate) fn replaces_table(&self) -> bool {
+        self.name.ends_with("REPLACE TABLE AS SELECT")
+    }
+
     /// Names this operation, with its parameters, in the `commitInfo` of commit `version`.
-    pub(crate) fn record(&self, url: &Url, version: i64) -> DeltaResult<()> {
-        relabel(url, version, |info| {
+    pub(crate) async fn record(&self, table: &DeltaTable, version: i64) -> DeltaResult<()> {
+        relabel(table, version, |info| {
             info.insert("operation".into(), self.name.clone().into());
             info.insert(
                 "operationParameters".into(),
                 serde_json::Value::Object(self.parameters.clone()),
             );
         })
+        .await
     }
 }
 
@@ -239,6 +246,14 @@ async fn write_to(
             "[DELTA_REPLACE_WHERE_IN_OVERWRITE] replaceWhere can only be used with mode(\"overwrite\").".into(),
         ));
     }
+    if existing.is_some() && crate::append::replaces(&spec, &input) {
+        let data = schema::storage_plan(input)?;
+        check_partition_columns(&data, &spec.partition_by)?;
+        let t = crate::append::create(url, data, session, &spec, true).await?;
+        let version = t.version().unwrap_or(0) as i64;
+        let keep = !crate::checkpoint::after_commit(&t).await;
+        return Ok((Written::Committed(version), keep.then_some(t)));
+    }
     let data = match &existing {
         Some(t) => schema::align(
             input,
@@ -256,10 +271,10 @@ async fn write_to(
         return Ok((Written::Committed(version), keep.then_some(t)));
     }
     if existing.is_none()
-        && (crate::append::applies_new(url, &spec, &data)
+        && (crate::append::applies_new(&spec, &data)
             || crate::append::keeps_user_properties(&spec, &data))
     {
-        let t = crate::append::create(url, data, session, &spec).await?;
+        let t = crate::append::create(url, data, session, &spec, false).await?;
         return Ok((Written::Committed(0), Some(t)));
     }
     let (log_store, snapshot) = match existing {
@@ -307,7 +322,7 @@ async fn write_to(
     let written = builder.await.map_err(|e| write_error(&spec, e))?;
     let version = written.version().unwrap_or(0) as i64;
     if let Some(op) = &spec.operation {
-        op.record(url, version)?;
+        op.record(&written, version).await?;
     }
     // After a checkpoint the next write reopens from it: the state kept in memory grows by
     // one piece per commit, and every snapshot update walks all of them.
@@ -317,18 +332,22 @@ async fn write_to(
 
 /// delta-rs records every write as WRITE and leaves out some parameters Delta records (a
 /// streaming batch is a STREAMING UPDATE, OPTIMIZE names its zOrderBy). `edit` changes the
-/// commit's `commitInfo`; the file is rewritten whole and atomically right after the
-/// commit: only the history changes, never the table's actions.
-pub(crate) fn relabel(
-    url: &Url,
+/// `commitInfo` of `table`'s commit `version`; the file is rewritten whole, right after the
+/// commit, through the table's own object store (an atomic rename on local disks, a single
+/// PUT on S3, Azure and GCS): only the history changes, never the table's actions.
+pub(crate) async fn relabel(
+    table: &DeltaTable,
     version: i64,
     mut edit: impl FnMut(&mut serde_json::Map<String, serde_json::Value>),
 ) -> DeltaResult<()> {
-    let Some(dir) = table::local_dir(url) else {
-        return Ok(()); // object stores keep delta-rs's name
+    use object_store::ObjectStoreExt;
+    let store = table.log_store().object_store(None);
+    let path = deltalake::Path::from(format!("_delta_log/{version:020}.json"));
+    let read = store.get(&path).await.map_err(DeltaTableError::from)?;
+    let bytes = read.bytes().await.map_err(DeltaTableError::from)?;
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return Ok(()); // not ours to touch
     };
-    let path = dir.join("_delta_log").join(format!("{version:020}.json"));
-    let text = std::fs::read_to_string(&path)?;
     let mut lines = vec![];
     for line in text.lines() {
         let mut action: serde_json::Value = match serde_json::from_str(line) {
@@ -340,11 +359,10 @@ pub(crate) fn relabel(
         }
         lines.push(action.to_string());
     }
-    let tmp = dir
-        .join("_delta_log")
-        .join(format!(".{version:020}.json.{}.tmp", uuid::Uuid::new_v4()));
-    std::fs::write(&tmp, lines.join("\n") + "\n")?;
-    std::fs::rename(&tmp, &path)?;
+    store
+        .put(&path, (lines.join("\n") + "\n").into_bytes().into())
+        .await
+        .map_err(DeltaTableError::from)?;
     Ok(())
 }
 

@@ -175,6 +175,7 @@ fn sql_state(class: &str) -> Option<&'static str> {
         ("DELTA_REPLACE_WHERE_MISMATCH", "44000"),
         ("DELTA_VERSION_INVALID", "42815"),
         ("DELTA_CONCURRENT", "2D521"),
+        ("DELTA_UNKNOWN_CONFIGURATION", "F0000"),
         ("PARTITION_BY_NOT_ALLOWED_WITH_INSERT_INTO", "42601"),
     ];
     STATES
