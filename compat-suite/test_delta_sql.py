@@ -474,3 +474,56 @@ def test_ctas_keeps_user_table_properties(spark, warehouse):
         "delta.checkpointInterval": "3",
     }
     assert [tuple(r) for r in spark.sql("SELECT id, k FROM q ORDER BY id").collect()] == [(0, 0), (1, 1), (2, 0), (3, 1)]
+
+
+def test_replace_as_select_takes_the_new_definition(spark, warehouse):
+    """Delta's REPLACE puts the statement's definition in place of the table's: the new
+    properties, comment and partitioning, not the old ones, in one commit with the rows."""
+    sql(
+        spark,
+        "CREATE TABLE r USING DELTA COMMENT 'old' TBLPROPERTIES ('team' = 'a', 'delta.appendOnly' = 'false') "
+        "AS SELECT 1 AS a, 'x' AS s",
+    )
+    sql(
+        spark,
+        "CREATE OR REPLACE TABLE r USING DELTA PARTITIONED BY (k) COMMENT 'new' "
+        "TBLPROPERTIES ('owner' = 'b', 'delta.checkpointInterval' = '5') "
+        "AS SELECT id AS a, CAST(id AS STRING) AS s, id % 2 AS k FROM range(3)",
+    )
+    location = warehouse / "r"
+    t = dl(location)
+    assert t.version() == 1
+    assert t.metadata().configuration == {"owner": "b", "delta.checkpointInterval": "5"}
+    assert t.metadata().description == "new"
+    assert t.metadata().partition_columns == ["k"]
+    assert dl_rows(location) == [(0, "0", 0), (1, "1", 1), (2, "2", 0)]
+    assert dl_ops(location) == ["CREATE TABLE AS SELECT", "CREATE OR REPLACE TABLE AS SELECT"]
+    assert json.loads(dl_last(location)["operationParameters"]["properties"]) == {
+        "owner": "b",
+        "delta.checkpointInterval": "5",
+    }
+    assert client_rows(spark.table("r")) == [(0, "0", 0), (1, "1", 1), (2, "2", 0)]
+    # the old version is still there to travel to
+    assert client_rows(spark.sql("SELECT * FROM r VERSION AS OF 0")) == [(1, "x")]
+    # and a replace with no properties leaves none
+    sql(spark, "REPLACE TABLE r USING DELTA AS SELECT 7 AS a")
+    assert dl(location).metadata().configuration == {}
+    assert dl_rows(location) == [(7,)]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "CREATE TABLE u (a INT) USING DELTA TBLPROPERTIES ('delta.noSuchProperty' = '1')",
+        "CREATE TABLE u USING DELTA TBLPROPERTIES ('delta.noSuchProperty' = '1') AS SELECT 1 AS a",
+    ],
+)
+def test_unknown_delta_property_is_refused_by_name(spark, warehouse, statement):
+    """Delta refuses a `delta.*` key it does not define (DELTA_UNKNOWN_CONFIGURATION) before
+    anything is written; keys outside `delta.*` are the user's own and kept."""
+    with pytest.raises(AnalysisException) as e:
+        sql(spark, statement)
+    assert condition(e.value) == "DELTA_UNKNOWN_CONFIGURATION"
+    assert "Unknown configuration was specified: delta.noSuchProperty" in message(e.value)
+    assert not has_log(warehouse / "u")
+    assert [r["tableName"] for r in spark.sql("SHOW TABLES").collect()] == []

@@ -53,9 +53,68 @@ const CHECKED: &[Checked] = &[
     },
 ];
 
-/// Fails on the first property (keys case-insensitive, as Delta matches them) whose value
-/// Delta would refuse.
+/// The `delta.*` table properties Delta defines (its DeltaConfigs); any other `delta.*` key
+/// is one Delta refuses as unknown.
+const DELTA_KEYS: &[&str] = &[
+    "delta.appendOnly",
+    "delta.autoOptimize.autoCompact",
+    "delta.autoOptimize.optimizeWrite",
+    "delta.checkpoint.writeStatsAsJson",
+    "delta.checkpoint.writeStatsAsStruct",
+    "delta.checkpointInterval",
+    "delta.checkpointPolicy",
+    "delta.checkpointRetentionDuration",
+    "delta.columnMapping.maxColumnId",
+    "delta.columnMapping.mode",
+    "delta.compatibility.symlinkFormatManifest.enabled",
+    "delta.dataSkippingNumIndexedCols",
+    "delta.dataSkippingStatsColumns",
+    "delta.deletedFileRetentionDuration",
+    "delta.enableChangeDataFeed",
+    "delta.enableDeletionVectors",
+    "delta.enableExpiredLogCleanup",
+    "delta.enableIcebergCompatV1",
+    "delta.enableIcebergCompatV2",
+    "delta.enableInCommitTimestamps",
+    "delta.enableRowTracking",
+    "delta.enableTypeWidening",
+    "delta.isolationLevel",
+    "delta.logRetentionDuration",
+    "delta.minReaderVersion",
+    "delta.minWriterVersion",
+    "delta.parquet.compression.codec",
+    "delta.randomPrefixLength",
+    "delta.randomizeFilePrefixes",
+    "delta.sampleRetentionDuration",
+    "delta.setTransactionRetentionDuration",
+    "delta.targetFileSize",
+    "delta.tuneFileSizesForRewrites",
+    "delta.universalFormat.enabledFormats",
+];
+
+/// Whether Delta knows `key` (case-insensitive, as Delta matches keys). Table features
+/// (`delta.feature.<name>`) and constraints are families of their own.
+fn known_delta_key(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    lower.starts_with("delta.feature.")
+        || lower.starts_with("delta.constraints.")
+        || DELTA_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
+}
+
+/// Fails on the first property (keys case-insensitive, as Delta matches them) that Delta
+/// would refuse: an unknown `delta.*` key, or a value the property cannot hold.
 pub fn validate(properties: &HashMap<String, String>) -> DeltaResult<()> {
+    let mut unknown: Vec<&String> = properties
+        .keys()
+        .filter(|k| k.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("delta.")))
+        .filter(|k| !known_delta_key(k))
+        .collect();
+    unknown.sort();
+    if let Some(key) = unknown.first() {
+        return Err(DeltaError::Analysis(format!(
+            "[DELTA_UNKNOWN_CONFIGURATION] Unknown configuration was specified: {key}\nTo disable this check, set spark.databricks.delta.allowArbitraryProperties.enabled=true in the Spark session configuration."
+        )));
+    }
     for (key, value) in properties {
         let Some(c) = CHECKED.iter().find(|c| c.key.eq_ignore_ascii_case(key)) else {
             continue;
@@ -106,6 +165,20 @@ mod tests {
         }
         assert!(check("DELTA.CHECKPOINTINTERVAL", "0").is_err());
         assert!(check("other", "0").is_ok());
+    }
+
+    #[test]
+    fn unknown_delta_keys_are_refused_by_name() {
+        let err = check("delta.noSuchThing", "1").unwrap_err();
+        assert!(err.starts_with("[DELTA_UNKNOWN_CONFIGURATION]"), "{err}");
+        assert!(err.contains("delta.noSuchThing"), "{err}");
+        for ok in [
+            "delta.appendonly",
+            "delta.feature.deletionVectors",
+            "team.delta.x",
+        ] {
+            assert!(check(ok, "true").is_ok(), "{ok}");
+        }
     }
 
     #[test]
