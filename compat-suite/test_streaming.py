@@ -214,6 +214,25 @@ def test_cloudfiles_json_columns_are_strings_by_default(spark, landing, schema_d
     assert [(r["id"], r["amount"], r["ok"], r["name"]) for r in delta_dicts(out)] == [("1", "2.5", "true", "x")]
 
 
+def test_input_file_name_names_each_rows_file(spark, landing, schema_dir, ck, tmp_path):
+    """The bronze idiom `withColumn("source_file", input_file_name())`: each row written to
+    Delta carries the URL of the file it was read from, batch after batch."""
+    landing.put_json("a.json", [{"id": 1}, {"id": 2}])
+    landing.put_json("b.json", [{"id": 3}])
+    df = autoloader(spark, landing, schema_dir, options={"cloudFiles.maxFilesPerTrigger": "1"})
+    df = df.withColumn("source_file", F.input_file_name())
+    assert [f.name for f in df.schema.fields] == ["id", "_rescued_data", "source_file"]
+    out = tmp_path / "out"
+    run_to_path(df, ck, out)
+    landing.put_json("c.json", [{"id": 4}])
+    run_to_path(df, ck, out)
+    rows = delta_dicts(out)
+    assert sorted((r["id"], r["source_file"].rsplit("/", 1)[-1]) for r in rows) == [
+        ("1", "a.json"), ("2", "a.json"), ("3", "b.json"), ("4", "c.json"),
+    ]
+    assert {r["source_file"] for r in rows} == {f"file://{landing.path.resolve() / n}" for n in ("a.json", "b.json", "c.json")}
+
+
 @needs_sluice
 def test_cloudfiles_json_infer_column_types(spark, landing, schema_dir, ck, tmp_path):
     landing.put_json("a.json", [{"id": 1, "amount": 2.5, "ok": True, "name": "x"}, {"id": 2, "amount": 3, "ok": False, "name": "y"}])

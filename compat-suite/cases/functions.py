@@ -86,6 +86,25 @@ CASES = [
         "input_file_name",
         lambda s, t: s.read.text(write(t, "in/data_file.txt", "a\nb\n")).select(F.input_file_name().alias("f")).collect()[0]["f"].endswith("/data_file.txt"),
     ),
+    C(
+        "input_file_name_per_file",
+        lambda s, t: (
+            write(t, "files/a.json", '{"id": 1}\n{"id": 2}\n'),
+            write(t, "files/b.json", '{"id": 3}\n'),
+            [
+                (r["id"], r["f"].rsplit("/", 1)[-1], r["f"][:8])
+                for r in s.read.json(str(t / "files")).select("id", F.input_file_name().alias("f")).orderBy("id").collect()
+            ],
+        )[-1],
+    ),
+    C(
+        "input_file_name_through_filter_and_expr",
+        lambda s, t: (
+            write(t, "f2/a.csv", "id\n1\n2\n"),
+            write(t, "f2/b.csv", "id\n3\n"),
+            s.read.option("header", True).csv(str(t / "f2")).where("id > 1").selectExpr("id", "input_file_name() LIKE '%b.csv' AS in_b").orderBy("id"),
+        )[-1],
+    ),
     C("rand_with_seed_in_range", lambda s, t: s.range(100).select(F.rand(7).alias("r")).where("r < 0 OR r >= 1").count()),
     C("uuid_distinct", lambda s, t: s.range(50).select(F.expr("uuid()").alias("u")).distinct().count()),
     # window functions via the DataFrame API

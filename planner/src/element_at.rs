@@ -17,10 +17,25 @@ use datafusion::logical_expr::{
 type Position = fn(i64, usize) -> Result<Option<usize>>;
 
 /// Name -> how its position counts.
-const FUNCTIONS: [(&str, Position); 2] = [("get", zero_based), ("try_element_at", one_based)];
+const FUNCTIONS: [(&str, Position); 3] = [
+    ("get", zero_based),
+    ("try_element_at", one_based),
+    // DataFusion's `element_at` reads maps only (an alias of map_extract).
+    ("element_at", one_based_in_bounds),
+];
 
 fn zero_based(i: i64, len: usize) -> Result<Option<usize>> {
     Ok(usize::try_from(i).ok().filter(|i| *i < len))
+}
+
+/// `element_at` under ANSI mode (Spark 4's default): a position past either end fails.
+fn one_based_in_bounds(i: i64, len: usize) -> Result<Option<usize>> {
+    match one_based(i, len)? {
+        Some(at) => Ok(Some(at)),
+        None => Err(DataFusionError::Execution(format!(
+            "[INVALID_ARRAY_INDEX_IN_ELEMENT_AT] The index {i} is out of bounds. The array has {len} elements. Use `try_element_at` to tolerate accessing element at invalid index and return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass this error. SQLSTATE: 22003"
+        ))),
+    }
 }
 
 fn one_based(i: i64, len: usize) -> Result<Option<usize>> {

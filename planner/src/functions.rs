@@ -196,9 +196,12 @@ const SPARK: &[(&str, Builder)] = &[
         Ok(udf::call(udf::GET_JSON_OBJECT, c.args))
     }),
     ("to_json", |c| Ok(udf::call(udf::TO_JSON, c.args))),
+    ("raise_error", |c| Ok(udf::call(udf::RAISE_ERROR, c.args))),
+    ("assert_true", |c| Ok(udf::assert_true_call(c.args))),
     ("from_json", from_json),
-    ("input_file_name", |_| {
-        Err(PlanError::unsupported("input_file_name()"))
+    ("input_file_name", |c| match c.args.len() {
+        0 => Ok(udf::call(udf::INPUT_FILE_NAME, vec![])),
+        _ => Err(arity("input_file_name", 0)),
     }),
 ];
 

@@ -12,6 +12,7 @@ mod element_at;
 pub mod error;
 mod expression;
 mod functions;
+pub mod input_file;
 pub mod literal;
 mod murmur3;
 mod names;
@@ -130,7 +131,7 @@ impl<'a> Planner<'a> {
 
     /// Plans a relation (the root of a query plan).
     pub fn plan<'b>(&'b self, rel: &'b spark::Relation) -> BoxFuture<'b, PlanResult<LogicalPlan>> {
-        self.relation(rel)
+        Box::pin(async move { input_file::resolve(self.relation(rel).await?) })
     }
 
     pub(crate) fn remember_plan_id(&self, id: i64, schema: DFSchemaRef) {

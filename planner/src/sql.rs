@@ -629,7 +629,8 @@ fn int_literals(e: Expr) -> PlanResult<Expr> {
 
 fn divide_in_expr(e: Expr, schema: &DFSchema, ansi: bool) -> PlanResult<Expr> {
     Ok(e.transform_up(|x| match x {
-        Expr::ScalarFunction(_) => Ok(crate::udf::with_ansi_divide(x, ansi)),
+        Expr::ScalarFunction(_) => crate::udf::with_ansi_divide(x, ansi)
+            .transform_data(|e| Ok(crate::udf::with_assert_message(e))),
         Expr::BinaryExpr(BinaryExpr {
             left,
             op: Operator::Divide,

@@ -8,12 +8,12 @@ use arrow::array::{
 };
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, FieldRef, Fields, Schema};
-use datafusion::common::tree_node::Transformed;
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{exec_err, DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-    Volatility,
+    TypeSignature, Volatility,
 };
 
 type Kernel = fn(&[ArrayRef], &DataType) -> Result<ArrayRef>;
@@ -120,6 +120,41 @@ const FROM_JSON: Def = Def {
     never_null: false,
 };
 
+/// Spark's `raise_error(message)`: fails the query with USER_RAISED_EXCEPTION when a row
+/// reaches it (volatile, so planning never folds it into an error of its own).
+pub(crate) const RAISE_ERROR: Def = Def {
+    name: "raise_error",
+    ret: |_| DataType::Null,
+    kernel: raise_error,
+    volatile: true,
+    never_null: false,
+};
+/// Spark's `assert_true(condition, message)`: NULL while the condition holds, else fails
+/// with the message. A call without a message gets Spark's (see [`with_assert_message`]).
+pub(crate) const ASSERT_TRUE: Def = Def {
+    name: "assert_true",
+    ret: |_| DataType::Null,
+    kernel: assert_true,
+    volatile: true,
+    never_null: false,
+};
+
+/// The name of [`INPUT_FILE_NAME`], which `input_file::resolve` looks for.
+pub(crate) const INPUT_FILE_NAME_NAME: &str = "input_file_name";
+/// Spark's `input_file_name()` where no file scan is below it: `""`, as Spark answers when it
+/// does not know the file. Volatile, so that it is never folded before
+/// [`crate::input_file::resolve`] replaces it.
+pub(crate) const INPUT_FILE_NAME: Def = Def {
+    name: INPUT_FILE_NAME_NAME,
+    ret: |_| DataType::Utf8,
+    kernel: |a, _| {
+        let n = a.first().map_or(0, |a| a.len());
+        Ok(Arc::new(StringArray::from(vec![""; n])))
+    },
+    volatile: true,
+    never_null: true,
+};
+
 /// Uniform draws in [0, 1) from a seed (its only argument), for `sample`.
 pub(crate) const SEEDED_RANDOM: Def = Def {
     name: "rand",
@@ -178,13 +213,28 @@ impl ScalarUDFImpl for SparkUdf {
         )))
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let mut arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        if arrays.is_empty() {
+            // A call without arguments still answers one value per row.
+            arrays.push(arrow::array::new_null_array(
+                &DataType::Null,
+                args.number_rows,
+            ));
+        }
         let out_type = self
             .fixed
             .clone()
             .unwrap_or_else(|| args.return_type().clone());
         Ok(ColumnarValue::Array((self.def.kernel)(&arrays, &out_type)?))
     }
+}
+
+/// Any number of arguments of any type, none included (`input_file_name()`).
+fn any_arguments(volatility: Volatility) -> Signature {
+    Signature::one_of(
+        vec![TypeSignature::Nullary, TypeSignature::VariadicAny],
+        volatility,
+    )
 }
 
 fn udf_expr(def: Def, fixed: Option<DataType>, args: Vec<Expr>) -> Expr {
@@ -195,7 +245,7 @@ fn udf_expr(def: Def, fixed: Option<DataType>, args: Vec<Expr>) -> Expr {
     };
     let udf = SparkUdf {
         def,
-        signature: Signature::variadic_any(volatility),
+        signature: any_arguments(volatility),
         fixed,
     };
     Expr::ScalarFunction(ScalarFunction::new_udf(
@@ -216,12 +266,20 @@ pub fn sql_functions() -> Vec<ScalarUDF> {
         BROUND,
         FORMAT_NUMBER,
         HASH,
+        RAISE_ERROR,
+        ASSERT_TRUE,
+        INPUT_FILE_NAME,
     ]
     .into_iter()
     .map(|def| {
+        let volatility = if def.volatile {
+            Volatility::Volatile
+        } else {
+            Volatility::Immutable
+        };
         ScalarUDF::new_from_impl(SparkUdf {
             def,
-            signature: Signature::variadic_any(Volatility::Immutable),
+            signature: any_arguments(volatility),
             fixed: None,
         })
     })
@@ -276,6 +334,42 @@ pub(crate) fn with_ansi_divide(e: Expr, ansi: bool) -> Transformed<Expr> {
         }
         other => Transformed::no(other),
     }
+}
+
+/// `assert_true(c)` without a message fails with Spark's: `'<c as SQL>' is not true!`.
+pub(crate) fn with_assert_message(e: Expr) -> Transformed<Expr> {
+    match e {
+        Expr::ScalarFunction(f) if f.name() == ASSERT_TRUE.name && f.args.len() == 1 => {
+            Transformed::yes(assert_true_call(f.args))
+        }
+        other => Transformed::no(other),
+    }
+}
+
+/// `assert_true(condition[, message])`, giving a lone condition Spark's message.
+pub(crate) fn assert_true_call(mut args: Vec<Expr>) -> Expr {
+    if args.len() == 1 {
+        // The message shows the condition as written: `(1 > 2)`, not the casts the SQL
+        // planner put around its literals.
+        let written = args[0]
+            .clone()
+            .transform_up(|x| match x {
+                Expr::Cast(c) if matches!(*c.expr, Expr::Literal(..)) => {
+                    Ok(Transformed::yes(*c.expr))
+                }
+                other => Ok(Transformed::no(other)),
+            })
+            .map(|t| t.data)
+            .unwrap_or_else(|_| args[0].clone());
+        let text = datafusion::sql::unparser::expr_to_sql(&written)
+            .map(|sql| sql.to_string())
+            .unwrap_or_else(|_| args[0].to_string());
+        args.push(Expr::Literal(
+            ScalarValue::Utf8(Some(format!("'{text}' is not true!"))),
+            None,
+        ));
+    }
+    call(ASSERT_TRUE, args)
 }
 
 pub(crate) fn call(def: Def, args: Vec<Expr>) -> Expr {
@@ -644,4 +738,42 @@ fn seeded_random(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         })
         .collect();
     Ok(Arc::new(out))
+}
+
+fn user_raised(message: &str) -> DataFusionError {
+    DataFusionError::Execution(format!("[USER_RAISED_EXCEPTION] {message} SQLSTATE: P0001"))
+}
+
+fn raise_error(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let Some(messages) = args.first() else {
+        return exec_err!("raise_error needs a message");
+    };
+    if messages.is_empty() {
+        return Ok(arrow::array::new_null_array(&DataType::Null, 0));
+    }
+    let messages = strings(messages)?;
+    let first = if messages.is_null(0) {
+        "null"
+    } else {
+        messages.value(0)
+    };
+    Err(user_raised(first))
+}
+
+fn assert_true(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
+    let [condition, messages] = args else {
+        return exec_err!("assert_true needs a condition and a message");
+    };
+    let holds = arrow::compute::cast(condition, &DataType::Boolean)?;
+    let holds = holds.as_boolean();
+    let messages = strings(messages)?;
+    if let Some(i) = (0..holds.len()).find(|&i| holds.is_null(i) || !holds.value(i)) {
+        let message = if messages.is_null(i) {
+            "null"
+        } else {
+            messages.value(i)
+        };
+        return Err(user_raised(message));
+    }
+    Ok(arrow::array::new_null_array(&DataType::Null, holds.len()))
 }

@@ -176,6 +176,11 @@ fn sql_state(class: &str) -> Option<&'static str> {
         ("DELTA_VERSION_INVALID", "42815"),
         ("DELTA_CONCURRENT", "2D521"),
         ("DELTA_UNKNOWN_CONFIGURATION", "F0000"),
+        ("USER_RAISED_EXCEPTION", "P0001"),
+        ("WRONG_NUM_ARGS", "42605"),
+        ("MISSING_AGGREGATION", "42803"),
+        ("INVALID_INDEX_OF_ZERO", "22003"),
+        ("INVALID_ARRAY_INDEX", "22003"),
         ("PARTITION_BY_NOT_ALLOWED_WITH_INSERT_INTO", "42601"),
     ];
     STATES
@@ -211,6 +216,10 @@ fn from_datafusion(e: &DataFusionError) -> SparkThrowable {
         LazyLock::new(|| Regex::new(r"Invalid function '([^']+)'").expect("valid regex"));
     static CAST: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"Cannot cast string '([^']*)' to value of (\w+) type").expect("valid regex")
+    });
+    static ARITY: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"[Ff]unction '([^']+)' expect(?:s|ed) (\d+) arguments but received (\d+)")
+            .expect("valid regex")
     });
     let root = e.find_root();
     if let DataFusionError::External(inner) = root {
@@ -258,6 +267,19 @@ fn from_datafusion(e: &DataFusionError) -> SparkThrowable {
     if let Some(c) = NO_TABLE.captures(&text) {
         let name = c[1].rsplit('.').next().unwrap_or(&c[1]).to_string();
         return from_plan(&PlanError::TableNotFound(format!("`{name}`")));
+    }
+    if let Some(c) = ARITY.captures(&text) {
+        let (name, expected, actual) = (&c[1], &c[2], &c[3]);
+        return throwable(
+            ANALYSIS,
+            format!("[WRONG_NUM_ARGS.WITHOUT_SUGGESTION] The `{name}` requires {expected} parameters but the actual number is {actual}. Please, refer to 'https://spark.apache.org/docs/latest/sql-ref-functions.html' for a fix. SQLSTATE: 42605"),
+            HashMap::from([
+                ("functionName".into(), format!("`{name}`")),
+                ("expectedNum".into(), expected.to_string()),
+                ("actualNum".into(), actual.to_string()),
+                ("docroot".into(), "https://spark.apache.org/docs/latest".into()),
+            ]),
+        );
     }
     if let Some(c) = NO_FUNCTION.captures(&text) {
         return from_plan(&PlanError::UnknownFunction(format!("`{}`", &c[1])));
@@ -309,6 +331,17 @@ fn from_datafusion(e: &DataFusionError) -> SparkThrowable {
     if let DataFusionError::Execution(m) = root {
         if m.starts_with("[FAILED_READ_FILE") || m.starts_with("[MALFORMED_RECORD_IN_PARSING") {
             return throwable(SPARK, m.clone(), HashMap::new());
+        }
+        // A kernel that raises a Spark condition (`raise_error`, `assert_true`,
+        // `try_element_at(a, 0)`) fails at run time: SparkRuntimeException.
+        if let Some(class) = error_class_of(m) {
+            let mut parameters = HashMap::new();
+            if class == "USER_RAISED_EXCEPTION" {
+                let text = m.trim_start_matches("[USER_RAISED_EXCEPTION] ");
+                let text = text.trim_end_matches(" SQLSTATE: P0001");
+                parameters.insert("errorMessage".into(), text.to_string());
+            }
+            return throwable(RUNTIME, m.clone(), parameters);
         }
     }
     if text.contains("MALFORMED_RECORD_IN_PARSING")

@@ -162,11 +162,13 @@ fn read_text_format(
         _ => Arc::new(text::TextDecoder::new(&source.options)),
     };
     let table = file_table(source.format.as_str(), listing, decoder)?;
+    let visible = exec::visible_columns(&datafusion::catalog::TableProvider::schema(&table));
     Ok(LogicalPlanBuilder::scan(
         source.format.as_str(),
         provider_as_source(Arc::new(table)),
         None,
     )?
+    .project(visible)?
     .build()?)
 }
 
@@ -204,7 +206,16 @@ fn file_table(
     let extra = partition_fields(listing, &data);
     let mut fields: Vec<Field> = data.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.extend(extra.iter().map(|(_, f)| f.clone()));
-    let schema = convert::nullable(&Schema::new(fields));
+    let mut schema = convert::nullable(&Schema::new(fields)).as_ref().clone();
+    schema = Schema::new(
+        schema
+            .fields()
+            .iter()
+            .cloned()
+            .chain([Arc::new(exec::input_file_field())])
+            .collect::<Vec<_>>(),
+    );
+    let schema = Arc::new(schema);
     let files = listing
         .files
         .iter()
@@ -212,6 +223,7 @@ fn file_table(
             let partition_values = extra
                 .iter()
                 .map(|(i, field)| partition_value(listing.value(file, *i), field.data_type()))
+                .chain([Ok(exec::file_url(&file.path))])
                 .collect::<PlanResult<Vec<_>>>()?;
             Ok(ScanFile {
                 size: std::fs::metadata(&file.path).map_or(0, |m| m.len()),

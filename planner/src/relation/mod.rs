@@ -7,7 +7,8 @@ mod source;
 
 use std::collections::HashMap;
 
-use datafusion::logical_expr::{col, Expr, LogicalPlan, LogicalPlanBuilder};
+use arrow::datatypes::DataType;
+use datafusion::logical_expr::{col, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder};
 use futures::future::BoxFuture;
 use proto::connect::expression::{ExprType, Literal};
 use proto::connect::relation::RelType;
@@ -75,7 +76,18 @@ impl Planner<'_> {
                     .condition
                     .as_ref()
                     .ok_or_else(|| PlanError::invalid("filter without a condition"))?;
+                let name = self.name_of(cond, input.schema());
                 let cond = self.expr(cond, input.schema())?;
+                // Spark names the expression and its type; DataFusion's planner does not.
+                match cond.get_type(input.schema()) {
+                    Ok(DataType::Boolean | DataType::Null) | Err(_) => {}
+                    Ok(other) => {
+                        let ty = crate::types::sql_name(&other);
+                        return Err(PlanError::analysis(format!(
+                            "[DATATYPE_MISMATCH.FILTER_NOT_BOOLEAN] Cannot resolve \"{name}\" due to data type mismatch: Filter expression \"{name}\" of type \"{ty}\" is not a boolean. SQLSTATE: 42K09"
+                        )));
+                    }
+                }
                 Ok(LogicalPlanBuilder::from(input).filter(cond)?.build()?)
             }
             RelType::Sort(s) => {

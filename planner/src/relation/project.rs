@@ -344,11 +344,35 @@ impl Planner<'_> {
                 Expr::Column(Column::from_name(name))
             })
             .collect();
-        for item in items {
-            out.push(rebase(item, &aggregates)?);
+        for (item, e) in items.into_iter().zip(&a.aggregate_expressions) {
+            let item = rebase(item, &aggregates)?;
+            missing_aggregation(&item, &schema, plan.schema(), || self.name_of(e, &schema))?;
+            out.push(item);
         }
         self.finish_projection(plan, out)
     }
+}
+
+/// Spark's MISSING_AGGREGATION: an aggregate's output item reads an input column that is
+/// neither grouped nor inside an aggregate function.
+fn missing_aggregation(
+    item: &Expr,
+    input: &DFSchema,
+    grouped: &DFSchema,
+    name: impl Fn() -> String,
+) -> PlanResult<()> {
+    let has = |s: &DFSchema, n: &str| s.fields().iter().any(|f| f.name() == n);
+    let stray = item
+        .column_refs()
+        .into_iter()
+        .any(|c| !has(grouped, &c.name) && has(input, &c.name));
+    if stray {
+        let name = name();
+        return Err(PlanError::analysis(format!(
+            "[MISSING_AGGREGATION] The non-aggregating expression \"{name}\" is based on columns which are not participating in the GROUP BY clause.\nAdd the columns or the expression to the GROUP BY, aggregate the expression, or use \"any_value({name})\" if you do not care which of the values within a group is returned. SQLSTATE: 42803"
+        )));
+    }
+    Ok(())
 }
 
 /// `toDF(names...)`: renames every column by position.

@@ -260,6 +260,7 @@ pub fn scan(
         .map(|f| f.as_ref().clone())
         .collect();
     table_fields.extend(partition.iter().cloned());
+    table_fields.push(super::exec::input_file_field());
     let scan_files = files
         .iter()
         .zip(&folders)
@@ -274,6 +275,7 @@ pub fn scan(
                         .filter(|v| *v != DEFAULT_PARTITION);
                     partition_value(raw, field.data_type())
                 })
+                .chain([Ok(super::exec::file_url(path))])
                 .collect::<PlanResult<Vec<_>>>()?;
             Ok(ScanFile {
                 size: std::fs::metadata(path).map_or(0, |m| m.len()),

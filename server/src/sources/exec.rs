@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
-use arrow::datatypes::{Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -41,6 +41,34 @@ pub struct ScanFile {
     pub path: PathBuf,
     pub size: u64,
     pub partition_values: Vec<ScalarValue>,
+}
+
+/// The hidden column every file scan ends with: each row's file URL, for
+/// `input_file_name()` (see `planner::input_file`).
+pub fn input_file_field() -> Field {
+    Field::new(
+        planner::input_file::INPUT_FILE_COLUMN,
+        DataType::Utf8,
+        false,
+    )
+}
+
+/// `file:///...`, as Spark names a local file in `input_file_name()`.
+pub fn file_url(path: &Path) -> ScalarValue {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    ScalarValue::Utf8(Some(format!("file://{}", absolute.display())))
+}
+
+/// The columns of a scan's schema a reader shows: all but [`input_file_field`].
+pub fn visible_columns(schema: &Schema) -> Vec<Expr> {
+    schema
+        .fields()
+        .iter()
+        .filter(|f| f.name() != planner::input_file::INPUT_FILE_COLUMN)
+        .map(|f| {
+            datafusion::logical_expr::col(datafusion::common::Column::new_unqualified(f.name()))
+        })
+        .collect()
 }
 
 /// Files read by one decoder; the table's schema is the decoder's columns, then the folder

@@ -207,7 +207,14 @@ pub fn conform(plan: LogicalPlan, schema: &SchemaRef) -> SparkResult<LogicalPlan
                 .alias(f.name()),
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // A file source's rows keep their file for `input_file_name()`.
+    let plan = planner::input_file::keep(plan)?;
+    let mut exprs = exprs;
+    let file = planner::input_file::INPUT_FILE_COLUMN;
+    if plan.schema().has_column_with_unqualified_name(file) {
+        exprs.push(ident(file));
+    }
     Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
 }
 
