@@ -79,14 +79,21 @@ pub(crate) fn applies_new(spec: &WriteSpec, data: &LogicalPlan) -> bool {
 /// WriteBuilder refuses any key it does not know, where Delta keeps keys outside `delta.*`
 /// (`'team' = 'a'`). Unknown `delta.*` keys are still left to the WriteBuilder to refuse.
 pub(crate) fn keeps_user_properties(spec: &WriteSpec, data: &LogicalPlan) -> bool {
-    let is_delta = |k: &str| k.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("delta."));
+    spec.properties.keys().any(|k| !is_delta_key(k)) && create_can_write(spec, data)
+}
+
+fn is_delta_key(k: &str) -> bool {
+    k.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("delta."))
+}
+
+/// What [`create`] needs of a write that delta-rs' WriteBuilder would otherwise make: every
+/// `delta.*` key one delta-rs knows, no replaceWhere, and columns Delta stores as they are.
+fn create_can_write(spec: &WriteSpec, data: &LogicalPlan) -> bool {
     let schema = Arc::new(data.schema().as_arrow().clone());
-    spec.properties.keys().any(|k| !is_delta(k))
-        && spec
-            .properties
-            .keys()
-            .filter(|k| is_delta(k))
-            .all(|k| k.parse::<TableProperty>().is_ok())
+    spec.properties
+        .keys()
+        .filter(|k| is_delta_key(k))
+        .all(|k| k.parse::<TableProperty>().is_ok())
         && spec.replace_where.is_none()
         && Arc::ptr_eq(&normalize_for_delta(&schema), &schema)
 }
@@ -95,18 +102,10 @@ pub(crate) fn keeps_user_properties(spec: &WriteSpec, data: &LogicalPlan) -> boo
 /// [`create`]: Delta replaces the whole definition (properties, comment, partitioning) with
 /// the statement's, where delta-rs' overwrite keeps the old table's metadata.
 pub(crate) fn replaces(spec: &WriteSpec, data: &LogicalPlan) -> bool {
-    let is_delta = |k: &str| k.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("delta."));
-    let schema = Arc::new(data.schema().as_arrow().clone());
     spec.operation
         .as_ref()
         .is_some_and(Operation::replaces_table)
-        && spec
-            .properties
-            .keys()
-            .filter(|k| is_delta(k))
-            .all(|k| k.parse::<TableProperty>().is_ok())
-        && spec.replace_where.is_none()
-        && Arc::ptr_eq(&normalize_for_delta(&schema), &schema)
+        && create_can_write(spec, data)
 }
 
 /// Whether a Delta schema (its JSON form) holds a non-nullable field or element, or a
