@@ -9,7 +9,7 @@
 //! Spark does when it does not know the file.
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, Result};
-use datafusion::logical_expr::{col, Expr, LogicalPlan, Projection};
+use datafusion::logical_expr::{col, Expr, LogicalPlan, LogicalPlanBuilder, Projection};
 
 use crate::error::PlanResult;
 
@@ -80,6 +80,25 @@ pub fn resolve(plan: LogicalPlan) -> PlanResult<LogicalPlan> {
             other => Ok(Transformed::no(other)),
         })?
         .data)
+}
+
+/// `plan` without [`INPUT_FILE_COLUMN`] among its output columns (a projection of the others
+/// when it has it), so that `*` never shows it.
+pub fn hide(plan: LogicalPlan) -> PlanResult<LogicalPlan> {
+    if !plan
+        .schema()
+        .has_column_with_unqualified_name(INPUT_FILE_COLUMN)
+    {
+        return Ok(plan);
+    }
+    let visible: Vec<Expr> = plan
+        .schema()
+        .fields()
+        .iter()
+        .filter(|f| f.name() != INPUT_FILE_COLUMN)
+        .map(|f| col(Column::new_unqualified(f.name())))
+        .collect();
+    Ok(LogicalPlanBuilder::from(plan).project(visible)?.build()?)
 }
 
 /// `plan` with [`INPUT_FILE_COLUMN`] among its output columns when a file scan below can give

@@ -229,8 +229,14 @@ impl ScalarUDFImpl for SparkUdf {
     }
 }
 
-/// Any number of arguments of any type, none included (`input_file_name()`).
-fn any_arguments(volatility: Volatility) -> Signature {
+/// Any number of arguments of any type, none included (`input_file_name()`), with the
+/// function's volatility.
+fn signature(def: &Def) -> Signature {
+    let volatility = if def.volatile {
+        Volatility::Volatile
+    } else {
+        Volatility::Immutable
+    };
     Signature::one_of(
         vec![TypeSignature::Nullary, TypeSignature::VariadicAny],
         volatility,
@@ -238,14 +244,9 @@ fn any_arguments(volatility: Volatility) -> Signature {
 }
 
 fn udf_expr(def: Def, fixed: Option<DataType>, args: Vec<Expr>) -> Expr {
-    let volatility = if def.volatile {
-        Volatility::Volatile
-    } else {
-        Volatility::Immutable
-    };
     let udf = SparkUdf {
+        signature: signature(&def),
         def,
-        signature: any_arguments(volatility),
         fixed,
     };
     Expr::ScalarFunction(ScalarFunction::new_udf(
@@ -272,14 +273,9 @@ pub fn sql_functions() -> Vec<ScalarUDF> {
     ]
     .into_iter()
     .map(|def| {
-        let volatility = if def.volatile {
-            Volatility::Volatile
-        } else {
-            Volatility::Immutable
-        };
         ScalarUDF::new_from_impl(SparkUdf {
+            signature: signature(&def),
             def,
-            signature: any_arguments(volatility),
             fixed: None,
         })
     })

@@ -162,14 +162,13 @@ fn read_text_format(
         _ => Arc::new(text::TextDecoder::new(&source.options)),
     };
     let table = file_table(source.format.as_str(), listing, decoder)?;
-    let visible = exec::visible_columns(&datafusion::catalog::TableProvider::schema(&table));
-    Ok(LogicalPlanBuilder::scan(
+    let scan = LogicalPlanBuilder::scan(
         source.format.as_str(),
         provider_as_source(Arc::new(table)),
         None,
     )?
-    .project(visible)?
-    .build()?)
+    .build()?;
+    Ok(planner::input_file::hide(scan)?)
 }
 
 /// JSON files read with a fixed schema and options (lower-case keys, as `spark.read` takes
@@ -206,16 +205,9 @@ fn file_table(
     let extra = partition_fields(listing, &data);
     let mut fields: Vec<Field> = data.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.extend(extra.iter().map(|(_, f)| f.clone()));
-    let mut schema = convert::nullable(&Schema::new(fields)).as_ref().clone();
-    schema = Schema::new(
-        schema
-            .fields()
-            .iter()
-            .cloned()
-            .chain([Arc::new(exec::input_file_field())])
-            .collect::<Vec<_>>(),
-    );
-    let schema = Arc::new(schema);
+    let mut fields = convert::nullable(&Schema::new(fields)).fields().to_vec();
+    fields.push(Arc::new(exec::input_file_field()));
+    let schema = Arc::new(Schema::new(fields));
     let files = listing
         .files
         .iter()

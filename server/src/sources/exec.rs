@@ -55,20 +55,7 @@ pub fn input_file_field() -> Field {
 
 /// `file:///...`, as Spark names a local file in `input_file_name()`.
 pub fn file_url(path: &Path) -> ScalarValue {
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    ScalarValue::Utf8(Some(format!("file://{}", absolute.display())))
-}
-
-/// The columns of a scan's schema a reader shows: all but [`input_file_field`].
-pub fn visible_columns(schema: &Schema) -> Vec<Expr> {
-    schema
-        .fields()
-        .iter()
-        .filter(|f| f.name() != planner::input_file::INPUT_FILE_COLUMN)
-        .map(|f| {
-            datafusion::logical_expr::col(datafusion::common::Column::new_unqualified(f.name()))
-        })
-        .collect()
+    ScalarValue::Utf8(Some(format!("file://{}", super::files::absolute(path))))
 }
 
 /// Files read by one decoder; the table's schema is the decoder's columns, then the folder

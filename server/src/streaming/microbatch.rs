@@ -359,23 +359,7 @@ async fn materialise(session: &Session, plan: LogicalPlan) -> SparkResult<(u64, 
         .flatten()
         .collect();
     let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-    let file = planner::input_file::INPUT_FILE_COLUMN;
-    let kept = schema.fields().iter().any(|f| f.name() == file);
-    let plan = super::sink::memory_plan(schema.clone(), batches)?;
-    if !kept {
-        return Ok((rows, plan));
-    }
-    // The file column stays under the slice for `input_file_name()`, hidden from `*`.
-    let visible = schema
-        .fields()
-        .iter()
-        .filter(|f| f.name() != file)
-        .map(|f| datafusion::logical_expr::ident(f.name()))
-        .collect::<Vec<_>>();
-    Ok((
-        rows,
-        datafusion::logical_expr::LogicalPlanBuilder::from(plan)
-            .project(visible)?
-            .build()?,
-    ))
+    // A file column stays under the slice for `input_file_name()`, hidden from `*`.
+    let plan = planner::input_file::hide(super::sink::memory_plan(schema, batches)?)?;
+    Ok((rows, plan))
 }
