@@ -61,6 +61,7 @@ CASES = [
     E("sum_of_string_sql", lambda s, t: s.sql("SELECT sum('a')").collect(), contains="a"),
     E("wrong_arg_count", lambda s, t: s.sql("SELECT upper('a', 'b')").collect(), contains="upper"),
     E("group_by_missing_agg", lambda s, t: people(s).groupBy("id").agg(F.col("name")).collect(), contains="name"),
+    E("sql_missing_aggregation", lambda s, t: s.sql("SELECT id, count(*) FROM range(4) GROUP BY id % 2").collect(), contains="id"),
     E("sql_non_grouped_column", lambda s, t: s.sql("SELECT id, count(*) FROM range(3)").collect(), contains="id"),
     E("union_column_count_mismatch", lambda s, t: s.range(2).union(s.range(2).selectExpr("id", "id AS x")).collect(), contains="2"),
     E("union_by_name_missing", lambda s, t: s.range(1).unionByName(s.range(1).toDF("other")).collect(), contains="id"),

@@ -17,15 +17,29 @@ use datafusion::logical_expr::{
 type Position = fn(i64, usize) -> Result<Option<usize>>;
 
 /// Name -> how its position counts.
-const FUNCTIONS: [(&str, Position); 3] = [
+const FUNCTIONS: [(&str, Position); 4] = [
     ("get", zero_based),
+    // `a[i]` under ANSI mode (Spark 4's default).
+    (SUBSCRIPT_ANSI, zero_based_in_bounds),
     ("try_element_at", one_based),
     // DataFusion's `element_at` reads maps only (an alias of map_extract).
     ("element_at", one_based_in_bounds),
 ];
 
+/// The name `a[i]` plans to under ANSI mode; `get` otherwise.
+pub(crate) const SUBSCRIPT_ANSI: &str = "__sluice_subscript";
+
 fn zero_based(i: i64, len: usize) -> Result<Option<usize>> {
     Ok(usize::try_from(i).ok().filter(|i| *i < len))
+}
+
+fn zero_based_in_bounds(i: i64, len: usize) -> Result<Option<usize>> {
+    match zero_based(i, len)? {
+        Some(at) => Ok(Some(at)),
+        None => Err(DataFusionError::Execution(format!(
+            "[INVALID_ARRAY_INDEX] The index {i} is out of bounds. The array has {len} elements. Use the SQL function `get()` to tolerate accessing element at invalid index and return NULL instead. SQLSTATE: 22003"
+        ))),
+    }
 }
 
 /// `element_at` under ANSI mode (Spark 4's default): a position past either end fails.

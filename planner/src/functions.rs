@@ -224,8 +224,9 @@ fn two(name: &str, c: Call) -> PlanResult<[Expr; 2]> {
 }
 
 fn binary(c: Call, op: Operator) -> PlanResult<Expr> {
+    let (schema, ansi) = (c.schema, c.p.config.ansi);
     let [l, r] = two(&op.to_string(), c)?;
-    Ok(binary_expr(l, op, r))
+    Ok(udf::arithmetic(l, op, r, schema, ansi))
 }
 
 /// Spark's `/` divides decimals as decimals and everything else as doubles; a zero divisor
@@ -694,6 +695,9 @@ pub(crate) fn extract_value(
     schema: &DFSchema,
 ) -> PlanResult<Expr> {
     match child.get_type(schema)? {
+        DataType::List(_) | DataType::LargeList(_) if p.config.ansi => {
+            scalar(p, crate::element_at::SUBSCRIPT_ANSI, vec![child, key])
+        }
         DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..) => {
             let index = binary_expr(cast(key, DataType::Int64), Operator::Plus, lit(1i64));
             scalar(p, "array_element", vec![child, index])

@@ -13,6 +13,7 @@ pub mod error;
 mod expression;
 mod functions;
 pub mod input_file;
+mod lateral_view;
 pub mod literal;
 mod murmur3;
 mod names;
@@ -32,6 +33,7 @@ pub mod unparse;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use arrow::record_batch::RecordBatch;
 use datafusion::common::DFSchemaRef;
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::LogicalPlan;
@@ -90,6 +92,9 @@ pub trait Resolver: Send + Sync {
     fn table(&self, name: Vec<String>) -> BoxFuture<'_, PlanResult<LogicalPlan>>;
     /// A cached artifact (`cache/<hash>`) holding an Arrow IPC stream from the client.
     fn cached_bytes(&self, hash: &str) -> PlanResult<Vec<u8>>;
+    /// Runs `plan` to completion, for the few plans Spark evaluates while analysing another
+    /// (the distinct values of a pivot column).
+    fn collect(&self, plan: LogicalPlan) -> BoxFuture<'_, PlanResult<Vec<RecordBatch>>>;
 }
 
 /// Session settings that change planning.

@@ -171,6 +171,26 @@ fn value_micros(v: &ScalarValue) -> Option<i64> {
     }
 }
 
+/// Spark's `CAST(value AS STRING)` of a literal (NULL gives `null`), as pivot column
+/// names use it.
+pub(crate) fn spark_string(value: &ScalarValue) -> String {
+    if value.is_null() {
+        return "null".into();
+    }
+    match value {
+        ScalarValue::Float64(Some(v)) => format_double(*v),
+        ScalarValue::Float32(Some(v)) => format_float(*v),
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => s.clone(),
+        ScalarValue::TimestampMicrosecond(..) => {
+            let naive = ScalarValue::TimestampMicrosecond(value_micros(value), None);
+            cast_string(&naive).unwrap_or_default().replace('T', " ")
+        }
+        other => cast_string(other).unwrap_or_else(|| other.to_string()),
+    }
+}
+
 fn cast_string(v: &ScalarValue) -> Option<String> {
     let arr = v.to_array().ok()?;
     let s = arrow::compute::cast(&arr, &DataType::Utf8).ok()?;

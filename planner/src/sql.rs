@@ -19,6 +19,7 @@ use regex::Regex;
 use crate::dialect::SparkDialect;
 use crate::error::{PlanError, PlanResult};
 use crate::expression::column_at;
+use crate::lateral_view::LateralViews;
 use crate::numeric_literals::{self, TypedLiterals};
 use crate::sql_syntax::SparkSyntax;
 use crate::{literal, Planner};
@@ -45,6 +46,8 @@ pub enum SparkStatement {
     },
     /// `DESCRIBE [TABLE] [EXTENDED] name`.
     Describe { name: Vec<String> },
+    /// `DESCRIBE [QUERY] query`: the query's output columns.
+    DescribeQuery { query: String },
     /// `CREATE [OR REPLACE] [GLOBAL] TEMP VIEW name AS query`.
     CreateTempView {
         name: String,
@@ -65,6 +68,10 @@ static SHOW_TABLES: LazyLock<Regex> = LazyLock::new(|| {
 });
 static DESCRIBE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?is)^\s*(?:DESCRIBE|DESC)\s+(?:TABLE\s+)?(?:EXTENDED\s+|FORMATTED\s+)?([\w`.]+)\s*;?\s*$")
+        .expect("valid regex")
+});
+static DESCRIBE_QUERY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?is)^\s*(?:DESCRIBE|DESC)\s+(?:QUERY\s+(.*?)|((?:SELECT|WITH|VALUES|FROM)\b.*?))\s*;?\s*$")
         .expect("valid regex")
 });
 static CREATE_VIEW: LazyLock<Regex> = LazyLock::new(|| {
@@ -99,6 +106,16 @@ pub fn classify(sql: &str) -> SparkStatement {
         return SparkStatement::ShowTables {
             database: c.get(1).map(|m| m.as_str().trim_matches('`').to_string()),
             pattern: c.get(2).map(|m| m.as_str().to_string()),
+        };
+    }
+    if let Some(c) = DESCRIBE_QUERY.captures(sql) {
+        let query = c
+            .get(1)
+            .or(c.get(2))
+            .map(|m| m.as_str())
+            .unwrap_or_default();
+        return SparkStatement::DescribeQuery {
+            query: query.to_string(),
         };
     }
     if let Some(c) = DESCRIBE.captures(sql) {
@@ -454,7 +471,12 @@ pub async fn plan_query_with(
         if let std::ops::ControlFlow::Break(e) = s.visit(&mut TypedLiterals) {
             return Err(e);
         }
-        let _ = s.visit(&mut SparkSyntax);
+        if let std::ops::ControlFlow::Break(e) = s.visit(&mut LateralViews) {
+            return Err(e);
+        }
+        let _ = s.visit(&mut SparkSyntax {
+            ansi: p.config.ansi,
+        });
         // TIMESTAMP AS OF takes constant expressions: fold them to text first.
         let mut probe = TimeTravel::default();
         let _ = s.clone().visit(&mut probe);
@@ -474,11 +496,16 @@ pub async fn plan_query_with(
         }
         _ => None,
     };
+    let grouped = match &statement {
+        DFStatement::Statement(s) => has_group_by(s),
+        _ => true,
+    };
     let mut plan = state
         .as_ref()
         .unwrap_or(p.state)
         .statement_to_plan(statement)
-        .await?;
+        .await
+        .map_err(|e| ungrouped_column(e, grouped))?;
     if !params.values.is_empty() {
         plan = plan.with_param_values(ParamValues::List(
             params.values.into_iter().map(Into::into).collect(),
@@ -486,6 +513,43 @@ pub async fn plan_query_with(
     }
     let plan = spark_semantics(plan, p.config.ansi)?;
     rename_outputs(plan, names)
+}
+
+/// Whether a top-level SELECT has a GROUP BY clause (anything else counts as having one).
+fn has_group_by(s: &Statement) -> bool {
+    let Statement::Query(q) = s else { return true };
+    match q.body.as_ref() {
+        SetExpr::Select(select) => match &select.group_by {
+            ast::GroupByExpr::All(_) => true,
+            ast::GroupByExpr::Expressions(exprs, modifiers) => {
+                !exprs.is_empty() || !modifiers.is_empty()
+            }
+        },
+        _ => true,
+    }
+}
+
+/// DataFusion's "must appear in the GROUP BY clause" as Spark's condition: MISSING_GROUP_BY
+/// when the query has no GROUP BY, MISSING_AGGREGATION when the column is not in it.
+fn ungrouped_column(e: datafusion::error::DataFusionError, grouped: bool) -> PlanError {
+    static COLUMN: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"column "(?:[^"]*\.)?([^".]+)" must appear in the GROUP BY clause"#)
+            .expect("valid regex")
+    });
+    let text = e.to_string();
+    let Some(c) = COLUMN.captures(&text) else {
+        return e.into();
+    };
+    let name = &c[1];
+    if !grouped {
+        // Spark follows the message with the plan; sluice names the offending column.
+        return PlanError::analysis(format!(
+            "[MISSING_GROUP_BY] The query does not include a GROUP BY clause. Add GROUP BY or turn it into the window functions using OVER clauses. SQLSTATE: 42803; the column \"{name}\" is neither grouped nor aggregated"
+        ));
+    }
+    PlanError::analysis(format!(
+        "[MISSING_AGGREGATION] The non-aggregating expression \"{name}\" is based on columns which are not participating in the GROUP BY clause.\nAdd the columns or the expression to the GROUP BY, aggregate the expression, or use \"any_value({name})\" if you do not care which of the values within a group is returned. SQLSTATE: 42803"
+    ))
 }
 
 /// Spark's names for the unaliased items of a top-level SELECT; None if they cannot be
@@ -536,7 +600,7 @@ fn rename_outputs(plan: LogicalPlan, names: Option<Vec<String>>) -> PlanResult<L
 }
 
 /// Spark semantics DataFusion's SQL planner does not have: `/` on non-decimals is a
-/// division of doubles.
+/// division of doubles; integral `+`, `-`, `*` fail on overflow under ANSI mode.
 fn spark_semantics(plan: LogicalPlan, ansi: bool) -> PlanResult<LogicalPlan> {
     let out = plan.transform_up_with_subqueries(|node| {
         // LIMIT / OFFSET counts stay as DataFusion wants them.
@@ -600,7 +664,9 @@ pub(crate) fn plan_expression(p: &Planner, text: &str, schema: &DFSchema) -> Pla
     if let std::ops::ControlFlow::Break(e) = parsed.expr.visit(&mut TypedLiterals) {
         return Err(e);
     }
-    let _ = parsed.expr.visit(&mut SparkSyntax);
+    let _ = parsed.expr.visit(&mut SparkSyntax {
+        ansi: p.config.ansi,
+    });
     let alias = parsed.alias.as_ref().map(|a| a.value.clone());
     let e = p.state.create_logical_expr_from_sql_expr(parsed, schema)?;
     let e = match e {
@@ -638,6 +704,17 @@ fn divide_in_expr(e: Expr, schema: &DFSchema, ansi: bool) -> PlanResult<Expr> {
         }) => Ok(Transformed::yes(crate::functions::spark_divide(
             *left, *right, schema, ansi,
         ))),
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: op @ (Operator::Plus | Operator::Minus | Operator::Multiply),
+            right,
+        }) if ansi => {
+            let e = crate::udf::arithmetic(*left, op, *right, schema, ansi);
+            Ok(match e {
+                Expr::BinaryExpr(_) => Transformed::no(e),
+                _ => Transformed::yes(e),
+            })
+        }
         other => Ok(Transformed::no(other)),
     })?
     .data)

@@ -15,8 +15,15 @@ const UNARY: [(UnaryOperator, &str); 1] = [(UnaryOperator::BitwiseNot, "bitwise_
 /// Binary operator -> the function computing it.
 const BINARY: [(BinaryOperator, &str); 1] = [(BinaryOperator::MyIntegerDivide, "div")];
 
-/// The function computing `x[i]`.
-const SUBSCRIPT: &str = "get";
+/// The function computing `x[i]`: out-of-bounds positions are an error under ANSI mode,
+/// NULL otherwise.
+fn subscript(ansi: bool) -> &'static str {
+    if ansi {
+        crate::element_at::SUBSCRIPT_ANSI
+    } else {
+        "get"
+    }
+}
 
 /// Spark function name -> DataFusion's name for the same function.
 const RENAMED: [(&str, &str); 1] = [("explode", "unnest")];
@@ -41,7 +48,9 @@ fn call(name: &str, args: Vec<SqlExpr>) -> SqlExpr {
     })
 }
 
-pub(crate) struct SparkSyntax;
+pub(crate) struct SparkSyntax {
+    pub ansi: bool,
+}
 
 impl VisitorMut for SparkSyntax {
     type Break = ();
@@ -75,7 +84,7 @@ impl VisitorMut for SparkSyntax {
                 let mut base = std::mem::replace(root.as_mut(), placeholder());
                 for access in access_chain.drain(..leading) {
                     if let AccessExpr::Subscript(Subscript::Index { index }) = access {
-                        base = call(SUBSCRIPT, vec![base, index]);
+                        base = call(subscript(self.ansi), vec![base, index]);
                     }
                 }
                 *expr = if access_chain.is_empty() {

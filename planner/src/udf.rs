@@ -7,13 +7,15 @@ use arrow::array::{
     StringArray, StringBuilder, StructArray,
 };
 use arrow::buffer::NullBuffer;
+use arrow::compute::kernels::numeric;
 use arrow::datatypes::{DataType, Field, FieldRef, Fields, Schema};
 use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::DFSchema;
 use datafusion::common::{exec_err, DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-    TypeSignature, Volatility,
+    binary_expr, ColumnarValue, Expr, ExprSchemable, Operator, ReturnFieldArgs, ScalarFunctionArgs,
+    ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility,
 };
 
 type Kernel = fn(&[ArrayRef], &DataType) -> Result<ArrayRef>;
@@ -25,8 +27,95 @@ pub(crate) struct Def {
     ret: fn(&[DataType]) -> DataType,
     kernel: Kernel,
     volatile: bool,
-    /// The result is never NULL, whatever the arguments (Spark's `hash`).
-    never_null: bool,
+    nulls: Nulls,
+}
+
+/// When a function's result may be NULL.
+#[derive(Debug, Clone, Copy)]
+enum Nulls {
+    /// Whatever the arguments.
+    Any,
+    /// Never, whatever the arguments (Spark's `hash`).
+    Never,
+    /// Only when an argument may be (arithmetic).
+    FromArgs,
+}
+
+/// Spark's `+`, `-` and `*` on integral types under ANSI mode: an overflow is an error.
+pub(crate) const CHECKED_ARITHMETIC: [(Operator, Def); 3] = [
+    (
+        Operator::Plus,
+        Def {
+            name: "+",
+            ret: wider_integral,
+            kernel: |a, t| checked(a, t, numeric::add, "try_add"),
+            volatile: false,
+            nulls: Nulls::FromArgs,
+        },
+    ),
+    (
+        Operator::Minus,
+        Def {
+            name: "-",
+            ret: wider_integral,
+            kernel: |a, t| checked(a, t, numeric::sub, "try_subtract"),
+            volatile: false,
+            nulls: Nulls::FromArgs,
+        },
+    ),
+    (
+        Operator::Multiply,
+        Def {
+            name: "*",
+            ret: wider_integral,
+            kernel: |a, t| checked(a, t, numeric::mul, "try_multiply"),
+            volatile: false,
+            nulls: Nulls::FromArgs,
+        },
+    ),
+];
+
+/// `l op r` with Spark's ANSI overflow check when both sides are integral; otherwise
+/// DataFusion's operator.
+pub(crate) fn arithmetic(l: Expr, op: Operator, r: Expr, schema: &DFSchema, ansi: bool) -> Expr {
+    let integral = |e: &Expr| e.get_type(schema).is_ok_and(|t| t.is_integer());
+    match CHECKED_ARITHMETIC.iter().find(|(o, _)| *o == op) {
+        Some((_, def)) if ansi && integral(&l) && integral(&r) => call(*def, vec![l, r]),
+        _ => binary_expr(l, op, r),
+    }
+}
+
+/// The wider of two integral types, as Spark widens `int + bigint` to BIGINT.
+fn wider_integral(args: &[DataType]) -> DataType {
+    let width = |t: &DataType| t.primitive_width().unwrap_or(8);
+    args.iter()
+        .max_by_key(|t| width(t))
+        .cloned()
+        .unwrap_or(DataType::Int64)
+}
+
+type NumericKernel = fn(
+    &dyn arrow::array::Datum,
+    &dyn arrow::array::Datum,
+) -> std::result::Result<ArrayRef, arrow::error::ArrowError>;
+
+fn checked(
+    args: &[ArrayRef],
+    out: &DataType,
+    kernel: NumericKernel,
+    tolerant: &str,
+) -> Result<ArrayRef> {
+    let [l, r] = args else {
+        return exec_err!("an arithmetic operator takes two arguments");
+    };
+    let l = arrow::compute::cast(l, out)?;
+    let r = arrow::compute::cast(r, out)?;
+    kernel(&l, &r).map_err(|e| match e {
+        arrow::error::ArrowError::ArithmeticOverflow(_) => DataFusionError::Execution(format!(
+            "[ARITHMETIC_OVERFLOW] overflow. Use '{tolerant}' to tolerate overflow and return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass this error. SQLSTATE: 22003"
+        )),
+        other => other.into(),
+    })
 }
 
 pub(crate) const DIVIDE: Def = Def {
@@ -34,14 +123,14 @@ pub(crate) const DIVIDE: Def = Def {
     ret: |_| DataType::Float64,
     kernel: |a, _| divide(a, false),
     volatile: false,
-    never_null: false,
+    nulls: Nulls::Any,
 };
 pub(crate) const DIVIDE_ANSI: Def = Def {
     name: "/",
     ret: |_| DataType::Float64,
     kernel: |a, _| divide(a, true),
     volatile: false,
-    never_null: false,
+    nulls: Nulls::Any,
 };
 /// Spark's `a div b`: integral division truncating toward zero, NULL for a zero divisor.
 /// The name SQL text reaches it by (the `DIV` operator is rewritten to it).
@@ -50,7 +139,7 @@ const INTEGRAL_DIVIDE: Def = Def {
     ret: |_| DataType::Int64,
     kernel: |a, _| integral_divide(a, false),
     volatile: false,
-    never_null: false,
+    nulls: Nulls::Any,
 };
 /// `a div b` under ANSI mode: a zero divisor or an overflow is an error.
 const INTEGRAL_DIVIDE_ANSI: Def = Def {
@@ -58,7 +147,7 @@ const INTEGRAL_DIVIDE_ANSI: Def = Def {
     ret: |_| DataType::Int64,
     kernel: |a, _| integral_divide(a, true),
     volatile: false,
-    never_null: false,
+    nulls: Nulls::Any,
 };
 /// Spark's `bround(x, scale)` on floating and integral numbers: half-to-even rounding.
 pub(crate) const BROUND: Def = Def {
@@ -66,7 +155,7 @@ pub(crate) const BROUND: Def = Def {
     ret: |a| a.first().cloned().unwrap_or(DataType::Float64),
     kernel: bround,
     volatile: false,
-    never_null: false,
+    nulls: Nulls::Any,
 };
 /// Spark's `format_number(x, d)`: `1,234,567.89`; NULL for a negative `d`.
 pub(crate) const FORMAT_NUMBER: Def = Def {
@@ -74,7 +163,7 @@ pub(crate) const FORMAT_NUMBER: Def = Def {
     ret: |_| DataType::Utf8,
     kernel: format_number,
     volatile: false,
-    never_null: false,
+    nulls: Nulls::Any,
 };
 /// Spark's `hash(...)`: Murmur3 over the arguments, seed 42; never NULL.
 pub(crate) const HASH: Def = Def {
@@ -82,42 +171,42 @@ pub(crate) const HASH: Def = Def {
     ret: |_| DataType::Int32,
     kernel: |a, _| crate::murmur3::hash(a),
     volatile: false,
-    never_null: true,
+    nulls: Nulls::Never,
 };
 pub(crate) const SPLIT: Def = Def {
     name: "split",
     ret: |_| string_list(),
     kernel: split,
     volatile: false,
-    never_null: false,
+    nulls: Nulls::Any,
 };
 pub(crate) const REGEXP_EXTRACT: Def = Def {
     name: "regexp_extract",
     ret: |_| DataType::Utf8,
     kernel: regexp_extract,
     volatile: false,
-    never_null: false,
+    nulls: Nulls::Any,
 };
 pub(crate) const GET_JSON_OBJECT: Def = Def {
     name: "get_json_object",
     ret: |_| DataType::Utf8,
     kernel: get_json_object,
     volatile: false,
-    never_null: false,
+    nulls: Nulls::Any,
 };
 pub(crate) const TO_JSON: Def = Def {
     name: "to_json",
     ret: |_| DataType::Utf8,
     kernel: to_json,
     volatile: false,
-    never_null: false,
+    nulls: Nulls::Any,
 };
 const FROM_JSON: Def = Def {
     name: "from_json",
     ret: |_| DataType::Null,
     kernel: from_json_kernel,
     volatile: false,
-    never_null: false,
+    nulls: Nulls::Any,
 };
 
 /// Spark's `raise_error(message)`: fails the query with USER_RAISED_EXCEPTION when a row
@@ -127,7 +216,7 @@ pub(crate) const RAISE_ERROR: Def = Def {
     ret: |_| DataType::Null,
     kernel: raise_error,
     volatile: true,
-    never_null: false,
+    nulls: Nulls::Any,
 };
 /// Spark's `assert_true(condition, message)`: NULL while the condition holds, else fails
 /// with the message. A call without a message gets Spark's (see [`with_assert_message`]).
@@ -136,7 +225,7 @@ pub(crate) const ASSERT_TRUE: Def = Def {
     ret: |_| DataType::Null,
     kernel: assert_true,
     volatile: true,
-    never_null: false,
+    nulls: Nulls::Any,
 };
 
 /// The name of [`INPUT_FILE_NAME`], which `input_file::resolve` looks for.
@@ -152,7 +241,7 @@ pub(crate) const INPUT_FILE_NAME: Def = Def {
         Ok(Arc::new(StringArray::from(vec![""; n])))
     },
     volatile: true,
-    never_null: true,
+    nulls: Nulls::Never,
 };
 
 /// Uniform draws in [0, 1) from a seed (its only argument), for `sample`.
@@ -161,7 +250,7 @@ pub(crate) const SEEDED_RANDOM: Def = Def {
     ret: |_| DataType::Float64,
     kernel: seeded_random,
     volatile: true,
-    never_null: false,
+    nulls: Nulls::Any,
 };
 
 impl PartialEq for Def {
@@ -200,16 +289,47 @@ impl ScalarUDFImpl for SparkUdf {
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
         Ok(self.fixed.clone().unwrap_or_else(|| (self.def.ret)(args)))
     }
+    fn schema_name(&self, args: &[Expr]) -> Result<String> {
+        // Checked arithmetic keeps the operator's name, so plan nodes above that refer to
+        // `a + b` by name still find it.
+        match args {
+            [l, r]
+                if CHECKED_ARITHMETIC
+                    .iter()
+                    .any(|(_, d)| d.name == self.def.name) =>
+            {
+                Ok(format!(
+                    "{} {} {}",
+                    l.schema_name(),
+                    self.def.name,
+                    r.schema_name()
+                ))
+            }
+            _ => Ok(format!(
+                "{}({})",
+                self.name(),
+                args.iter()
+                    .map(|a| a.schema_name().to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )),
+        }
+    }
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
         let types: Vec<DataType> = args
             .arg_fields
             .iter()
             .map(|f| f.data_type().clone())
             .collect();
+        let nullable = match self.def.nulls {
+            Nulls::Any => true,
+            Nulls::Never => false,
+            Nulls::FromArgs => args.arg_fields.iter().any(|f| f.is_nullable()),
+        };
         Ok(Arc::new(Field::new(
             self.name(),
             self.return_type(&types)?,
-            !self.def.never_null,
+            nullable,
         )))
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {

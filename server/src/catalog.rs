@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::datasource::provider_as_source;
@@ -201,5 +202,17 @@ impl Resolver for SessionResolver<'_> {
 
     fn streaming_read(&self, read: StreamingRead) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
         Box::pin(async move { crate::streaming::analysed_leaf(self.session, read).await })
+    }
+
+    fn collect(&self, plan: LogicalPlan) -> BoxFuture<'_, PlanResult<Vec<RecordBatch>>> {
+        Box::pin(async move {
+            Ok(self
+                .session
+                .ctx
+                .execute_logical_plan(plan)
+                .await?
+                .collect()
+                .await?)
+        })
     }
 }

@@ -20,7 +20,7 @@ use proto::connect::{Relation, Sql};
 use crate::error::{SparkError, SparkResult};
 use crate::execute::plan_relation;
 use crate::session::Session;
-use crate::statements::strings;
+use crate::statements::{nullable_strings, strings};
 use crate::tables::{self, Target};
 
 /// The options Delta's DataFrameWriter takes (lower-cased); others are refused.
@@ -579,9 +579,9 @@ pub async fn run(session: &Session, stmt: TableStatement) -> SparkResult<RecordB
             let deleted =
                 delta_sink::maintenance::vacuum(&url, retain_hours, dry_run, enforce).await?;
             if dry_run {
-                strings(&[("path", deleted)])
+                nullable_strings(&[("path", deleted)])
             } else {
-                strings(&[("path", vec![delta_sink::table::display(&url)])])
+                nullable_strings(&[("path", vec![delta_sink::table::display(&url)])])
             }
         }
     }

@@ -92,6 +92,21 @@ const ARITHMETIC: &[&str] = &[
     "java.lang.Exception",
     "java.lang.Throwable",
 ];
+const ARRAY_INDEX: &[&str] = &[
+    "org.apache.spark.SparkArrayIndexOutOfBoundsException",
+    "java.lang.ArrayIndexOutOfBoundsException",
+    "java.lang.IndexOutOfBoundsException",
+    "java.lang.RuntimeException",
+    "java.lang.Exception",
+    "java.lang.Throwable",
+];
+
+/// Error classes a kernel raises at run time -> the exception Spark throws for them
+/// (SparkRuntimeException for the rest).
+const RUNTIME_CLASSES: &[(&str, &[&str])] = &[
+    ("ARITHMETIC_OVERFLOW", ARITHMETIC),
+    ("INVALID_ARRAY_INDEX", ARRAY_INDEX),
+];
 const STREAMING_QUERY: &[&str] = &[
     "org.apache.spark.sql.streaming.StreamingQueryException",
     "java.lang.Exception",
@@ -179,6 +194,7 @@ fn sql_state(class: &str) -> Option<&'static str> {
         ("USER_RAISED_EXCEPTION", "P0001"),
         ("WRONG_NUM_ARGS", "42605"),
         ("MISSING_AGGREGATION", "42803"),
+        ("MISSING_GROUP_BY", "42803"),
         ("INVALID_INDEX_OF_ZERO", "22003"),
         ("INVALID_ARRAY_INDEX", "22003"),
         ("PARTITION_BY_NOT_ALLOWED_WITH_INSERT_INTO", "42601"),
@@ -298,6 +314,13 @@ fn from_datafusion(e: &DataFusionError) -> SparkThrowable {
             "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate divisor being 0 and return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass this error. SQLSTATE: 22012".into(),
             HashMap::from([("config".into(), "\"spark.sql.ansi.enabled\"".into())]),
         );
+    }
+    if let DataFusionError::Execution(m) = root {
+        if let Some((_, classes)) =
+            error_class_of(m).and_then(|c| RUNTIME_CLASSES.iter().find(|(k, _)| c.starts_with(k)))
+        {
+            return throwable(classes, m.clone(), HashMap::new());
+        }
     }
     if text.contains("Overflow") || text.contains("overflow") {
         return throwable(

@@ -13,12 +13,22 @@ use crate::error::{SparkError, SparkResult};
 use crate::execute::{create_view, local_relation, plan_relation, sql_result, Responder};
 use crate::session::Session;
 
-/// A result of string columns (SHOW and DESCRIBE outputs).
+/// A result of string columns (SHOW, SET and DESCRIBE outputs), which Spark declares
+/// non-null.
 pub(crate) fn strings(columns: &[(&str, Vec<String>)]) -> SparkResult<RecordBatch> {
+    string_columns(columns, false)
+}
+
+/// A result of nullable string columns.
+pub(crate) fn nullable_strings(columns: &[(&str, Vec<String>)]) -> SparkResult<RecordBatch> {
+    string_columns(columns, true)
+}
+
+fn string_columns(columns: &[(&str, Vec<String>)], nullable: bool) -> SparkResult<RecordBatch> {
     let schema = Arc::new(Schema::new(
         columns
             .iter()
-            .map(|(n, _)| Field::new(*n, DataType::Utf8, true))
+            .map(|(n, _)| Field::new(*n, DataType::Utf8, nullable))
             .collect::<Vec<_>>(),
     ));
     let arrays = columns
@@ -56,9 +66,20 @@ async fn run_sql_text(
     out: &Responder<'_>,
     relation: Relation,
 ) -> SparkResult<()> {
-    let Some(RelType::Sql(sql)) = &relation.rel_type else {
-        sql_result(out, relation);
-        return Ok(());
+    let sql = match &relation.rel_type {
+        Some(RelType::Sql(sql)) => sql,
+        Some(RelType::WithRelations(_)) => {
+            // A query naming DataFrames (`{df}`): analyse now, run when collected.
+            if !out.op.in_pipeline_definition() {
+                plan_relation(session, &relation).await?;
+            }
+            sql_result(out, relation);
+            return Ok(());
+        }
+        _ => {
+            sql_result(out, relation);
+            return Ok(());
+        }
     };
     if let Some(stmt) = planner::ddl::parse(&sql.query)? {
         let result = crate::delta_ops::run(session, stmt).await?;
@@ -103,6 +124,16 @@ async fn run_sql_text(
         SparkStatement::ShowTables { database, pattern } => {
             show_tables(session, database, pattern)?
         }
+        SparkStatement::DescribeQuery { query } => {
+            let rel = Relation {
+                common: None,
+                rel_type: Some(RelType::Sql(Sql {
+                    query,
+                    ..sql.clone()
+                })),
+            };
+            describe_columns(&plan_relation(session, &rel).await?)?
+        }
         SparkStatement::Describe { name } => {
             let rel = Relation {
                 common: None,
@@ -116,23 +147,7 @@ async fn run_sql_text(
                     )),
                 })),
             };
-            let plan = plan_relation(session, &rel).await?;
-            let fields = plan.schema().fields();
-            strings(&[
-                (
-                    "col_name",
-                    fields.iter().map(|f| f.name().clone()).collect(),
-                ),
-                (
-                    "data_type",
-                    fields
-                        .iter()
-                        .map(|f| types::simple_string(f.data_type()))
-                        .collect(),
-                ),
-                ("comment", fields.iter().map(|_| String::new()).collect()),
-            ])
-            .map(|b| with_null_comments(&b))??
+            describe_columns(&plan_relation(session, &rel).await?)?
         }
         SparkStatement::CreateTempView {
             name,
@@ -172,11 +187,41 @@ async fn run_sql_text(
     Ok(())
 }
 
+/// DESCRIBE's rows: one per output column of `plan`.
+fn describe_columns(plan: &datafusion::logical_expr::LogicalPlan) -> SparkResult<RecordBatch> {
+    let fields = plan.schema().fields();
+    let b = strings(&[
+        (
+            "col_name",
+            fields.iter().map(|f| f.name().clone()).collect(),
+        ),
+        (
+            "data_type",
+            fields
+                .iter()
+                .map(|f| types::simple_string(f.data_type()))
+                .collect(),
+        ),
+        ("comment", fields.iter().map(|_| String::new()).collect()),
+    ])?;
+    with_null_comments(&b)
+}
+
 /// DESCRIBE's comment column is NULL when there is none.
 fn with_null_comments(b: &RecordBatch) -> SparkResult<RecordBatch> {
     let mut columns = b.columns().to_vec();
     columns[2] = Arc::new(StringArray::from(vec![None::<&str>; b.num_rows()]));
-    Ok(RecordBatch::try_new(b.schema(), columns)?)
+    let mut fields: Vec<Field> = b
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields[2] = fields[2].clone().with_nullable(true);
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }
 
 /// `SHOW TABLES`: temp views of the session (Spark lists them with an empty namespace).

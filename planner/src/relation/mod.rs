@@ -1,7 +1,10 @@
 //! Spark Connect relations to DataFusion logical plans.
 mod combine;
 mod na;
+mod pivot;
 mod project;
+mod summary;
+mod with_relations;
 pub(crate) use project::keep_duplicates;
 mod source;
 
@@ -125,7 +128,19 @@ impl Planner<'_> {
             }
             RelType::Aggregate(a) => {
                 let input = self.input(&a.input).await?;
+                if a.group_type() == proto::connect::aggregate::GroupType::Pivot {
+                    return self.pivot(input, a).await;
+                }
                 self.aggregate(input, a)
+            }
+            RelType::WithRelations(w) => self.with_relations(w).await,
+            RelType::Describe(d) => {
+                let input = self.input(&d.input).await?;
+                self.describe(input, &d.cols)
+            }
+            RelType::Summary(s) => {
+                let input = self.input(&s.input).await?;
+                self.summary(input, &s.statistics)
             }
             RelType::Join(j) => self.join(j).await,
             RelType::SetOp(s) => self.set_operation(s).await,

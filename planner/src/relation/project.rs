@@ -24,7 +24,7 @@ pub(crate) fn spark_alias(e: Expr, name: String) -> Expr {
 }
 
 /// Replaces each occurrence of an extracted expression by a reference to its output column.
-fn rebase(e: Expr, extracted: &[Expr]) -> PlanResult<Expr> {
+pub(crate) fn rebase(e: Expr, extracted: &[Expr]) -> PlanResult<Expr> {
     Ok(e.transform_down(|x| {
         if extracted.contains(&x) {
             let name = x.schema_name().to_string();
@@ -322,6 +322,24 @@ impl Planner<'_> {
             GroupType::Groupby | GroupType::Unspecified => groups.clone(),
             GroupType::Rollup => vec![Expr::GroupingSet(GroupingSet::Rollup(groups.clone()))],
             GroupType::Cube => vec![Expr::GroupingSet(GroupingSet::Cube(groups.clone()))],
+            GroupType::GroupingSets => {
+                let sets = a
+                    .grouping_sets
+                    .iter()
+                    .map(|set| {
+                        set.grouping_set
+                            .iter()
+                            .map(|g| {
+                                Ok(spark_alias(
+                                    self.expr(g, &schema)?,
+                                    self.name_of(g, &schema),
+                                ))
+                            })
+                            .collect::<PlanResult<Vec<_>>>()
+                    })
+                    .collect::<PlanResult<Vec<_>>>()?;
+                vec![Expr::GroupingSet(GroupingSet::GroupingSets(sets))]
+            }
             other => {
                 return Err(PlanError::unsupported(format!(
                     "groupBy of type {}",
@@ -333,17 +351,7 @@ impl Planner<'_> {
         let plan = LogicalPlanBuilder::from(input)
             .aggregate(group_exprs, aggregates.clone())?
             .build()?;
-        let mut out: Vec<Expr> = groups
-            .iter()
-            .map(|g| {
-                let name = match g {
-                    Expr::Alias(al) => al.name.clone(),
-                    Expr::Column(c) => return Expr::Column(c.clone()),
-                    other => other.schema_name().to_string(),
-                };
-                Expr::Column(Column::from_name(name))
-            })
-            .collect();
+        let mut out: Vec<Expr> = groups.iter().map(output_column).collect();
         for (item, e) in items.into_iter().zip(&a.aggregate_expressions) {
             let item = rebase(item, &aggregates)?;
             missing_aggregation(&item, &schema, plan.schema(), || self.name_of(e, &schema))?;
@@ -351,6 +359,16 @@ impl Planner<'_> {
         }
         self.finish_projection(plan, out)
     }
+}
+
+/// The column an aggregate's grouping expression comes out as.
+pub(crate) fn output_column(g: &Expr) -> Expr {
+    let name = match g {
+        Expr::Alias(al) => al.name.clone(),
+        Expr::Column(c) => return Expr::Column(c.clone()),
+        other => other.schema_name().to_string(),
+    };
+    Expr::Column(Column::from_name(name))
 }
 
 /// Spark's MISSING_AGGREGATION: an aggregate's output item reads an input column that is

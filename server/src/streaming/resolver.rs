@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use arrow::record_batch::RecordBatch;
 use datafusion::logical_expr::LogicalPlan;
 use futures::future::BoxFuture;
 use planner::{DataSource, PlanError, PlanResult, Planner, Resolver, StreamingRead};
@@ -117,6 +118,14 @@ impl Resolver for StreamResolver<'_> {
     }
     fn cached_bytes(&self, hash: &str) -> PlanResult<Vec<u8>> {
         self.base.cached_bytes(hash)
+    }
+    fn collect(&self, _plan: LogicalPlan) -> BoxFuture<'_, PlanResult<Vec<RecordBatch>>> {
+        // Spark runs such a plan as a batch query, which a streaming source refuses.
+        Box::pin(async {
+            Err(PlanError::analysis(
+                "Queries with streaming sources must be executed with writeStream.start();",
+            ))
+        })
     }
     fn streaming_read(&self, read: StreamingRead) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
         Box::pin(async move {
