@@ -667,10 +667,16 @@ pub(crate) fn cast_to(p: &Planner, e: Expr, to: DataType, schema: &DFSchema) -> 
     if from == to {
         return Ok(e);
     }
-    // Spark prints timestamps and dates in its own style, not Arrow's ISO form.
+    // Spark prints timestamps in its own style, not Arrow's ISO form.
     if matches!(to, DataType::Utf8) {
         if let DataType::Timestamp(..) = from {
             return scalar(p, "to_char", vec![e, lit("%Y-%m-%d %H:%M:%S")]);
+        }
+    }
+    // Doubles, collections and structs as Spark's CAST prints them.
+    if !matches!(from, DataType::Timestamp(..)) {
+        if let Some(text) = udf::spark_cast_string(&e, &to, schema) {
+            return Ok(text);
         }
     }
     if matches!(to, DataType::Timestamp(TimeUnit::Microsecond, _)) && matches!(from, DataType::Utf8)

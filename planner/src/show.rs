@@ -8,10 +8,21 @@ use crate::literal::{format_double, format_float};
 
 /// Spark's text for one value inside `show()`.
 pub fn cell(array: &ArrayRef, row: usize) -> String {
+    text(array, row, "NULL")
+}
+
+/// Spark's `CAST(value AS STRING)` of a non-null value: as `show()` prints it, but a NULL
+/// nested inside is `null`.
+pub(crate) fn cast_text(array: &ArrayRef, row: usize) -> String {
+    text(array, row, "null")
+}
+
+fn text(array: &ArrayRef, row: usize, null: &str) -> String {
     // A NullArray has no validity buffer, so `is_null` alone would call its values valid.
     if array.is_null(row) || array.data_type() == &DataType::Null {
-        return "NULL".into();
+        return null.into();
     }
+    let cell = |a: &ArrayRef, i: usize| text(a, i, null);
     match array.data_type() {
         DataType::Float64 => format_double(
             array

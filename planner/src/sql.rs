@@ -695,6 +695,19 @@ fn int_literals(e: Expr) -> PlanResult<Expr> {
 
 fn divide_in_expr(e: Expr, schema: &DFSchema, ansi: bool) -> PlanResult<Expr> {
     Ok(e.transform_up(|x| match x {
+        Expr::Cast(datafusion::logical_expr::Cast {
+            ref expr,
+            ref field,
+        })
+        | Expr::TryCast(datafusion::logical_expr::TryCast {
+            ref expr,
+            ref field,
+        }) => Ok(
+            match crate::udf::spark_cast_string(expr, field.data_type(), schema) {
+                Some(text) => Transformed::yes(text),
+                None => Transformed::no(x),
+            },
+        ),
         Expr::ScalarFunction(_) => crate::udf::with_ansi_divide(x, ansi)
             .transform_data(|e| Ok(crate::udf::with_assert_message(e))),
         Expr::BinaryExpr(BinaryExpr {

@@ -118,6 +118,54 @@ fn checked(
     })
 }
 
+/// Spark's `CAST(x AS STRING)` where Arrow's cast prints differently (or not at all):
+/// doubles (`1.0E20`), timestamps (`2020-01-02 03:04:05`), arrays, maps (`{a -> 1}`) and
+/// structs (`{1, z}`). Named like the cast, so plan nodes above find it by that name.
+const CAST_TO_STRING: Def = Def {
+    name: "__sluice_cast_string",
+    ret: |_| DataType::Utf8,
+    kernel: cast_to_string,
+    volatile: false,
+    nulls: Nulls::FromArgs,
+};
+
+/// Source types whose text [`CAST_TO_STRING`] produces.
+fn spark_text_differs(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Float32
+            | DataType::Float64
+            | DataType::Timestamp(..)
+            | DataType::List(_)
+            | DataType::LargeList(_)
+            | DataType::FixedSizeList(..)
+            | DataType::Map(..)
+            | DataType::Struct(_)
+    )
+}
+
+/// `CAST(e AS to)` for a string type `to`, with Spark's text where Arrow's differs; None
+/// when Arrow's cast already matches Spark.
+pub(crate) fn spark_cast_string(e: &Expr, to: &DataType, schema: &DFSchema) -> Option<Expr> {
+    let string = matches!(
+        to,
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+    );
+    let from = e.get_type(schema).ok()?;
+    (string && spark_text_differs(&from))
+        .then(|| udf_expr(CAST_TO_STRING, Some(to.clone()), vec![e.clone()]))
+}
+
+fn cast_to_string(args: &[ArrayRef], out: &DataType) -> Result<ArrayRef> {
+    let [a] = args else {
+        return exec_err!("CAST takes one value");
+    };
+    let texts: StringArray = (0..a.len())
+        .map(|i| (!a.is_null(i)).then(|| crate::show::cast_text(a, i)))
+        .collect();
+    Ok(arrow::compute::cast(&(Arc::new(texts) as ArrayRef), out)?)
+}
+
 pub(crate) const DIVIDE: Def = Def {
     name: "try_divide",
     ret: |_| DataType::Float64,
@@ -293,6 +341,7 @@ impl ScalarUDFImpl for SparkUdf {
         // Checked arithmetic keeps the operator's name, so plan nodes above that refer to
         // `a + b` by name still find it.
         match args {
+            [e] if self.def.name == CAST_TO_STRING.name => Ok(e.schema_name().to_string()),
             [l, r]
                 if CHECKED_ARITHMETIC
                     .iter()
