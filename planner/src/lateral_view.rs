@@ -126,11 +126,13 @@ fn derived(
         .ok_or_else(|| PlanError::Parse("lateral view template".into()))?;
     if let TableFactor::Derived { subquery, .. } = &mut table.relation {
         if let SetExpr::Select(inner) = subquery.body.as_mut() {
-            if let Some(SelectItem::ExprWithAlias { expr, .. }) = inner.projection.get_mut(1) {
-                if let SqlExpr::Function(f) = expr {
-                    if let FunctionArguments::List(list) = &mut f.args {
-                        list.args = vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(array))];
-                    }
+            if let Some(SelectItem::ExprWithAlias {
+                expr: SqlExpr::Function(f),
+                ..
+            }) = inner.projection.get_mut(1)
+            {
+                if let FunctionArguments::List(list) = &mut f.args {
+                    list.args = vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(array))];
                 }
             }
             inner.from = input;

@@ -168,7 +168,7 @@ fn read_text_format(
         None,
     )?
     .build()?;
-    Ok(planner::input_file::hide(scan)?)
+    planner::input_file::hide(scan)
 }
 
 /// JSON files read with a fixed schema and options (lower-case keys, as `spark.read` takes
