@@ -14,7 +14,7 @@ use datafusion::logical_expr::{
 };
 use proto::connect::Aggregate;
 
-use super::project::{output_column, rebase, spark_alias};
+use super::project::{output_column, rebase};
 use crate::error::{PlanError, PlanResult};
 use crate::literal::{spark_string, to_scalar};
 use crate::types::sql_name;
@@ -50,16 +50,7 @@ impl Planner<'_> {
                 .map(|l| pivot_value(to_scalar(l, &self.config.time_zone)?, &pivot_type))
                 .collect::<PlanResult<Vec<_>>>()?
         };
-        let groups = a
-            .grouping_expressions
-            .iter()
-            .map(|g| {
-                Ok(spark_alias(
-                    self.expr(g, &schema)?,
-                    self.name_of(g, &schema),
-                ))
-            })
-            .collect::<PlanResult<Vec<_>>>()?;
+        let groups = self.named_exprs(&a.grouping_expressions, &schema)?;
         let items = a
             .aggregate_expressions
             .iter()

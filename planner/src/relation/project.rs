@@ -292,32 +292,26 @@ impl Planner<'_> {
     }
 
     /// `groupBy(...).agg(...)` (and rollup / cube).
+    /// Each expression, aliased with the name Spark gives it.
+    pub(crate) fn named_exprs(
+        &self,
+        exprs: &[proto::connect::Expression],
+        schema: &DFSchema,
+    ) -> PlanResult<Vec<Expr>> {
+        exprs
+            .iter()
+            .map(|e| Ok(spark_alias(self.expr(e, schema)?, self.name_of(e, schema))))
+            .collect()
+    }
+
     pub(crate) fn aggregate(
         &self,
         input: LogicalPlan,
         a: &proto::connect::Aggregate,
     ) -> PlanResult<LogicalPlan> {
         let schema = input.schema().clone();
-        let groups = a
-            .grouping_expressions
-            .iter()
-            .map(|g| {
-                Ok(spark_alias(
-                    self.expr(g, &schema)?,
-                    self.name_of(g, &schema),
-                ))
-            })
-            .collect::<PlanResult<Vec<_>>>()?;
-        let items = a
-            .aggregate_expressions
-            .iter()
-            .map(|e| {
-                Ok(spark_alias(
-                    self.expr(e, &schema)?,
-                    self.name_of(e, &schema),
-                ))
-            })
-            .collect::<PlanResult<Vec<_>>>()?;
+        let groups = self.named_exprs(&a.grouping_expressions, &schema)?;
+        let items = self.named_exprs(&a.aggregate_expressions, &schema)?;
         let group_exprs = match a.group_type() {
             GroupType::Groupby | GroupType::Unspecified => groups.clone(),
             GroupType::Rollup => vec![Expr::GroupingSet(GroupingSet::Rollup(groups.clone()))],
@@ -326,17 +320,7 @@ impl Planner<'_> {
                 let sets = a
                     .grouping_sets
                     .iter()
-                    .map(|set| {
-                        set.grouping_set
-                            .iter()
-                            .map(|g| {
-                                Ok(spark_alias(
-                                    self.expr(g, &schema)?,
-                                    self.name_of(g, &schema),
-                                ))
-                            })
-                            .collect::<PlanResult<Vec<_>>>()
-                    })
+                    .map(|set| self.named_exprs(&set.grouping_set, &schema))
                     .collect::<PlanResult<Vec<_>>>()?;
                 vec![Expr::GroupingSet(GroupingSet::GroupingSets(sets))]
             }
