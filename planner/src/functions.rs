@@ -621,7 +621,12 @@ fn from_json(c: Call) -> PlanResult<Expr> {
             "[INVALID_SCHEMA.NON_STRING_LITERAL] The input schema of from_json must be a string literal.",
         ));
     };
-    let ty = crate::types::parse_schema_string(&schema, &tz)?;
+    // Spark reports a schema string it cannot parse here as an AnalysisException that keeps
+    // the parse error's condition.
+    let ty = crate::types::parse_schema_string(&schema, &tz).map_err(|e| match e {
+        PlanError::Parse(m) => PlanError::analysis(m),
+        other => other,
+    })?;
     Ok(udf::from_json(json, ty))
 }
 

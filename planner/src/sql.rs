@@ -138,7 +138,9 @@ pub fn classify(sql: &str) -> SparkStatement {
 fn parse_error(sql: &str, e: impl std::fmt::Display) -> PlanError {
     let msg = e.to_string();
     static FOUND: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"found: (.+?)(?: at Line: (\d+), Column: (\d+))?$").expect("valid regex")
+        // DataFusion may quote the parser's message as `ParserError("...")`.
+        Regex::new(r#"found: (.+?)(?: at Line: (\d+), Column: (\d+))?(?:"\))?$"#)
+            .expect("valid regex")
     });
     let (token, pos) = match FOUND.captures(&msg) {
         Some(c) => (

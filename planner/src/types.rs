@@ -353,9 +353,19 @@ pub fn parse_ddl(s: &str, tz: &str) -> PlanResult<DataType> {
             let mut p = DdlParser::new(s, tz);
             match p.data_type().and_then(|t| p.end().map(|_| t)) {
                 Ok(t) => Ok(t),
-                Err(_) => Err(field_err),
+                Err(_) => Err(with_ddl_text(field_err, s)),
             }
         }
+    }
+}
+
+/// An unknown type name, with its SQLSTATE and the text it was found in, as Spark reports it.
+fn with_ddl_text(e: PlanError, ddl: &str) -> PlanError {
+    match e {
+        PlanError::Parse(m) if m.starts_with("[UNSUPPORTED_DATATYPE]") => {
+            PlanError::Parse(format!("{m} SQLSTATE: 0A000\n\n== SQL ==\n{ddl}\n"))
+        }
+        other => other,
     }
 }
 

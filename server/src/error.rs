@@ -178,6 +178,7 @@ fn sql_state(class: &str) -> Option<&'static str> {
         ("PATH_ALREADY_EXISTS", "42K04"),
         ("TEMP_TABLE_OR_VIEW_ALREADY_EXISTS", "42P07"),
         ("UNSUPPORTED_FEATURE", "0A000"),
+        ("UNSUPPORTED_DATATYPE", "0A000"),
         ("TABLE_OR_VIEW_ALREADY_EXISTS", "42P07"),
         ("SCHEMA_ALREADY_EXISTS", "42P06"),
         ("SCHEMA_NOT_FOUND", "42704"),
