@@ -187,40 +187,26 @@ async fn run_sql_text(
     Ok(())
 }
 
-/// DESCRIBE's rows: one per output column of `plan`.
+/// DESCRIBE's rows: one per output column of `plan`; the comment is NULL when there is none.
 fn describe_columns(plan: &datafusion::logical_expr::LogicalPlan) -> SparkResult<RecordBatch> {
     let fields = plan.schema().fields();
-    let b = strings(&[
-        (
-            "col_name",
-            fields.iter().map(|f| f.name().clone()).collect(),
-        ),
-        (
-            "data_type",
-            fields
-                .iter()
-                .map(|f| types::simple_string(f.data_type()))
-                .collect(),
-        ),
-        ("comment", fields.iter().map(|_| String::new()).collect()),
-    ])?;
-    with_null_comments(&b)
-}
-
-/// DESCRIBE's comment column is NULL when there is none.
-fn with_null_comments(b: &RecordBatch) -> SparkResult<RecordBatch> {
-    let mut columns = b.columns().to_vec();
-    columns[2] = Arc::new(StringArray::from(vec![None::<&str>; b.num_rows()]));
-    let mut fields: Vec<Field> = b
-        .schema()
-        .fields()
+    let names: Vec<String> = fields.iter().map(|f| f.name().clone()).collect();
+    let types: Vec<String> = fields
         .iter()
-        .map(|f| f.as_ref().clone())
+        .map(|f| types::simple_string(f.data_type()))
         .collect();
-    fields[2] = fields[2].clone().with_nullable(true);
+    let schema = Schema::new(vec![
+        Field::new("col_name", DataType::Utf8, false),
+        Field::new("data_type", DataType::Utf8, false),
+        Field::new("comment", DataType::Utf8, true),
+    ]);
     Ok(RecordBatch::try_new(
-        Arc::new(Schema::new(fields)),
-        columns,
+        Arc::new(schema),
+        vec![
+            Arc::new(StringArray::from(names)),
+            Arc::new(StringArray::from(types)),
+            Arc::new(StringArray::from(vec![None::<&str>; fields.len()])),
+        ],
     )?)
 }
 
