@@ -20,7 +20,7 @@ import pytest
 from pyspark.errors import AnalysisException
 from pyspark.errors.exceptions.connect import SparkConnectGrpcException
 from pyspark.sql.connect.proto import base_pb2 as pb2
-from pyspark.sql.connect.proto import base_pb2_grpc
+from pyspark.sql.connect.proto import base_pb2_grpc, commands_pb2
 
 from conftest import sluice_binary, sluice_only
 from harness.servers import sluice_server
@@ -594,3 +594,69 @@ def test_tls_with_token(tmp_path):
         refused = run_client(f"sc://localhost:{port}/;use_ssl=true;token=wrong", cert)
         assert "COUNT 5" not in refused.stdout
         assert "UNAUTHENTICATED" in refused.stderr, refused.stderr[-3000:]
+
+
+EXIT_WITHOUT_STOP = textwrap.dedent(
+    """
+    import sys
+    from pyspark.sql import SparkSession
+    s = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
+    print("COUNT", s.range(5).count())
+    # No s.stop(): PySpark's exit hook cleans the ML cache and releases the session itself.
+    """
+)
+
+
+def test_client_exits_without_stop(remote, tmp_path):
+    """Scripts that never call spark.stop() exit: the exit hook's CleanCache command gets
+    Spark's result (0 models removed) before ResultComplete, so no gRPC call is left hanging.
+    The hang depended on garbage-collection order at exit, so several scripts run at once."""
+    script = tmp_path / "no_stop.py"
+    script.write_text(EXIT_WITHOUT_STOP)
+    runs = [
+        subprocess.Popen(
+            [sys.executable, str(script), remote],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        for _ in range(8)
+    ]
+    hung = 0
+    for p in runs:
+        try:
+            out, err = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            hung += 1
+            continue
+        assert p.returncode == 0, err[-3000:]
+        assert "COUNT 5" in out
+    assert hung == 0, f"{hung} of {len(runs)} scripts without spark.stop() did not exit"
+
+
+def test_ml_clean_cache_result(remote):
+    """CleanCache answers as Spark does: an MlCommandResult holding the number removed."""
+    channel, stub = raw_stub(remote)
+    try:
+        command = commands_pb2.Command()
+        command.ml_command.clean_cache.SetInParent()
+        responses = list(
+            stub.ExecutePlan(
+                pb2.ExecutePlanRequest(
+                    session_id=str(uuid.uuid4()),
+                    user_context=pb2.UserContext(user_id="u"),
+                    plan=pb2.Plan(command=command),
+                    request_options=[
+                        pb2.ExecutePlanRequest.RequestOption(
+                            reattach_options=pb2.ReattachOptions(reattachable=True)
+                        )
+                    ],
+                ),
+                timeout=30,
+            )
+        )
+    finally:
+        channel.close()
+    kinds = [r.WhichOneof("response_type") for r in responses]
+    assert kinds[0] == "ml_command_result" and kinds[-1] == "result_complete", kinds
+    assert responses[0].ml_command_result.param.integer == 0

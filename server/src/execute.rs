@@ -314,10 +314,25 @@ async fn run_command(session: &Arc<Session>, out: &Responder<'_>, cmd: Command) 
             crate::delta_ops::merge_into(session, &m).await
         }
         Some(CommandType::MlCommand(ml)) => {
-            // PySpark sends CleanCache at exit on its own: nothing is cached, so it succeeds.
+            // PySpark sends CleanCache at exit on its own. Nothing is ever cached, so Spark's
+            // answer is "0 models removed". The client needs that result before
+            // ResultComplete: if ResultComplete comes first, its release at interpreter
+            // shutdown fails inside the stream and the process hangs in grpc on exit.
+            use proto::connect::expression::{literal::LiteralType, Literal};
             use proto::connect::ml_command::Command as Ml;
+            use proto::connect::ml_command_result::ResultType as MlResult;
             match ml.command {
-                Some(Ml::CleanCache(_)) => Ok(()),
+                Some(Ml::CleanCache(_)) => {
+                    out.send(ResponseType::MlCommandResult(
+                        proto::connect::MlCommandResult {
+                            result_type: Some(MlResult::Param(Literal {
+                                data_type: None,
+                                literal_type: Some(LiteralType::Integer(0)),
+                            })),
+                        },
+                    ));
+                    Ok(())
+                }
                 Some(other) => Err(SparkError::unsupported(format!(
                     "the ML command {}",
                     format!("{other:?}").split('(').next().unwrap_or("?")
