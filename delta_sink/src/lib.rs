@@ -12,6 +12,7 @@ pub mod error;
 pub mod maintenance;
 pub mod properties;
 pub mod read;
+mod scan;
 pub mod schema;
 pub mod store;
 pub mod table;

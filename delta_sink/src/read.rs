@@ -24,11 +24,15 @@ pub(crate) async fn provider_of(
     session: Option<&Arc<SessionState>>,
 ) -> DeltaResult<Arc<dyn TableProvider>> {
     let builder = t.table_provider();
-    Ok(match session {
+    let delta_scan = match session {
         Some(s) => {
             t.update_datafusion_session(s.as_ref())?;
             builder.with_session(s.clone()).await?
         }
         None => builder.await?,
+    };
+    Ok(match crate::scan::plain(t, delta_scan.schema()) {
+        Some(files) => Arc::new(files),
+        None => delta_scan,
     })
 }
