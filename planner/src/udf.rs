@@ -382,7 +382,13 @@ impl ScalarUDFImpl for SparkUdf {
         )))
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let mut arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        // Every argument as one value per row: with only literal arguments a volatile
+        // function (rand(seed), a sample's draw) must still answer each row on its own.
+        let mut arrays = args
+            .args
+            .iter()
+            .map(|a| a.to_array(args.number_rows))
+            .collect::<Result<Vec<_>>>()?;
         if arrays.is_empty() {
             // A call without arguments still answers one value per row.
             arrays.push(arrow::array::new_null_array(
@@ -439,6 +445,7 @@ pub fn sql_functions() -> Vec<ScalarUDF> {
         RAISE_ERROR,
         ASSERT_TRUE,
         INPUT_FILE_NAME,
+        SEEDED_RANDOM,
     ]
     .into_iter()
     .map(|def| {
@@ -882,6 +889,17 @@ fn decode_rows(fields: &Fields, lines: &str, n: usize) -> Result<StructArray> {
     Ok(StructArray::from(batch))
 }
 
+/// A seed for `rand()` without one: differs between calls, as Spark picks one per query.
+fn unseeded() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    now ^ CALLS.fetch_add(0x9E37_79B9, Ordering::Relaxed)
+}
+
 /// splitmix64: a small, well-mixed generator, so a seed gives the same sample every run.
 fn seeded_random(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let n = args.first().map(|a| a.len()).unwrap_or(0);
@@ -890,8 +908,9 @@ fn seeded_random(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         .map(ints)
         .transpose()?
         .and_then(|v| v.first().copied().flatten())
-        .unwrap_or(0);
-    let mut state = seed as u64;
+        .map(|s| s as u64)
+        .unwrap_or_else(unseeded);
+    let mut state = seed;
     let out: Float64Array = (0..n)
         .map(|_| {
             state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);

@@ -99,8 +99,16 @@ impl SessionConfig {
         };
     }
 
+    /// Static keys are fixed when the server starts; a session may not set them.
+    pub fn is_static(&self, key: &str) -> bool {
+        STATIC.contains(&key)
+    }
+
+    /// Spark's `isModifiable`: a SQL configuration that is not static. Other keys can be
+    /// set and read back, but Spark answers false for them.
     pub fn is_modifiable(&self, key: &str) -> bool {
-        !STATIC.contains(&key)
+        let sql_conf = key.starts_with("spark.sql.") || DEFAULTS.iter().any(|(k, _)| *k == key);
+        sql_conf && !self.is_static(key)
     }
 
     pub fn all(&self, prefix: Option<&str>) -> Vec<(String, String)> {

@@ -19,7 +19,7 @@ pub fn apply(session: &Session, op: Option<OpType>) -> SparkResult<(Vec<KeyValue
     Ok(match op {
         OpType::Set(s) => {
             for kv in &s.pairs {
-                if !config.is_modifiable(&kv.key) {
+                if config.is_static(&kv.key) {
                     return Err(SparkError::Plan(planner::PlanError::analysis(format!(
                         "[CANNOT_MODIFY_STATIC_CONFIG] Cannot modify the value of the static Spark config: \"{}\". SQLSTATE: 46110",
                         kv.key
