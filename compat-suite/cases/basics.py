@@ -120,6 +120,8 @@ CASES = [
         "sample_fraction_bounds",
         lambda s, t: 250 <= s.range(1000).sample(fraction=0.5, seed=42).count() <= 750,
     ),
+    # Draws continue from batch to batch: not the same offsets in every 8192-row batch.
+    C("sample_not_periodic", lambda s, t: s.range(100000).sample(0.5, seed=7).selectExpr("count(DISTINCT id % 8192) > 8000 AS spread")),
     C(
         "sample_without_seed_subset",
         lambda s, t: s.range(100).sample(0.3).subtract(s.range(100)).count() == 0,

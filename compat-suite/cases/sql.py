@@ -59,6 +59,7 @@ CASES = [
     C("backticked_identifiers", lambda s, t: s.sql("SELECT `my col` + 1 AS `x.y`, `select` FROM (SELECT 1 AS `my col`, 2 AS `select`)")),
     C("string_literal_escapes", lambda s, t: s.sql(r"""SELECT 'it\'s' AS a, "dq" AS b, 'tab\there' AS c, 'nl\nx' AS d, 'back\\slash' AS e, 'uni\u00e9' AS f, 'a' 'b' AS g""")),
     C("rand_seed_per_row", lambda s, t: s.sql("SELECT count(DISTINCT r) AS n, count(DISTINCT u) AS m, min(v) >= 0 AND max(v) < 1 AS bounded FROM (SELECT rand(42) AS r, rand() AS u, rand(7) AS v FROM range(100))")),
+    C("rand_seed_across_batches", lambda s, t: s.sql("SELECT count(DISTINCT r) AS n, count(*) AS c FROM (SELECT rand(42) AS r FROM range(100000))")),
     C("named_parameters", lambda s, t: s.sql("SELECT :a + 1 AS r, :b AS s", args={"a": 2, "b": "x"})),
     C("positional_parameters", lambda s, t: s.sql("SELECT ? * 2 AS r, ? AS s", args=[21, "y"])),
     C("parameters_in_where", q("SELECT name FROM emp WHERE salary > :m AND dept_id = :d", args={"m": 90, "d": 20})),

@@ -421,7 +421,7 @@ fn element_at(c: Call) -> PlanResult<Expr> {
 /// `rand(seed)` repeats for a seed; `rand()` does not.
 fn random(c: Call) -> PlanResult<Expr> {
     match c.args.first() {
-        Some(seed) => Ok(udf::call(udf::SEEDED_RANDOM, vec![seed.clone()])),
+        Some(seed) => Ok(crate::random::call(Some(seed.clone()))),
         None => scalar(c.p, "random", vec![]),
     }
 }

@@ -19,6 +19,7 @@ mod murmur3;
 mod names;
 mod numeric_literals;
 pub mod pipeline_sql;
+mod random;
 mod relation;
 pub mod show;
 pub mod sql;
@@ -136,7 +137,7 @@ impl<'a> Planner<'a> {
 
     /// Plans a relation (the root of a query plan).
     pub fn plan<'b>(&'b self, rel: &'b spark::Relation) -> BoxFuture<'b, PlanResult<LogicalPlan>> {
-        Box::pin(async move { input_file::resolve(self.relation(rel).await?) })
+        Box::pin(async move { random::fresh(input_file::resolve(self.relation(rel).await?)?) })
     }
 
     pub(crate) fn remember_plan_id(&self, id: i64, schema: DFSchemaRef) {

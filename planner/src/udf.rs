@@ -292,15 +292,6 @@ pub(crate) const INPUT_FILE_NAME: Def = Def {
     nulls: Nulls::Never,
 };
 
-/// Uniform draws in [0, 1) from a seed (its only argument), for `sample`.
-pub(crate) const SEEDED_RANDOM: Def = Def {
-    name: "rand",
-    ret: |_| DataType::Float64,
-    kernel: seeded_random,
-    volatile: true,
-    nulls: Nulls::Any,
-};
-
 impl PartialEq for Def {
     fn eq(&self, other: &Self) -> bool {
         self.name == other.name
@@ -445,7 +436,6 @@ pub fn sql_functions() -> Vec<ScalarUDF> {
         RAISE_ERROR,
         ASSERT_TRUE,
         INPUT_FILE_NAME,
-        SEEDED_RANDOM,
     ]
     .into_iter()
     .map(|def| {
@@ -455,7 +445,10 @@ pub fn sql_functions() -> Vec<ScalarUDF> {
             fixed: None,
         })
     })
-    .chain([ScalarUDF::new_from_impl(TypeOf::default())])
+    .chain([
+        ScalarUDF::new_from_impl(TypeOf::default()),
+        crate::random::udf(),
+    ])
     .chain(crate::element_at::sql_functions())
     .collect()
 }
@@ -887,41 +880,6 @@ fn decode_rows(fields: &Fields, lines: &str, n: usize) -> Result<StructArray> {
         .flush()?
         .unwrap_or_else(|| RecordBatch::new_empty(schema));
     Ok(StructArray::from(batch))
-}
-
-/// A seed for `rand()` without one: differs between calls, as Spark picks one per query.
-fn unseeded() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static CALLS: AtomicU64 = AtomicU64::new(0);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    now ^ CALLS.fetch_add(0x9E37_79B9, Ordering::Relaxed)
-}
-
-/// splitmix64: a small, well-mixed generator, so a seed gives the same sample every run.
-fn seeded_random(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let n = args.first().map(|a| a.len()).unwrap_or(0);
-    let seed = args
-        .first()
-        .map(ints)
-        .transpose()?
-        .and_then(|v| v.first().copied().flatten())
-        .map(|s| s as u64)
-        .unwrap_or_else(unseeded);
-    let mut state = seed;
-    let out: Float64Array = (0..n)
-        .map(|_| {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            Some((z >> 11) as f64 / (1u64 << 53) as f64)
-        })
-        .collect();
-    Ok(Arc::new(out))
 }
 
 fn user_raised(message: &str) -> DataFusionError {

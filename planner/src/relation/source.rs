@@ -221,8 +221,8 @@ pub(crate) fn sample(p: &Planner, input: LogicalPlan, s: &Sample) -> PlanResult<
             "requirement failed: Sampling fraction ({fraction}) must be on interval [0, 1] without replacement"
         )));
     }
-    let seed = s.seed.unwrap_or(0);
-    let draw = crate::udf::call(crate::udf::SEEDED_RANDOM, vec![lit(seed)]);
+    // Without a seed the draws differ between runs, as Spark picks a random one.
+    let draw = crate::random::call(s.seed.map(lit));
     let filter = draw.lt(lit(fraction));
     let _ = p;
     Ok(LogicalPlanBuilder::from(input).filter(filter)?.build()?)
