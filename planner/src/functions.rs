@@ -420,10 +420,7 @@ fn element_at(c: Call) -> PlanResult<Expr> {
 
 /// `rand(seed)` repeats for a seed; `rand()` does not.
 fn random(c: Call) -> PlanResult<Expr> {
-    match c.args.first() {
-        Some(seed) => Ok(crate::random::call(Some(seed.clone()))),
-        None => scalar(c.p, "random", vec![]),
-    }
+    Ok(crate::random::call(c.args.first().cloned()))
 }
 
 /// Date functions take date strings too, as Spark casts them implicitly.

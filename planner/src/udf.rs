@@ -373,8 +373,9 @@ impl ScalarUDFImpl for SparkUdf {
         )))
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        // Every argument as one value per row: with only literal arguments a volatile
-        // function (rand(seed), a sample's draw) must still answer each row on its own.
+        // Every argument as one value per row: with only literal arguments a call that is
+        // not folded at planning (raise_error('x') in a CASE branch) must still answer one
+        // value per row of the batch, not one for the whole batch.
         let mut arrays = args
             .args
             .iter()

@@ -73,6 +73,11 @@ pub struct SessionConfig {
     values: BTreeMap<String, String>,
 }
 
+/// The Spark default of `key`, when sluice seeds one.
+fn default_of(key: &str) -> Option<&'static str> {
+    DEFAULTS.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+}
+
 impl SessionConfig {
     pub fn new(warehouse: &str, time_zone: &str) -> Self {
         let mut values: BTreeMap<String, String> = DEFAULTS
@@ -93,8 +98,8 @@ impl SessionConfig {
     }
 
     pub fn unset(&mut self, key: &str) {
-        match DEFAULTS.iter().find(|(k, _)| *k == key) {
-            Some((_, v)) => self.values.insert(key.to_string(), v.to_string()),
+        match default_of(key) {
+            Some(v) => self.values.insert(key.to_string(), v.to_string()),
             None => self.values.remove(key),
         };
     }
@@ -107,7 +112,7 @@ impl SessionConfig {
     /// Spark's `isModifiable`: a SQL configuration that is not static. Other keys can be
     /// set and read back, but Spark answers false for them.
     pub fn is_modifiable(&self, key: &str) -> bool {
-        let sql_conf = key.starts_with("spark.sql.") || DEFAULTS.iter().any(|(k, _)| *k == key);
+        let sql_conf = key.starts_with("spark.sql.") || default_of(key).is_some();
         sql_conf && !self.is_static(key)
     }
 
