@@ -957,6 +957,54 @@ def test_delta_sink_batch_from_many_files_is_one_commit(spark, landing, ck, tmp_
 
 
 @needs_sluice
+def test_delta_sink_checkpoints_log_every_ten_batches(spark, landing, ck, tmp_path):
+    """A stream of many batches checkpoints the Delta log as Delta does (every 10 commits,
+    written beside the stream rather than in its way), and the table reads the same through
+    delta-rs and through sluice before and after the checkpoints."""
+    out = tmp_path / "out"
+    for i in range(23):
+        landing.put_json(f"f{i:03d}.json", records([i]))
+    q = run_to_path(autoloader(spark, landing, tmp_path / "schema", options={"cloudFiles.maxFilesPerTrigger": "1"}), ck, out)
+    assert dl(out).version() == 22
+    log = out / "_delta_log"
+    wait_until(lambda: (log / "_last_checkpoint").exists() and '"version":20' in (log / "_last_checkpoint").read_text().replace(" ", ""), what="the checkpoint at version 20")
+    assert sorted(int(p.name.split(".")[0]) for p in log.glob("*.checkpoint.parquet")) == [10, 20]
+    assert delta_ids(out) == sorted(str(i) for i in range(23))
+    assert dl(out).transaction_version(q.id) == 22
+    # A restart reads the table from its checkpoint and goes on.
+    for i in range(23, 25):
+        landing.put_json(f"f{i:03d}.json", records([i]))
+    run_to_path(autoloader(spark, landing, tmp_path / "schema", options={"cloudFiles.maxFilesPerTrigger": "1"}), ck, out)
+    assert dl(out).version() == 24
+    assert spark.read.format("delta").load(str(out)).count() == 25
+
+
+@needs_sluice
+def test_delta_sink_sees_commits_of_another_writer(spark, landing, ck, tmp_path):
+    """A running stream keeps its Delta table open between batches; a batch writer appending
+    to the same table in between (a new column, too, with mergeSchema) is seen by the
+    stream's next batch, and no row of either is lost."""
+    out = tmp_path / "out"
+    landing.put_json("f0.json", records([1]))
+    q = writer(file_stream(spark, landing), ck, trigger={"processingTime": "0 seconds"}).start(str(out))
+    try:
+        q.processAllAvailable()
+        spark.createDataFrame([(100, "x", 1.5)], "id long, name string, extra double").write.format(
+            "delta"
+        ).mode("append").option("mergeSchema", "true").save(str(out))
+        landing.put_json("f1.json", records([2]))
+        q.processAllAvailable()
+    finally:
+        q.stop()
+    assert q.exception() is None
+    assert delta_ids(out) == [1, 2, 100]
+    assert dl(out).version() == 2
+    assert [c["operationParameters"]["epochId"] for c in streaming_commits(out)] == ["0", "1"]
+    rows = sorted((r["id"], r["extra"]) for r in delta_dicts(out))
+    assert rows == [(1, None), (2, None), (100, 1.5)]
+
+
+@needs_sluice
 def test_delta_sink_into_not_null_column_checks_every_row(spark, landing, ck, warehouse):
     """A table with a NOT NULL column: a batch holding a null there fails the query
     (Delta's DELTA_NOT_NULL_CONSTRAINT_VIOLATED) and commits nothing."""

@@ -42,6 +42,13 @@ fn interval(configuration: &std::collections::HashMap<String, String>) -> i64 {
     crate::properties::checkpoint_interval(configuration).unwrap_or(DEFAULT_INTERVAL)
 }
 
+/// Whether the commit `table` is at calls for a checkpoint.
+pub(crate) fn is_due_after(table: &DeltaTable) -> bool {
+    table
+        .snapshot()
+        .is_ok_and(|s| is_due(interval(s.metadata().configuration()), s.version() as i64))
+}
+
 fn is_due(interval: i64, version: i64) -> bool {
     version > 0 && version % interval == 0
 }

@@ -132,6 +132,25 @@ pub async fn open(url: &Url, at: &TimeTravel) -> DeltaResult<DeltaTable> {
     Ok(t)
 }
 
+/// Whether another commit follows the version `table` holds: Delta's log versions are
+/// contiguous, so one lookup of the next commit file answers it, where a snapshot update
+/// lists the whole log folder.
+pub async fn has_newer_commit(table: &DeltaTable) -> DeltaResult<bool> {
+    let Some(version) = table.version() else {
+        return Ok(true);
+    };
+    let next = object_store::path::Path::from_iter([
+        "_delta_log".to_string(),
+        format!("{:020}.json", version + 1),
+    ]);
+    use object_store::ObjectStoreExt;
+    match table.log_store().object_store(None).head(&next).await {
+        Ok(_) => Ok(true),
+        Err(object_store::Error::NotFound { .. }) => Ok(false),
+        Err(e) => Err(DeltaError::from(DeltaTableError::from(e))),
+    }
+}
+
 /// Opens the latest version if a table exists there.
 pub async fn open_if_exists(url: &Url) -> DeltaResult<Option<DeltaTable>> {
     if !exists(url).await? {

@@ -166,7 +166,11 @@ pub async fn write(
     spec: WriteSpec,
 ) -> DeltaResult<Written> {
     let existing = table::open_if_exists(url).await?;
-    Ok(write_to(url, existing, input, session, spec, None).await?.0)
+    let (written, table) = write_to(url, existing, input, session, spec, None).await?;
+    if let (Written::Committed(_), Some(t)) = (&written, &table) {
+        crate::checkpoint::after_commit(t).await;
+    }
+    Ok(written)
 }
 
 /// A table kept open between writes (a streaming sink's), so that each write only reads
@@ -178,6 +182,9 @@ pub struct OpenTable {
     /// while the table is still at that version, that is the app's recorded transaction,
     /// so the next write need not replay the log to find it.
     last_txn: Option<(Txn, i64)>,
+    /// The log checkpoint the last commit called for, written in the background so the
+    /// stream's next batch need not wait for it; true once one was written.
+    upkeep: Option<tokio::task::JoinHandle<bool>>,
 }
 
 /// [`write`] through a table kept open in `open`.
@@ -188,9 +195,18 @@ pub async fn write_open(
     session: Arc<SessionState>,
     spec: WriteSpec,
 ) -> DeltaResult<Written> {
+    // After a checkpoint the next write reopens from it: the state kept in memory grows by
+    // one piece per commit, and every snapshot update walks all of them.
+    if let Some(upkeep) = open.upkeep.take_if(|h| h.is_finished()) {
+        if upkeep.await.unwrap_or(false) {
+            open.table = None;
+        }
+    }
     let existing = match open.table.take() {
         Some(mut t) => {
-            t.update_incremental(None).await?;
+            if table::has_newer_commit(&t).await? {
+                t.update_incremental(None).await?;
+            }
             Some(t)
         }
         None => table::open_if_exists(url).await?,
@@ -201,6 +217,14 @@ pub async fn write_open(
     };
     let txn = spec.txn.clone();
     let (written, table) = write_to(url, existing, input, session, spec, recorded).await?;
+    if let (Written::Committed(_), Some(t), None) = (&written, &table, &open.upkeep) {
+        if crate::checkpoint::is_due_after(t) {
+            let t = t.clone();
+            open.upkeep = Some(tokio::spawn(async move {
+                crate::checkpoint::after_commit(&t).await
+            }));
+        }
+    }
     open.table = table;
     if let (Written::Committed(version), Some(txn)) = (&written, txn) {
         open.last_txn = Some((txn, *version));
@@ -251,8 +275,7 @@ async fn write_to(
         check_partition_columns(&data, &spec.partition_by)?;
         let t = crate::append::create(url, data, session, &spec, true).await?;
         let version = t.version().unwrap_or(0) as i64;
-        let keep = !crate::checkpoint::after_commit(&t).await;
-        return Ok((Written::Committed(version), keep.then_some(t)));
+        return Ok((Written::Committed(version), Some(t)));
     }
     let data = match &existing {
         Some(t) => schema::align(
@@ -267,8 +290,7 @@ async fn write_to(
     let mut existing = existing;
     if let Some(mut t) = existing.take_if(|t| crate::append::applies(t, &spec)) {
         let version = crate::append::append(&mut t, data, session, &spec).await?;
-        let keep = !crate::checkpoint::after_commit(&t).await;
-        return Ok((Written::Committed(version), keep.then_some(t)));
+        return Ok((Written::Committed(version), Some(t)));
     }
     if existing.is_none()
         && (crate::append::applies_new(&spec, &data)
@@ -324,10 +346,7 @@ async fn write_to(
     if let Some(op) = &spec.operation {
         op.record(&written, version).await?;
     }
-    // After a checkpoint the next write reopens from it: the state kept in memory grows by
-    // one piece per commit, and every snapshot update walks all of them.
-    let keep = !crate::checkpoint::after_commit(&written).await;
-    Ok((Written::Committed(version), keep.then_some(written)))
+    Ok((Written::Committed(version), Some(written)))
 }
 
 /// delta-rs records every write as WRITE and leaves out some parameters Delta records (a
