@@ -40,6 +40,8 @@ CASES = [
         ),
     ),
     C("lit_array", lambda s, t: s.range(1).select(F.lit([1, 2, 3]), F.array(F.lit("a"), F.lit(None)))),
+    C("array_contains_null", lambda s, t: s.range(2).select(F.array(F.lit(1), F.lit(2)).alias("a"), F.array(F.lit(1), F.lit(None)).alias("b"), F.array("id", F.col("id") + 1).alias("c"), F.array(F.when(F.col("id") > 0, F.col("id"))).alias("d")).schema.json()),
+    C("array_contains_null_sql", lambda s, t: s.sql("SELECT array(10, 20) AS a, array('x', NULL) AS b, array() AS c").schema.json()),
     # literals (SQL side) - column names included
     C(
         "lit_sql_numeric",

@@ -4,6 +4,7 @@
 //! functions from the DataFusion `SessionState` (with the `datafusion-spark` functions
 //! registered) behind sluice's own table of Spark semantics in [`functions`].
 pub mod aggregates;
+pub mod array_ctor;
 mod datetime;
 pub mod ddl;
 mod decimal_text;

@@ -208,6 +208,9 @@ impl Session {
         for f in planner::udf::sql_functions() {
             ctx.register_udf(f);
         }
+        if let Some(array) = ctx.state().scalar_functions().get("array").cloned() {
+            ctx.register_udf(planner::array_ctor::wrap(array));
+        }
         for f in planner::aggregates::sql_aggregates() {
             ctx.register_udaf(f);
         }
