@@ -217,8 +217,13 @@ pub async fn write_open(
     };
     let txn = spec.txn.clone();
     let (written, table) = write_to(url, existing, input, session, spec, recorded).await?;
-    if let (Written::Committed(_), Some(t), None) = (&written, &table, &open.upkeep) {
+    if let (Written::Committed(_), Some(t)) = (&written, &table) {
         if crate::checkpoint::is_due_after(t) {
+            // One checkpoint at a time: one still being written (it took more than the
+            // interval's batches) is waited for rather than this one skipped.
+            if let Some(previous) = open.upkeep.take() {
+                let _ = previous.await;
+            }
             let t = t.clone();
             open.upkeep = Some(tokio::spawn(async move {
                 crate::checkpoint::after_commit(&t).await
