@@ -55,7 +55,7 @@ pub struct SparkThrowable {
     /// Java class hierarchy, most specific first.
     pub classes: Vec<&'static str>,
     pub error_class: Option<String>,
-    pub sql_state: Option<&'static str>,
+    pub sql_state: Option<String>,
     pub message: String,
     pub parameters: HashMap<String, String>,
 }
@@ -206,15 +206,27 @@ fn sql_state(class: &str) -> Option<&'static str> {
         .map(|(_, s)| *s)
 }
 
+/// The `SQLSTATE: XXXXX` suffix Spark writes into its messages, for classes not in the table.
+fn stated_sql_state(message: &str) -> Option<String> {
+    static STATED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"SQLSTATE: ([0-9A-Z]{5})\b").expect("valid regex"));
+    STATED.captures(message).map(|c| c[1].to_string())
+}
+
 fn throwable(
     classes: &[&'static str],
     message: String,
     parameters: HashMap<String, String>,
 ) -> SparkThrowable {
     let error_class = error_class_of(&message);
+    let sql_state = error_class
+        .as_deref()
+        .and_then(sql_state)
+        .map(str::to_string)
+        .or_else(|| stated_sql_state(&message));
     SparkThrowable {
         classes: classes.to_vec(),
-        sql_state: error_class.as_deref().and_then(sql_state),
+        sql_state,
         error_class,
         message,
         parameters,
@@ -492,7 +504,7 @@ impl SparkError {
             SparkError::StreamFailed(m) => {
                 let mut t = throwable(STREAMING_QUERY, m.clone(), HashMap::new());
                 t.error_class = Some("STREAM_FAILED".into());
-                t.sql_state = Some("XXKST");
+                t.sql_state = Some("XXKST".to_string());
                 t
             }
         }
@@ -518,8 +530,8 @@ impl SparkError {
         if let Some(c) = &t.error_class {
             metadata.insert("errorClass".into(), c.clone());
         }
-        if let Some(s) = t.sql_state {
-            metadata.insert("sqlState".into(), s.to_string());
+        if let Some(s) = &t.sql_state {
+            metadata.insert("sqlState".into(), s.clone());
         }
         metadata.insert(
             "messageParameters".into(),

@@ -360,7 +360,7 @@ impl SparkConnectService for Service {
                     error_class: t.error_class.clone(),
                     message_parameters: t.parameters.clone(),
                     query_contexts: vec![],
-                    sql_state: t.sql_state.map(str::to_string),
+                    sql_state: t.sql_state.clone(),
                     breaking_change_info: None,
                 }),
             }],
