@@ -14,6 +14,7 @@ CASES = [
     # name resolution
     E("unknown_column_select", lambda s, t: people(s).select("nosuch").collect(), contains="nosuch"),
     E("unknown_column_with_suggestion", lambda s, t: people(s).select("nme").collect(), contains="nme"),
+    E("case_sensitive_setting_unresolved", lambda s, t: [s.conf.set("spark.sql.caseSensitive", "true"), people(s).selectExpr("NAME").collect()], contains="NAME"),
     E("unknown_column_filter_string", lambda s, t: people(s).filter("missing_col > 1").collect(), contains="missing_col"),
     E("unknown_column_sql", lambda s, t: s.sql("SELECT nosuch FROM range(1)").collect(), contains="nosuch"),
     E("unknown_column_schema_only", lambda s, t: people(s).select(F.col("ghost") + 1).schema, contains="ghost"),

@@ -88,5 +88,10 @@ CASES = [
     C("sql_group_by_all", q("SELECT dept_id, count(*) AS n FROM emp GROUP BY ALL")),
     C("sql_qualify_like_filter", q("SELECT name FROM (SELECT name, row_number() OVER (PARTITION BY dept_id ORDER BY salary DESC, id) AS rn FROM emp) WHERE rn = 1")),
     C("sql_case_insensitive_names", q("SELECT NAME, Salary FROM EMP WHERE ID = 1")),
+    C("sql_case_insensitive_qualified", q("SELECT E.NAME, d.DNAME FROM EMP e JOIN Dept D ON E.DEPT_ID = d.dept_id WHERE e.Salary > 90")),
+    C("sql_case_insensitive_cte_subquery", q("WITH Top AS (SELECT ID AS Ident, NAME FROM emp WHERE SALARY > 90) SELECT ident, Name FROM TOP WHERE IDENT IN (SELECT ID FROM EMP WHERE DEPT_ID = 20)")),
+    C("sql_case_insensitive_group_order", q("SELECT DEPT_ID, count(*) AS N, max(SALARY) FROM emp GROUP BY Dept_Id ORDER BY dept_id DESC NULLS LAST"), ordered=True),
+    C("sql_case_insensitive_expr_strings", lambda s, t: setup(s).table("emp").selectExpr("ID * 2 AS twice", "upper(NAME)", "Salary").filter("TWICE > 4 AND SALARY < 100")),
+    C("sql_case_sensitive_setting", lambda s, t: [setup(s).conf.set("spark.sql.caseSensitive", "true"), s.sql("SELECT name FROM emp WHERE id = 1").columns][1]),
     C("sql_result_df_chain", lambda s, t: setup(s).sql("SELECT * FROM emp").where("dept_id = 10").select("name")),
 ]

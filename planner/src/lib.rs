@@ -24,6 +24,7 @@ mod random;
 mod relation;
 pub mod show;
 pub mod sql;
+mod sql_case;
 pub mod sql_relations;
 mod sql_syntax;
 pub mod table_functions;

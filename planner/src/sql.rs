@@ -21,6 +21,7 @@ use crate::error::{PlanError, PlanResult};
 use crate::expression::column_at;
 use crate::lateral_view::LateralViews;
 use crate::numeric_literals::{self, TypedLiterals};
+use crate::sql_case::{Respelling, MAX_RESPELLINGS};
 use crate::sql_syntax::SparkSyntax;
 use crate::{literal, Planner};
 
@@ -492,6 +493,9 @@ pub async fn plan_query_with(
             return Err(e);
         }
     }
+    if let (DFStatement::Statement(s), false) = (&mut statement, p.config.case_sensitive) {
+        crate::sql_case::respell_cte_references(s.as_mut());
+    }
     let state = match &mut statement {
         DFStatement::Statement(s) => {
             crate::sql_relations::resolve(p.state, p.resolver, s.as_mut()).await?
@@ -502,12 +506,12 @@ pub async fn plan_query_with(
         DFStatement::Statement(s) => has_group_by(s),
         _ => true,
     };
-    let mut plan = state
-        .as_ref()
-        .unwrap_or(p.state)
-        .statement_to_plan(statement)
-        .await
-        .map_err(|e| ungrouped_column(e, grouped))?;
+    let state = state.as_ref().unwrap_or(p.state);
+    let mut plan = match state.statement_to_plan(statement.clone()).await {
+        Err(e) if !p.config.case_sensitive => respelled(state, statement, e).await,
+        planned => planned,
+    }
+    .map_err(|e| ungrouped_column(e, grouped))?;
     if !params.values.is_empty() {
         plan = plan.with_param_values(ParamValues::List(
             params.values.into_iter().map(Into::into).collect(),
@@ -515,6 +519,32 @@ pub async fn plan_query_with(
     }
     let plan = spark_semantics(plan, p.config.ansi)?;
     rename_outputs(plan, names)
+}
+
+/// Plans `statement` again with each column name that failed as written spelled as its
+/// scope spells it (Spark matches names ignoring case); `first` stands when that cannot help.
+async fn respelled(
+    state: &datafusion::execution::SessionState,
+    mut statement: DFStatement,
+    first: datafusion::error::DataFusionError,
+) -> datafusion::error::Result<LogicalPlan> {
+    let mut error = first;
+    for _ in 0..MAX_RESPELLINGS {
+        let Some(fix) = Respelling::of(&error) else {
+            break;
+        };
+        let DFStatement::Statement(s) = &mut statement else {
+            break;
+        };
+        if !fix.apply(s.as_mut()) {
+            break;
+        }
+        match state.statement_to_plan(statement.clone()).await {
+            Ok(plan) => return Ok(plan),
+            Err(e) => error = e,
+        }
+    }
+    Err(error)
 }
 
 /// Whether a top-level SELECT has a GROUP BY clause (anything else counts as having one).
@@ -670,7 +700,25 @@ pub(crate) fn plan_expression(p: &Planner, text: &str, schema: &DFSchema) -> Pla
         ansi: p.config.ansi,
     });
     let alias = parsed.alias.as_ref().map(|a| a.value.clone());
-    let e = p.state.create_logical_expr_from_sql_expr(parsed, schema)?;
+    let mut planned = p
+        .state
+        .create_logical_expr_from_sql_expr(parsed.clone(), schema);
+    // Spark matches column names ignoring case: respell each that failed, as in queries.
+    for _ in 0..MAX_RESPELLINGS {
+        let fix = match &planned {
+            Err(e) if !p.config.case_sensitive => Respelling::of(e),
+            _ => None,
+        };
+        match fix {
+            Some(fix) if fix.apply(&mut parsed.expr) => {
+                planned = p
+                    .state
+                    .create_logical_expr_from_sql_expr(parsed.clone(), schema);
+            }
+            _ => break,
+        }
+    }
+    let e = planned?;
     let e = match e {
         Expr::Alias(a) => *a.expr,
         other => other,
