@@ -75,4 +75,8 @@ CASES = [
     E("sql_param_missing", lambda s, t: s.sql("SELECT :nope + 1").collect(), contains="nope"),
     E("raise_error_function", lambda s, t: s.sql("SELECT raise_error('custom boom')").collect(), contains="custom boom"),
     E("assert_true_fails", lambda s, t: s.sql("SELECT assert_true(1 > 2)").collect(), contains="1 > 2"),
+    E("generator_alias_count", lambda s, t: s.createDataFrame([({"x": 1},)], "m map<string,int>").select(F.explode("m").alias("k")).collect(), contains="UDTF_ALIAS_NUMBER_MISMATCH"),
+    E("multi_alias_without_generator", lambda s, t: s.range(1).select(F.col("id").alias("a", "b")).collect(), contains="MULTI_ALIAS_WITHOUT_GENERATOR"),
+    E("explode_of_number", lambda s, t: s.range(1).select(F.explode("id")).collect(), contains="ARRAY"),
+    E("generator_nested_in_expression", lambda s, t: s.range(1).select(F.explode(F.array(F.lit(1))) + 1).collect(), contains="NESTED_IN_EXPRESSIONS"),
 ]

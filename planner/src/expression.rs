@@ -68,7 +68,15 @@ impl Planner<'_> {
                 let inner = self.expr(required(&a.expr)?, schema)?;
                 match a.name.as_slice() {
                     [name] => Ok(inner.alias(name)),
-                    _ => Err(PlanError::unsupported("multi-name alias")),
+                    // Only a generator has several output columns to name.
+                    names if matches!(inner, Expr::Unnest(_)) => Ok(inner.alias(
+                        names.join(&crate::generator::ALIAS_SEPARATOR.to_string()),
+                    )),
+                    _ => Err(PlanError::analysis(format!(
+                        "[MULTI_ALIAS_WITHOUT_GENERATOR] Multi part aliasing ({}) is not supported with \"{}\" as it is not a generator function. SQLSTATE: 42K0E",
+                        a.name.join(", "),
+                        self.name_of(required(&a.expr)?, schema)
+                    ))),
                 }
             }
             ExprType::Cast(c) => {

@@ -13,7 +13,7 @@ use datafusion::logical_expr::{
 };
 
 use crate::error::{PlanError, PlanResult};
-use crate::{datetime, udf, Planner};
+use crate::{datetime, generator, udf, Planner};
 
 /// The arguments of one call, already planned.
 pub(crate) struct Call<'p, 'a> {
@@ -167,12 +167,10 @@ const SPARK: &[(&str, Builder)] = &[
     ("now", datetime::current_timestamp),
     ("current_date", |c| scalar(c.p, "current_date", vec![])),
     ("monotonically_increasing_id", monotonically_increasing_id),
-    ("explode", |c| {
-        Ok(Expr::Unnest(datafusion::logical_expr::expr::Unnest::new(
-            one(c)?,
-        )))
-    }),
-    ("explode_outer", explode_outer),
+    ("explode", generator::explode),
+    ("explode_outer", generator::explode_outer),
+    ("posexplode", generator::posexplode),
+    ("posexplode_outer", generator::posexplode_outer),
     ("split", |c| Ok(udf::call(udf::SPLIT, c.args))),
     ("bround", |c| Ok(udf::call(udf::BROUND, c.args))),
     ("hash", |c| Ok(udf::call(udf::HASH, c.args))),
@@ -455,23 +453,6 @@ fn size(c: Call) -> PlanResult<Expr> {
         return Ok(n);
     }
     Ok(when(x.is_null(), lit(ScalarValue::Int32(None))).otherwise(n)?)
-}
-
-/// The alias marking the collection of an `explode_outer` inside its `Expr::Unnest`: the
-/// projection then keeps a row for a NULL collection (see `finish_projection`).
-pub(crate) const OUTER_GENERATOR: &str = "__sluice_outer_generator";
-
-/// `explode_outer(x)`: like `explode`, but a NULL or empty collection gives one NULL row.
-/// An empty one is made NULL first, as unnesting keeps only NULLs.
-fn explode_outer(c: Call) -> PlanResult<Expr> {
-    let p = c.p;
-    let x = one(c)?;
-    let size = scalar(p, "cardinality", vec![x.clone()])?;
-    let null = Expr::Literal(ScalarValue::Null, None);
-    let x = when(size.eq(lit(0u64)), null).otherwise(x)?;
-    Ok(Expr::Unnest(datafusion::logical_expr::expr::Unnest::new(
-        x.alias(OUTER_GENERATOR),
-    )))
 }
 
 /// Calls the registered scalar function `name`.

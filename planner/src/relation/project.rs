@@ -17,7 +17,8 @@ use crate::Planner;
 /// Names `e` as Spark would, unless it already is that column or carries an alias.
 pub(crate) fn spark_alias(e: Expr, name: String) -> Expr {
     match &e {
-        Expr::Alias(_) => e,
+        // A generator names its own columns (`col`, or `pos`, `key`, `value`).
+        Expr::Alias(_) | Expr::Unnest(_) => e,
         Expr::Column(c) if c.name == name => e,
         _ => e.alias(name),
     }
@@ -195,32 +196,28 @@ impl Planner<'_> {
             .filter(|(_, e)| matches!(strip_alias(e).0, Expr::Unnest(_)))
             .map(|(i, _)| i)
             .collect();
+        check_generators(&items)?;
         if generators.is_empty() {
             return Ok(LogicalPlanBuilder::from(plan)
                 .project(keep_duplicates(items))?
                 .build()?);
         }
         // explode(x): project x under a temporary name, unnest it, then name it as Spark does.
+        // Several generators multiply: each is unnested in turn, the first varying slowest.
+        let input_schema = plan.schema().clone();
         let mut inner = vec![];
         let mut outer = vec![];
-        let mut unnest = vec![];
-        let mut preserve_nulls = false;
+        let mut unnests = vec![];
         for (i, e) in items.into_iter().enumerate() {
             if generators.contains(&i) {
                 let (Expr::Unnest(u), alias) = strip_alias(&e) else {
                     continue;
                 };
-                let collection = match u.expr.as_ref() {
-                    Expr::Alias(a) if a.name == crate::functions::OUTER_GENERATOR => {
-                        preserve_nulls = true;
-                        a.expr.as_ref()
-                    }
-                    other => other,
-                };
-                let tmp = format!("__sluice_generator_{i}");
-                inner.push(collection.clone().alias(&tmp));
-                unnest.push(Column::from_name(&tmp));
-                outer.push(Expr::Column(Column::from_name(&tmp)).alias(alias.unwrap_or("col")));
+                let g = crate::generator::plan(self, &u.expr, alias, i, &input_schema)?;
+                inner.extend(g.inner);
+                let columns: Vec<Column> = g.unnest.iter().map(Column::from_name).collect();
+                unnests.push((columns, g.outer_kind));
+                outer.extend(g.outer);
             } else {
                 let name = e.schema_name().to_string();
                 let (_, alias) = strip_alias(&e);
@@ -230,12 +227,13 @@ impl Planner<'_> {
                 outer.push(Expr::Column(Column::from_name(tmp)).alias(out_name));
             }
         }
-        let options = datafusion::common::UnnestOptions::new().with_preserve_nulls(preserve_nulls);
-        Ok(LogicalPlanBuilder::from(plan)
-            .project(inner)?
-            .unnest_columns_with_options(unnest, options)?
-            .project(outer)?
-            .build()?)
+        let mut builder = LogicalPlanBuilder::from(plan).project(inner)?;
+        for (columns, preserve_nulls) in unnests {
+            let options =
+                datafusion::common::UnnestOptions::new().with_preserve_nulls(preserve_nulls);
+            builder = builder.unnest_columns_with_options(columns, options)?;
+        }
+        Ok(builder.project(outer)?.build()?)
     }
 
     /// `withColumns`: replaces same-named columns in place, appends the others.
@@ -419,4 +417,23 @@ pub(crate) fn rename(
         })
         .collect();
     Ok(LogicalPlanBuilder::from(input).project(exprs)?.build()?)
+}
+
+/// Spark's limit on generators in one select: only at the top of an item, never inside
+/// another expression (several top-level generators are allowed and multiply).
+fn check_generators(items: &[Expr]) -> PlanResult<()> {
+    for item in items {
+        let (top, _) = strip_alias(item);
+        let nested = match top {
+            Expr::Unnest(u) => u.expr.exists(|e| Ok(matches!(e, Expr::Unnest(_))))?,
+            other => other.exists(|e| Ok(matches!(e, Expr::Unnest(_))))?,
+        };
+        if nested {
+            return Err(PlanError::analysis(format!(
+                "[UNSUPPORTED_GENERATOR.NESTED_IN_EXPRESSIONS] The generator is not supported: nested in expressions \"{}\". SQLSTATE: 42K0E",
+                item.schema_name()
+            )));
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,187 @@
+//! Spark's generators in a select list: `explode`, `explode_outer`, `posexplode`,
+//! `posexplode_outer`, over arrays (one column, `col`) and maps (`key`, `value`), with
+//! `pos` first for the positional ones. Each is planned as a DataFusion unnest: a map is
+//! unnested as its entries, and a position as the list `0 .. size` unnested beside it.
+use arrow::datatypes::DataType;
+use datafusion::common::{Column, DFSchema, ScalarValue};
+use datafusion::logical_expr::expr::Unnest;
+use datafusion::logical_expr::{cast, lit, when, Expr, ExprSchemable};
+
+use crate::error::{PlanError, PlanResult};
+use crate::functions::{scalar, Call};
+use crate::not_null::known_not_null;
+use crate::Planner;
+
+/// Marks a generator's collection inside its `Expr::Unnest` with what kind it is.
+const MARKER: &str = "__sluice_generator";
+
+/// Joins the names of a multi-name alias (`explode(m).alias("k", "v")`) into one alias.
+pub(crate) const ALIAS_SEPARATOR: char = '\u{1f}';
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Kind {
+    /// A NULL or empty collection still gives one row, of NULLs.
+    pub outer: bool,
+    /// A `pos` column (0-based INT) comes first.
+    pub position: bool,
+}
+
+impl Kind {
+    fn marker(self) -> String {
+        format!("{MARKER}:{}:{}", self.outer, self.position)
+    }
+
+    /// The kind an unnested expression was marked with, and the collection under it.
+    pub(crate) fn of(unnested: &Expr) -> (Self, &Expr) {
+        if let Expr::Alias(a) = unnested {
+            let mut parts = a.name.split(':');
+            if parts.next() == Some(MARKER) {
+                let flag = |p: Option<&str>| p == Some("true");
+                let kind = Kind {
+                    outer: flag(parts.next()),
+                    position: flag(parts.next()),
+                };
+                return (kind, a.expr.as_ref());
+            }
+        }
+        (Kind::default(), unnested)
+    }
+
+    /// The generator over the single argument of `c`.
+    fn call(self, c: Call) -> PlanResult<Expr> {
+        let p = c.p;
+        let [x] = <[Expr; 1]>::try_from(c.args)
+            .map_err(|_| PlanError::analysis("A generator takes exactly one argument"))?;
+        let x = if self.outer {
+            // Unnesting keeps a row only for a NULL collection: make an empty one NULL.
+            let size = scalar(p, "cardinality", vec![x.clone()])?;
+            when(size.eq(lit(0u64)), lit(ScalarValue::Null)).otherwise(x)?
+        } else {
+            x
+        };
+        Ok(Expr::Unnest(Unnest::new(x.alias(self.marker()))))
+    }
+}
+
+pub(crate) fn explode(c: Call) -> PlanResult<Expr> {
+    Kind::default().call(c)
+}
+
+pub(crate) fn explode_outer(c: Call) -> PlanResult<Expr> {
+    Kind {
+        outer: true,
+        position: false,
+    }
+    .call(c)
+}
+
+pub(crate) fn posexplode(c: Call) -> PlanResult<Expr> {
+    Kind {
+        outer: false,
+        position: true,
+    }
+    .call(c)
+}
+
+pub(crate) fn posexplode_outer(c: Call) -> PlanResult<Expr> {
+    Kind {
+        outer: true,
+        position: true,
+    }
+    .call(c)
+}
+
+/// One generator as a projection below the unnest, the columns to unnest, and the output
+/// columns above it.
+pub(crate) struct Planned {
+    pub inner: Vec<Expr>,
+    pub unnest: Vec<String>,
+    pub outer: Vec<Expr>,
+    pub outer_kind: bool,
+}
+
+/// Plans the generator `unnested` (the expression under `Expr::Unnest`), selected as item
+/// `i` with `alias` (names joined by [`ALIAS_SEPARATOR`]) over `schema`.
+pub(crate) fn plan(
+    p: &Planner,
+    unnested: &Expr,
+    alias: Option<&str>,
+    i: usize,
+    schema: &DFSchema,
+) -> PlanResult<Planned> {
+    let (kind, collection) = Kind::of(unnested);
+    let tmp = format!("__sluice_generator_{i}");
+    let pos_tmp = format!("__sluice_generator_pos_{i}");
+    let column = || Expr::Column(Column::from_name(&tmp));
+    // Without `outer`, a column is non-null where the collection's elements are (a map's
+    // keys always are); DataFusion's unnest declares them all nullable, so say so here.
+    let exact = |e: Expr, nullable: bool| {
+        if kind.outer || nullable {
+            e
+        } else {
+            known_not_null(e)
+        }
+    };
+    let (value, mut names, mut outer): (Expr, Vec<&str>, Vec<Expr>) =
+        match collection.get_type(schema)? {
+            DataType::Map(entries, _) => {
+                let value_nullable = match entries.data_type() {
+                    DataType::Struct(f) => f.get(1).is_none_or(|v| v.is_nullable()),
+                    _ => true,
+                };
+                let entries = scalar(p, "map_entries", vec![collection.clone()])?;
+                let field = |f: &str| scalar(p, "get_field", vec![column(), lit(f)]);
+                let columns = vec![
+                    exact(field("key")?, false),
+                    exact(field("value")?, value_nullable),
+                ];
+                (entries, vec!["key", "value"], columns)
+            }
+            DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+                let nullable = f.is_nullable();
+                (collection.clone(), vec!["col"], vec![exact(column(), nullable)])
+            }
+            DataType::Null => (collection.clone(), vec!["col"], vec![column()]),
+            other => {
+                return Err(PlanError::analysis(format!(
+                    "[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE] Cannot resolve the generator's input: the parameter requires the \"ARRAY\" or \"MAP\" type, however it has the type \"{}\". SQLSTATE: 42K09",
+                    crate::types::sql_name(&other)
+                )))
+            }
+        };
+    let mut inner = vec![value.alias(&tmp)];
+    let mut unnest = vec![tmp.clone()];
+    if kind.position {
+        // The positions 0 .. size, unnested in step with the collection.
+        let size = cast(
+            scalar(p, "cardinality", vec![collection.clone()])?,
+            DataType::Int64,
+        );
+        inner.push(scalar(p, "range", vec![lit(0i64), size])?.alias(&pos_tmp));
+        unnest.push(pos_tmp.clone());
+        names.insert(0, "pos");
+        let pos = cast(Expr::Column(Column::from_name(&pos_tmp)), DataType::Int32);
+        outer.insert(0, exact(pos, false));
+    }
+    if let Some(alias) = alias {
+        let given: Vec<&str> = alias.split(ALIAS_SEPARATOR).collect();
+        if given.len() != names.len() {
+            return Err(PlanError::analysis(format!(
+                "[UDTF_ALIAS_NUMBER_MISMATCH] The number of aliases supplied in the AS clause does not match the number of columns output by the UDTF. Expected {} aliases, but got {}. Please ensure that the number of aliases provided matches the number of columns output by the UDTF. SQLSTATE: 42802",
+                names.len(),
+                given.join(", ")
+            )));
+        }
+        names = given;
+    }
+    Ok(Planned {
+        inner,
+        unnest,
+        outer: outer
+            .into_iter()
+            .zip(names)
+            .map(|(e, n)| e.alias(n))
+            .collect(),
+        outer_kind: kind.outer,
+    })
+}

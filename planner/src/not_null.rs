@@ -1,0 +1,58 @@
+//! Declares a value non-nullable where Spark knows it cannot be null but DataFusion's
+//! operator does not: `explode` of an array whose elements cannot be null gives a
+//! non-null `col`, while DataFusion's unnest declares every output column nullable.
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, FieldRef};
+use datafusion::common::{exec_err, Result};
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
+};
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct KnownNotNull {
+    signature: Signature,
+}
+
+/// `e`, declared non-nullable. Only for values that are never null at run time; one
+/// that is fails the query rather than breaking the declared schema.
+pub(crate) fn known_not_null(e: Expr) -> Expr {
+    let udf = ScalarUDF::new_from_impl(KnownNotNull {
+        signature: Signature::any(1, Volatility::Immutable),
+    });
+    Expr::ScalarFunction(ScalarFunction::new_udf(Arc::new(udf), vec![e]))
+}
+
+impl ScalarUDFImpl for KnownNotNull {
+    fn name(&self) -> &str {
+        "known_not_null"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        Ok(arg_types[0].clone())
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let field = args.arg_fields[0].as_ref().clone();
+        Ok(Arc::new(field.with_nullable(false)))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [value] = <[ColumnarValue; 1]>::try_from(args.args)
+            .map_err(|_| datafusion::error::DataFusionError::Internal("one argument".into()))?;
+        let nulls = match &value {
+            ColumnarValue::Array(a) => a.null_count() > 0,
+            ColumnarValue::Scalar(s) => s.is_null(),
+        };
+        if nulls {
+            return exec_err!("a value declared non-null is null");
+        }
+        Ok(value)
+    }
+}
