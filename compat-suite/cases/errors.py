@@ -78,5 +78,8 @@ CASES = [
     E("generator_alias_count", lambda s, t: s.createDataFrame([({"x": 1},)], "m map<string,int>").select(F.explode("m").alias("k")).collect(), contains="UDTF_ALIAS_NUMBER_MISMATCH"),
     E("multi_alias_without_generator", lambda s, t: s.range(1).select(F.col("id").alias("a", "b")).collect(), contains="MULTI_ALIAS_WITHOUT_GENERATOR"),
     E("explode_of_number", lambda s, t: s.range(1).select(F.explode("id")).collect(), contains="ARRAY"),
+    E("sql_generator_nested", lambda s, t: s.sql("SELECT explode(array(1)) + 1").collect(), contains="NESTED_IN_EXPRESSIONS"),
+    E("sql_generator_in_where", lambda s, t: s.sql("SELECT 1 FROM range(1) WHERE explode(array(1)) > 0").collect(), contains="OUTSIDE_SELECT"),
+    E("sql_generator_alias_count", lambda s, t: s.sql("SELECT explode(map('a', 1)) AS x").collect(), contains="UDTF_ALIAS_NUMBER_MISMATCH"),
     E("generator_nested_in_expression", lambda s, t: s.range(1).select(F.explode(F.array(F.lit(1))) + 1).collect(), contains="NESTED_IN_EXPRESSIONS"),
 ]

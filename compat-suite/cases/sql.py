@@ -14,6 +14,19 @@ def setup(s):
     return s
 
 
+def gen(s):
+    """A temp view g of arrays and maps, empty and NULL ones included, for the generators."""
+    s.createDataFrame(
+        [(1, [1, 2], {"x": 1, "y": None}), (2, [], None), (3, None, {})],
+        "k int, a array<int>, m map<string,int>",
+    ).createOrReplaceTempView("g")
+    return s
+
+
+def gq(query, **kw):
+    return lambda s, t: gen(s).sql(query)
+
+
 def q(query, **kw):
     return lambda s, t: setup(s).sql(query, **kw)
 
@@ -84,6 +97,21 @@ CASES = [
     C("conf_then_sql_reads_it", lambda s, t: (s.conf.set("spark.sql.shuffle.partitions", "5"), s.sql("SET spark.sql.shuffle.partitions"))[1]),
     C("sql_functions_misc", lambda s, t: s.sql("SELECT nvl(NULL, 1), if(1 > 2, 'y', 'n'), coalesce(NULL, NULL, 3), greatest(1, 5, 3), array_contains(array(1,2), 2), size(map(1,'a'))")),
     C("sql_table_function_range", lambda s, t: s.sql("SELECT * FROM range(2, 8, 2)")),
+    C("sql_posexplode_names", gq("SELECT k, posexplode(a) FROM g")),
+    C("sql_posexplode_aliases", gq("SELECT k, posexplode(a) AS (p, v) FROM g")),
+    C("sql_explode_map_default_names", gq("SELECT k, explode(m) FROM g")),
+    C("sql_explode_map_aliases_ordered", gq("SELECT k, explode(m) AS (kk, vv) FROM g ORDER BY kk"), ordered=True),
+    C("sql_posexplode_outer_map", gq("SELECT k, posexplode_outer(m) FROM g")),
+    C("sql_explode_outer_array", gq("SELECT k, explode_outer(a) FROM g")),
+    C("sql_two_generators_multiply", gq("SELECT explode(a) a1, explode(array(10, 20)) a2 FROM g WHERE k = 1")),
+    C("sql_generator_order_by_output", gq("SELECT k, explode(a) AS v FROM g ORDER BY v DESC"), ordered=True),
+    C("sql_generator_in_subquery", gq("SELECT * FROM (SELECT k, explode(a) AS e FROM g) WHERE e > 1")),
+    C("sql_generator_over_aggregate", gq("SELECT explode(collect_list(k)) AS k FROM g WHERE k > 1")),
+    C("lateral_view_map_default_names", gq("SELECT k, t.key, t.value FROM g LATERAL VIEW explode(m) t")),
+    C("lateral_view_posexplode", gq("SELECT k, p, c FROM g LATERAL VIEW posexplode(a) t AS p, c")),
+    C("lateral_view_outer_array", gq("SELECT k, c FROM g LATERAL VIEW OUTER explode(a) t AS c")),
+    C("lateral_view_outer_map", gq("SELECT k, kk, vv FROM g LATERAL VIEW OUTER explode(m) t AS kk, vv ORDER BY k, kk"), ordered=True),
+    C("selectexpr_posexplode_map", lambda s, t: gen(s).table("g").selectExpr("k", "posexplode(m) AS (p, kk, vv)")),
     C("sql_explode_generator", lambda s, t: s.sql("SELECT explode(array('a', 'b')) AS letter, 1 AS n")),
     C("sql_group_by_all", q("SELECT dept_id, count(*) AS n FROM emp GROUP BY ALL")),
     C("sql_qualify_like_filter", q("SELECT name FROM (SELECT name, row_number() OVER (PARTITION BY dept_id ORDER BY salary DESC, id) AS rn FROM emp) WHERE rn = 1")),

@@ -5,11 +5,14 @@
 use arrow::datatypes::DataType;
 use datafusion::common::{Column, DFSchema, ScalarValue};
 use datafusion::logical_expr::expr::Unnest;
-use datafusion::logical_expr::{cast, lit, when, Expr, ExprSchemable};
+use datafusion::logical_expr::{
+    cast, lit, when, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder,
+};
 
 use crate::error::{PlanError, PlanResult};
 use crate::functions::{scalar, Call};
 use crate::not_null::known_not_null;
+use crate::relation::strip_alias;
 use crate::Planner;
 
 /// Marks a generator's collection inside its `Expr::Unnest` with what kind it is.
@@ -47,19 +50,16 @@ impl Kind {
         (Kind::default(), unnested)
     }
 
+    /// The generator over `collection`, as an unnest marked with this kind.
+    pub(crate) fn unnest(self, collection: Expr) -> Expr {
+        Expr::Unnest(Unnest::new(collection.alias(self.marker())))
+    }
+
     /// The generator over the single argument of `c`.
     fn call(self, c: Call) -> PlanResult<Expr> {
-        let p = c.p;
         let [x] = <[Expr; 1]>::try_from(c.args)
             .map_err(|_| PlanError::analysis("A generator takes exactly one argument"))?;
-        let x = if self.outer {
-            // Unnesting keeps a row only for a NULL collection: make an empty one NULL.
-            let size = scalar(p, "cardinality", vec![x.clone()])?;
-            when(size.eq(lit(0u64)), lit(ScalarValue::Null)).otherwise(x)?
-        } else {
-            x
-        };
-        Ok(Expr::Unnest(Unnest::new(x.alias(self.marker()))))
+        Ok(self.unnest(x))
     }
 }
 
@@ -89,6 +89,43 @@ pub(crate) fn posexplode_outer(c: Call) -> PlanResult<Expr> {
         position: true,
     }
     .call(c)
+}
+
+/// The columns (name, type, nullable) a generator of `kind` gives over a `collection`, or
+/// Spark's message when it is not an array or a map.
+pub(crate) fn output_fields(
+    kind: Kind,
+    collection: &DataType,
+) -> Result<Vec<(&'static str, DataType, bool)>, String> {
+    let mut fields = match collection {
+        DataType::Map(entries, _) => match entries.data_type() {
+            DataType::Struct(f) if f.len() == 2 => vec![
+                ("key", f[0].data_type().clone(), kind.outer),
+                (
+                    "value",
+                    f[1].data_type().clone(),
+                    kind.outer || f[1].is_nullable(),
+                ),
+            ],
+            _ => return Err("a map without key and value".into()),
+        },
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            vec![("col", f.data_type().clone(), kind.outer || f.is_nullable())]
+        }
+        DataType::Null => vec![("col", DataType::Null, true)],
+        other => return Err(unexpected_input(other)),
+    };
+    if kind.position {
+        fields.insert(0, ("pos", DataType::Int32, kind.outer));
+    }
+    Ok(fields)
+}
+
+fn unexpected_input(t: &DataType) -> String {
+    format!(
+        "[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE] Cannot resolve the generator's input: the parameter requires the \"ARRAY\" or \"MAP\" type, however it has the type \"{}\". SQLSTATE: 42K09",
+        crate::types::sql_name(t)
+    )
 }
 
 /// One generator as a projection below the unnest, the columns to unnest, and the output
@@ -139,16 +176,22 @@ pub(crate) fn plan(
             }
             DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
                 let nullable = f.is_nullable();
-                (collection.clone(), vec!["col"], vec![exact(column(), nullable)])
+                (
+                    collection.clone(),
+                    vec!["col"],
+                    vec![exact(column(), nullable)],
+                )
             }
             DataType::Null => (collection.clone(), vec!["col"], vec![column()]),
-            other => {
-                return Err(PlanError::analysis(format!(
-                    "[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE] Cannot resolve the generator's input: the parameter requires the \"ARRAY\" or \"MAP\" type, however it has the type \"{}\". SQLSTATE: 42K09",
-                    crate::types::sql_name(&other)
-                )))
-            }
+            other => return Err(PlanError::analysis(unexpected_input(&other))),
         };
+    let value = if kind.outer {
+        // Unnesting keeps a row only for a NULL collection: make an empty one NULL.
+        let size = scalar(p, "cardinality", vec![collection.clone()])?;
+        when(size.eq(lit(0u64)), lit(ScalarValue::Null)).otherwise(value)?
+    } else {
+        value
+    };
     let mut inner = vec![value.alias(&tmp)];
     let mut unnest = vec![tmp.clone()];
     if kind.position {
@@ -184,4 +227,40 @@ pub(crate) fn plan(
             .collect(),
         outer_kind: kind.outer,
     })
+}
+
+/// Projects `items` over `input` where some items are generators (`Expr::Unnest`, possibly
+/// aliased): the generators' collections and the other items are projected under temporary
+/// names, unnested, then named as Spark names them. Several generators multiply: each is
+/// unnested in turn, the first varying slowest.
+pub(crate) fn project(
+    p: &Planner,
+    input: LogicalPlan,
+    items: Vec<Expr>,
+) -> PlanResult<LogicalPlan> {
+    let input_schema = input.schema().clone();
+    let mut inner = vec![];
+    let mut outer = vec![];
+    let mut unnests = vec![];
+    for (i, e) in items.into_iter().enumerate() {
+        if let (Expr::Unnest(u), alias) = strip_alias(&e) {
+            let g = plan(p, &u.expr, alias, i, &input_schema)?;
+            inner.extend(g.inner);
+            let columns: Vec<Column> = g.unnest.iter().map(Column::from_name).collect();
+            unnests.push((columns, g.outer_kind));
+            outer.extend(g.outer);
+        } else {
+            // The column keeps its qualifier (`t.k`) for the operators above it.
+            let (qualifier, name) = e.qualified_name();
+            let tmp = format!("__sluice_keep_{i}");
+            inner.push(e.alias(&tmp));
+            outer.push(Expr::Column(Column::from_name(tmp)).alias_qualified(qualifier, name));
+        }
+    }
+    let mut builder = LogicalPlanBuilder::from(input).project(inner)?;
+    for (columns, preserve_nulls) in unnests {
+        let options = datafusion::common::UnnestOptions::new().with_preserve_nulls(preserve_nulls);
+        builder = builder.unnest_columns_with_options(columns, options)?;
+    }
+    Ok(builder.project(outer)?.build()?)
 }

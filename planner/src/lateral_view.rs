@@ -1,20 +1,19 @@
-//! Spark's `FROM r LATERAL VIEW explode(e) t AS c`, which DataFusion's SQL planner does not
-//! plan: each lateral view becomes a derived table `(SELECT *, unnest(e) AS c FROM r) AS t`
-//! wrapped around the relation before it, and the outer query reads every column through
-//! the last one (`r.x` becomes `t.x`).
+//! Spark's `FROM r LATERAL VIEW [OUTER] explode(e) t AS c`, which DataFusion's SQL planner
+//! does not plan: each lateral view becomes a derived table `(SELECT *, explode(e) AS c
+//! FROM r) AS t` wrapped around the relation before it (whose generator the sql_generator
+//! pass plans), and the outer query reads every column through the last one (`r.x` becomes
+//! `t.x`).
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    Expr as SqlExpr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, LateralView, Select,
-    SelectItem, SetExpr, TableFactor, TableWithJoins, VisitMut, VisitorMut,
+    Expr as SqlExpr, Ident, LateralView, ObjectName, Select, SelectItem, SetExpr, TableFactor,
+    TableWithJoins, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::parser::Parser;
 
 use crate::dialect::SparkDialect;
 use crate::error::{PlanError, PlanResult};
-
-/// The column a generator's output takes when the view names none.
-const DEFAULT_COLUMN: &str = "col";
+use crate::sql_generator::generator_kind;
 
 pub(crate) struct LateralViews;
 
@@ -45,7 +44,7 @@ fn rewrite(select: &mut Select) -> PlanResult<()> {
             .and_then(|p| p.as_ident())
             .cloned()
             .ok_or_else(|| PlanError::Parse("LATERAL VIEW without a name".into()))?;
-        from = vec![derived(generated(&view)?, &view, &name, from)?];
+        from = vec![derived(generated(&view)?, &name, from)?];
         if let Some(previous) = last.replace(name) {
             qualifiers.push(previous);
         }
@@ -65,51 +64,47 @@ fn rewrite(select: &mut Select) -> PlanResult<()> {
     Ok(())
 }
 
-/// The array a lateral view explodes: the one argument of `explode`.
-fn generated(view: &LateralView) -> PlanResult<SqlExpr> {
-    let unsupported = |what: String| PlanError::unsupported(format!("LATERAL VIEW {what}"));
-    if view.outer {
-        return Err(unsupported("OUTER".into()));
-    }
+/// The select item a lateral view adds: its generator, named by the view's column
+/// aliases (the sql_generator pass then expands it). `OUTER` makes it the outer generator.
+fn generated(view: &LateralView) -> PlanResult<SelectItem> {
     let SqlExpr::Function(f) = &view.lateral_view else {
-        return Err(unsupported(format!("of {}", view.lateral_view)));
+        return Err(PlanError::unsupported(format!(
+            "LATERAL VIEW of {}",
+            view.lateral_view
+        )));
     };
-    let name = f.name.to_string();
-    if !name.eq_ignore_ascii_case("explode") {
-        return Err(unsupported(format!("with the generator {name}")));
+    let mut f = f.clone();
+    let name = f.name.to_string().to_lowercase();
+    let Some(kind) = generator_kind(&name) else {
+        return Err(PlanError::unsupported(format!(
+            "LATERAL VIEW with the generator {name}"
+        )));
+    };
+    if view.outer && !kind.outer {
+        f.name = ObjectName::from(vec![Ident::new(format!("{name}_outer"))]);
     }
-    if view.lateral_col_alias.len() > 1 {
-        return Err(unsupported(
-            "explode with more than one column (a map)".into(),
-        ));
-    }
-    match &f.args {
-        FunctionArguments::List(list) => match list.args.as_slice() {
-            [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] => Ok(e.clone()),
-            _ => Err(PlanError::analysis(format!(
-                "[WRONG_NUM_ARGS.WITHOUT_SUGGESTION] The `explode` requires 1 parameters but the actual number is {}. SQLSTATE: 42605",
-                list.args.len()
-            ))),
+    let expr = SqlExpr::Function(f);
+    Ok(match view.lateral_col_alias.as_slice() {
+        [] => SelectItem::UnnamedExpr(expr),
+        [alias] => SelectItem::ExprWithAlias {
+            expr,
+            alias: alias.clone(),
         },
-        _ => Err(unsupported(format!("of {}", view.lateral_view))),
-    }
+        aliases => SelectItem::ExprWithAliases {
+            expr,
+            aliases: aliases.to_vec(),
+        },
+    })
 }
 
-/// `(SELECT *, unnest(array) AS column FROM input) AS name`.
+/// `(SELECT *, generator FROM input) AS name`.
 fn derived(
-    array: SqlExpr,
-    view: &LateralView,
+    item: SelectItem,
     name: &Ident,
     input: Vec<TableWithJoins>,
 ) -> PlanResult<TableWithJoins> {
-    let column = view
-        .lateral_col_alias
-        .first()
-        .cloned()
-        .unwrap_or_else(|| Ident::new(DEFAULT_COLUMN));
     let template = format!(
-        "SELECT * FROM (SELECT *, unnest(NULL) AS {} FROM sluice_lateral_input) AS {}",
-        quoted(&column),
+        "SELECT * FROM (SELECT *, NULL FROM sluice_lateral_input) AS {}",
         quoted(name)
     );
     let parsed = Parser::new(&SparkDialect)
@@ -126,15 +121,8 @@ fn derived(
         .ok_or_else(|| PlanError::Parse("lateral view template".into()))?;
     if let TableFactor::Derived { subquery, .. } = &mut table.relation {
         if let SetExpr::Select(inner) = subquery.body.as_mut() {
-            if let Some(SelectItem::ExprWithAlias {
-                expr: SqlExpr::Function(f),
-                ..
-            }) = inner.projection.get_mut(1)
-            {
-                if let FunctionArguments::List(list) = &mut f.args {
-                    list.args = vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(array))];
-                }
-            }
+            inner.projection.truncate(1);
+            inner.projection.push(item);
             inner.from = input;
         }
     }

@@ -27,6 +27,7 @@ mod relation;
 pub mod show;
 pub mod sql;
 mod sql_case;
+mod sql_generator;
 pub mod sql_relations;
 mod sql_syntax;
 pub mod table_functions;

@@ -1,7 +1,7 @@
 //! Spark SQL text: the statements sluice handles itself (SET, SHOW TABLES, DESCRIBE, temp
 //! views), queries planned by DataFusion's SQL planner with Spark's semantics laid over
 //! (double division, Spark's column names), and expression strings (`expr`, `selectExpr`).
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use datafusion::common::tree_node::{Transformed, TreeNode};
@@ -446,6 +446,26 @@ pub async fn plan_query_with(
     named: &HashMap<String, ScalarValue>,
     positional: &[ScalarValue],
 ) -> PlanResult<LogicalPlan> {
+    // Generator calls found to read maps; each is planned again with a map's columns.
+    let mut maps = HashSet::new();
+    loop {
+        match plan_once(p, sql, named, positional, &maps).await {
+            Err(e) => match crate::sql_generator::reads_a_map(&e) {
+                Some(call) if maps.insert(call) => continue,
+                _ => return Err(e),
+            },
+            planned => return planned,
+        }
+    }
+}
+
+async fn plan_once(
+    p: &Planner<'_>,
+    sql: &str,
+    named: &HashMap<String, ScalarValue>,
+    positional: &[ScalarValue],
+    maps: &HashSet<usize>,
+) -> PlanResult<LogicalPlan> {
     let sql = spark_temporal_clauses(sql);
     let sql = crate::sql_relations::stream_keyword(&sql);
     let mut statement = parse_one(&sql)?;
@@ -465,6 +485,15 @@ pub async fn plan_query_with(
             name.trim_start_matches(':')
         )));
     }
+    if let DFStatement::Statement(s) = &mut statement {
+        if let std::ops::ControlFlow::Break(e) = s.visit(&mut LateralViews) {
+            return Err(e);
+        }
+        let mut generators = crate::sql_generator::Generators { maps, next_call: 0 };
+        if let std::ops::ControlFlow::Break(e) = s.visit(&mut generators) {
+            return Err(e);
+        }
+    }
     let names = match &statement {
         DFStatement::Statement(s) => select_names(s),
         _ => None,
@@ -472,9 +501,6 @@ pub async fn plan_query_with(
     if let DFStatement::Statement(s) = &mut statement {
         let _ = s.visit(&mut IntLiterals);
         if let std::ops::ControlFlow::Break(e) = s.visit(&mut TypedLiterals) {
-            return Err(e);
-        }
-        if let std::ops::ControlFlow::Break(e) = s.visit(&mut LateralViews) {
             return Err(e);
         }
         let _ = s.visit(&mut SparkSyntax {
@@ -517,6 +543,7 @@ pub async fn plan_query_with(
             params.values.into_iter().map(Into::into).collect(),
         ))?;
     }
+    let plan = crate::sql_generator::expand(p, plan)?;
     let plan = spark_semantics(plan, p.config.ansi)?;
     rename_outputs(plan, names)
 }
@@ -687,12 +714,36 @@ fn parse_select_item(text: &str) -> PlanResult<ast::ExprWithAlias> {
             expr,
             alias: Some(alias),
         }),
+        // `explode(m) AS (k, v)`: a generator's names, joined as one alias.
+        Some(SelectItem::ExprWithAliases { expr, aliases }) => Ok(ast::ExprWithAlias {
+            expr,
+            alias: Some(ast::Ident::new(
+                aliases
+                    .iter()
+                    .map(|a| a.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(&crate::generator::ALIAS_SEPARATOR.to_string()),
+            )),
+        }),
         _ => Err(parse_error(text, "found: EOF")),
     }
 }
 
 pub(crate) fn plan_expression(p: &Planner, text: &str, schema: &DFSchema) -> PlanResult<Expr> {
     let mut parsed = parse_select_item(text)?;
+    // A generator (`explode(a)`) is planned over its planned argument.
+    if let ast::Expr::Function(f) = &parsed.expr {
+        if let Some(kind) = crate::sql_generator::generator_kind(&f.name.to_string()) {
+            let argument = crate::sql_generator::only_argument(f)?;
+            let planned = plan_expression(p, &argument.to_string(), schema)?;
+            let e = kind.unnest(planned.unalias());
+            return Ok(match &parsed.alias {
+                Some(a) => e.alias(&a.value),
+                None => e,
+            });
+        }
+    }
+    crate::sql_generator::check_not_nested(&parsed.expr)?;
     if let std::ops::ControlFlow::Break(e) = parsed.expr.visit(&mut TypedLiterals) {
         return Err(e);
     }

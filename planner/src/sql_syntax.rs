@@ -1,6 +1,6 @@
 //! Spark SQL that DataFusion's SQL planner does not plan, rewritten into what it does: the
-//! operators `~a` and `a div b` as calls of the functions computing them, and functions
-//! DataFusion spells differently. Run after the select list is named (`~a`, `(a div b)`).
+//! operators `~a` and `a div b` as calls of the functions computing them, and `x[i]` as
+//! Spark counts. Run after the select list is named (`~a`, `(a div b)`).
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
@@ -25,10 +25,7 @@ fn subscript(ansi: bool) -> &'static str {
     }
 }
 
-/// Spark function name -> DataFusion's name for the same function.
-const RENAMED: [(&str, &str); 1] = [("explode", "unnest")];
-
-fn call(name: &str, args: Vec<SqlExpr>) -> SqlExpr {
+pub(crate) fn call(name: &str, args: Vec<SqlExpr>) -> SqlExpr {
     SqlExpr::Function(Function {
         name: ObjectName::from(vec![Ident::new(name)]),
         uses_odbc_syntax: false,
@@ -95,15 +92,6 @@ impl VisitorMut for SparkSyntax {
                         access_chain: std::mem::take(access_chain),
                     }
                 };
-            }
-            SqlExpr::Function(f) => {
-                let name = f.name.to_string();
-                if let Some((_, to)) = RENAMED
-                    .iter()
-                    .find(|(from, _)| from.eq_ignore_ascii_case(&name))
-                {
-                    f.name = ObjectName::from(vec![Ident::new(*to)]);
-                }
             }
             _ => {}
         }

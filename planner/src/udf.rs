@@ -447,6 +447,7 @@ pub fn sql_functions() -> Vec<ScalarUDF> {
         })
     })
     .chain([
+        crate::sql_generator::marker_udf(),
         ScalarUDF::new_from_impl(TypeOf::default()),
         crate::random::udf(),
     ])

@@ -5,7 +5,7 @@ mod pivot;
 mod project;
 mod summary;
 mod with_relations;
-pub(crate) use project::keep_duplicates;
+pub(crate) use project::{keep_duplicates, strip_alias};
 mod source;
 
 use std::collections::HashMap;

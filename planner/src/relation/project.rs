@@ -69,7 +69,7 @@ pub(crate) fn keep_duplicates(items: Vec<Expr>) -> Vec<Expr> {
         .collect()
 }
 
-fn strip_alias(e: &Expr) -> (&Expr, Option<&str>) {
+pub(crate) fn strip_alias(e: &Expr) -> (&Expr, Option<&str>) {
     match e {
         Expr::Alias(Alias { expr, name, .. }) => (expr, Some(name)),
         other => (other, None),
@@ -190,50 +190,16 @@ impl Planner<'_> {
                 .map(|e| rebase(e, &windows))
                 .collect::<PlanResult<_>>()?;
         }
-        let generators: Vec<usize> = items
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| matches!(strip_alias(e).0, Expr::Unnest(_)))
-            .map(|(i, _)| i)
-            .collect();
         check_generators(&items)?;
-        if generators.is_empty() {
+        if !items
+            .iter()
+            .any(|e| matches!(strip_alias(e).0, Expr::Unnest(_)))
+        {
             return Ok(LogicalPlanBuilder::from(plan)
                 .project(keep_duplicates(items))?
                 .build()?);
         }
-        // explode(x): project x under a temporary name, unnest it, then name it as Spark does.
-        // Several generators multiply: each is unnested in turn, the first varying slowest.
-        let input_schema = plan.schema().clone();
-        let mut inner = vec![];
-        let mut outer = vec![];
-        let mut unnests = vec![];
-        for (i, e) in items.into_iter().enumerate() {
-            if generators.contains(&i) {
-                let (Expr::Unnest(u), alias) = strip_alias(&e) else {
-                    continue;
-                };
-                let g = crate::generator::plan(self, &u.expr, alias, i, &input_schema)?;
-                inner.extend(g.inner);
-                let columns: Vec<Column> = g.unnest.iter().map(Column::from_name).collect();
-                unnests.push((columns, g.outer_kind));
-                outer.extend(g.outer);
-            } else {
-                let name = e.schema_name().to_string();
-                let (_, alias) = strip_alias(&e);
-                let out_name = alias.map(str::to_string).unwrap_or(name.clone());
-                let tmp = format!("__sluice_keep_{i}");
-                inner.push(e.alias(&tmp));
-                outer.push(Expr::Column(Column::from_name(tmp)).alias(out_name));
-            }
-        }
-        let mut builder = LogicalPlanBuilder::from(plan).project(inner)?;
-        for (columns, preserve_nulls) in unnests {
-            let options =
-                datafusion::common::UnnestOptions::new().with_preserve_nulls(preserve_nulls);
-            builder = builder.unnest_columns_with_options(columns, options)?;
-        }
-        Ok(builder.project(outer)?.build()?)
+        crate::generator::project(self, plan, items)
     }
 
     /// `withColumns`: replaces same-named columns in place, appends the others.
