@@ -81,5 +81,7 @@ CASES = [
     E("sql_generator_nested", lambda s, t: s.sql("SELECT explode(array(1)) + 1").collect(), contains="NESTED_IN_EXPRESSIONS"),
     E("sql_generator_in_where", lambda s, t: s.sql("SELECT 1 FROM range(1) WHERE explode(array(1)) > 0").collect(), contains="OUTSIDE_SELECT"),
     E("sql_generator_alias_count", lambda s, t: s.sql("SELECT explode(map('a', 1)) AS x").collect(), contains="UDTF_ALIAS_NUMBER_MISMATCH"),
+    E("sequence_step_away_from_stop", lambda s, t: s.sql("SELECT sequence(1, 3, -1)").collect(), contains="Illegal sequence boundaries"),
+    E("sequence_of_decimals", lambda s, t: s.sql("SELECT sequence(1.5, 3)").collect(), contains="SEQUENCE_WRONG_INPUT_TYPES"),
     E("generator_nested_in_expression", lambda s, t: s.range(1).select(F.explode(F.array(F.lit(1))) + 1).collect(), contains="NESTED_IN_EXPRESSIONS"),
 ]

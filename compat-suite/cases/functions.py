@@ -76,6 +76,8 @@ CASES = [
     C("explode_map_aliases", lambda s, t: s.createDataFrame([(1, {"x": 1, "y": None}), (2, {}), (3, None)], "k int, m map<string,int>").select("k", F.explode("m").alias("name", "n")).orderBy("k", "name")),
     C("explode_outer_map_positions", lambda s, t: s.createDataFrame([(1, {"x": 1}), (2, {}), (3, None)], "k int, m map<string,int>").select("k", F.posexplode_outer("m")).orderBy("k")),
     C("explode_nullable_elements", lambda s, t: s.createDataFrame([([1, None],)], "a array<int>").select(F.explode("a"), F.lit(1).alias("one"))),
+    C("sequence_integral_sql", lambda s, t: s.sql("SELECT sequence(1, 3) a, sequence(3, 1) b, sequence(1, 10, 3) c, sequence(5, 5) d, sequence(1, CAST(NULL AS INT)) e, sequence(1L, 3) f, sequence(-2, 2, 2) g")),
+    C("sequence_exploded_dataframe", lambda s, t: s.createDataFrame([(1, 3), (4, 2)], "lo int, hi int").select("lo", F.explode(F.sequence("lo", "hi")).alias("n"))),
     C("two_generators_multiply", lambda s, t: s.createDataFrame([([1, 3], {"x": 2, "y": 4}), ([5], None)], "a array<int>, m map<string,int>").select("a", F.explode("a").alias("e"), F.explode_outer("m"))),
     C("size", lambda s, t: s.createDataFrame([([1, 2],), ([],), (None,)], "a array<int>").select(F.size("a"), F.cardinality("a"))),
     C("array_functions", lambda s, t: s.createDataFrame([([3, 1, 2, 1],)], "a array<int>").select(F.array_contains("a", 1), F.sort_array("a"), F.sort_array("a", asc=False), F.array_distinct("a"), F.array_max("a"), F.array_join(F.col("a").cast("array<string>"), "+"), F.slice("a", 2, 2), F.array_position("a", 2))),

@@ -172,6 +172,7 @@ const SPARK: &[(&str, Builder)] = &[
     ("posexplode", generator::posexplode),
     ("posexplode_outer", generator::posexplode_outer),
     ("split", |c| Ok(udf::call(udf::SPLIT, c.args))),
+    ("sequence", |c| Ok(udf::call(udf::SEQUENCE, c.args))),
     ("bround", |c| Ok(udf::call(udf::BROUND, c.args))),
     ("hash", |c| Ok(udf::call(udf::HASH, c.args))),
     ("format_number", |c| {

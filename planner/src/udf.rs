@@ -221,6 +221,21 @@ pub(crate) const HASH: Def = Def {
     volatile: false,
     nulls: Nulls::Never,
 };
+/// Spark's `sequence(start, stop[, step])` over integral types.
+pub(crate) const SEQUENCE: Def = Def {
+    name: "sequence",
+    ret: |a| {
+        let bounds = &a[..a.len().min(2)];
+        DataType::List(Arc::new(Field::new(
+            "element",
+            wider_integral(bounds),
+            false,
+        )))
+    },
+    kernel: sequence,
+    volatile: false,
+    nulls: Nulls::FromArgs,
+};
 pub(crate) const SPLIT: Def = Def {
     name: "split",
     ret: |_| string_list(),
@@ -427,6 +442,7 @@ fn udf_expr(def: Def, fixed: Option<DataType>, args: Vec<Expr>) -> Expr {
 pub fn sql_functions() -> Vec<ScalarUDF> {
     [
         SPLIT,
+        SEQUENCE,
         REGEXP_EXTRACT,
         GET_JSON_OBJECT,
         TO_JSON,
@@ -706,6 +722,71 @@ fn split(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         out.append(true);
     }
     Ok(Arc::new(out.finish()))
+}
+
+/// Spark refuses more elements in one array.
+const MAX_ARRAY_LENGTH: i128 = i32::MAX as i128 - 15;
+
+/// `sequence(start, stop[, step])`: start to stop inclusive, by step (1, or -1 when stop is
+/// below start); a step leading away from stop is Spark's IllegalArgumentException.
+fn sequence(args: &[ArrayRef], out: &DataType) -> Result<ArrayRef> {
+    let integral = |a: &ArrayRef| a.data_type().is_integer() || a.data_type().is_null();
+    let element = match out {
+        DataType::List(f) if f.data_type().is_integer() && args.iter().all(integral) => f,
+        _ => {
+            let types: Vec<String> = args
+                .iter()
+                .map(|a| crate::types::sql_name(a.data_type()))
+                .collect();
+            return Err(DataFusionError::External(Box::new(crate::error::PlanError::analysis(format!(
+                "[DATATYPE_MISMATCH.SEQUENCE_WRONG_INPUT_TYPES] Cannot resolve \"sequence\" due to data type mismatch: `sequence` uses the wrong parameter type ({}): start and stop must be of the same integral type (dates and timestamps with interval steps are not supported by sluice yet). SQLSTATE: 42K09",
+                types.join(", ")
+            )))));
+        }
+    };
+    let (Some(start), Some(stop)) = (args.first(), args.get(1)) else {
+        return exec_err!("sequence takes a start and a stop");
+    };
+    let (start, stop) = (ints(start)?, ints(stop)?);
+    let step = args.get(2).map(ints).transpose()?;
+    let mut list = ListBuilder::new(arrow::array::Int64Builder::new())
+        .with_field(Arc::new(Field::new("element", DataType::Int64, false)));
+    for i in 0..start.len() {
+        let step = match &step {
+            Some(s) => s[i],
+            None => match (start[i], stop[i]) {
+                (Some(a), Some(b)) => Some(if a <= b { 1 } else { -1 }),
+                _ => None,
+            },
+        };
+        let (Some(a), Some(b), Some(by)) = (start[i], stop[i], step) else {
+            list.append(false);
+            continue;
+        };
+        let (a, b, by) = (a as i128, b as i128, by as i128);
+        if by == 0 || (b > a && by < 0) || (b < a && by > 0) {
+            return Err(DataFusionError::External(Box::new(
+                crate::error::PlanError::invalid(format!(
+                    "requirement failed: Illegal sequence boundaries: {a} to {b} by {by}"
+                )),
+            )));
+        }
+        let length = (b - a) / by + 1;
+        if length > MAX_ARRAY_LENGTH {
+            return Err(DataFusionError::External(Box::new(
+                crate::error::PlanError::invalid(format!(
+                    "[COLLECTION_SIZE_LIMIT_EXCEEDED.PARAMETER] Can't create array with {length} elements which exceeding the array size limit {MAX_ARRAY_LENGTH}. SQLSTATE: 54000"
+                )),
+            )));
+        }
+        for k in 0..length {
+            list.values().append_value((a + k * by) as i64);
+        }
+        list.append(true);
+    }
+    let list: ArrayRef = Arc::new(list.finish());
+    let target = DataType::List(element.clone());
+    Ok(arrow::compute::cast(&list, &target)?)
 }
 
 /// `regexp_extract(str, regex, idx)`: group `idx` of the first match, "" when nothing matches.
