@@ -1,7 +1,7 @@
 //! Spark Connect expressions to DataFusion expressions, resolving columns as Spark does
 //! (case-insensitively, qualified by alias or by the `plan_id` of `df["col"]`).
+use crate::field_access::get_field;
 use datafusion::common::{Column, DFSchema};
-use datafusion::functions::core::expr_fn::get_field;
 use datafusion::logical_expr::expr::{Sort, WindowFunction, WindowFunctionParams};
 use datafusion::logical_expr::{
     lit, Expr, ExprFunctionExt, WindowFrame, WindowFrameBound, WindowFrameUnits,

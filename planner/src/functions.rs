@@ -172,6 +172,7 @@ const SPARK: &[(&str, Builder)] = &[
     ("posexplode", generator::posexplode),
     ("posexplode_outer", generator::posexplode_outer),
     ("split", |c| Ok(udf::call(udf::SPLIT, c.args))),
+    ("map", create_map),
     ("sequence", |c| Ok(udf::call(udf::SEQUENCE, c.args))),
     ("bround", |c| Ok(udf::call(udf::BROUND, c.args))),
     ("hash", |c| Ok(udf::call(udf::HASH, c.args))),
@@ -442,6 +443,34 @@ fn with_dates(c: Call, name: &str, positions: &[usize]) -> PlanResult<Expr> {
         })
         .collect();
     scalar(c.p, name, args)
+}
+
+/// `create_map(k1, v1, k2, v2, ...)`: DataFusion's `map` takes the keys and the values as
+/// two arrays (its SQL planner pairs them up the same way).
+fn create_map(c: Call) -> PlanResult<Expr> {
+    if !c.args.len().is_multiple_of(2) {
+        return Err(PlanError::analysis(format!(
+            "[WRONG_NUM_ARGS.WITHOUT_SUGGESTION] The `map` requires 2n (n > 0) parameters but the actual number is {}. SQLSTATE: 42605",
+            c.args.len()
+        )));
+    }
+    let p = c.p;
+    let (mut keys, mut values) = (vec![], vec![]);
+    for (i, a) in c.args.into_iter().enumerate() {
+        if i % 2 == 0 {
+            keys.push(a);
+        } else {
+            values.push(a);
+        }
+    }
+    let keys = scalar(p, "make_array", keys)?;
+    let values = scalar(p, "make_array", values)?;
+    // A map built from its entries is never NULL.
+    Ok(crate::not_null::known_not_null(scalar(
+        p,
+        "map",
+        vec![keys, values],
+    )?))
 }
 
 /// Spark's `size`: -1 for a NULL collection, but NULL under ANSI mode (which overrides

@@ -12,6 +12,7 @@ mod dialect;
 mod element_at;
 pub mod error;
 mod expression;
+pub mod field_access;
 mod functions;
 mod generator;
 pub mod input_file;

@@ -1,5 +1,6 @@
 //! Spark's default column names for unaliased expressions: `(a + b)`, `count(1)`,
 //! `CAST(x AS INT)`. PySpark users see these names, so they must match Spark's.
+use arrow::datatypes::DataType;
 use datafusion::common::DFSchema;
 use proto::connect::expression::{self as pexpr, ExprType};
 use proto::connect::Expression;
@@ -30,6 +31,26 @@ const INFIX: &[(&str, &str)] = &[
 impl Planner<'_> {
     /// The name Spark gives `e` when it is selected without an alias.
     pub(crate) fn name_of(&self, e: &Expression, schema: &DFSchema) -> String {
+        match e.expr_type.as_ref() {
+            // `col("a").cast(...)` selected keeps the column's name; inside another
+            // expression the cast shows (`sum(CAST(i AS DECIMAL(10,2)))`).
+            Some(ExprType::Cast(c))
+                if matches!(
+                    c.expr.as_deref().and_then(|x| x.expr_type.as_ref()),
+                    Some(ExprType::UnresolvedAttribute(_))
+                ) =>
+            {
+                c.expr
+                    .as_deref()
+                    .map(|x| self.sql_of(x, schema))
+                    .unwrap_or_default()
+            }
+            _ => self.sql_of(e, schema),
+        }
+    }
+
+    /// How `e` reads inside a name: Spark's SQL text for it.
+    fn sql_of(&self, e: &Expression, schema: &DFSchema) -> String {
         let Some(kind) = e.expr_type.as_ref() else {
             return String::new();
         };
@@ -57,23 +78,11 @@ impl Planner<'_> {
                 self.function_name(&f.function_name, &f.arguments, false, schema)
             }
             ExprType::ExpressionString(s) => crate::sql::expression_name(&s.expression),
-            // `col("a").cast(...)` keeps the column's name.
-            ExprType::Cast(c)
-                if matches!(
-                    c.expr.as_deref().and_then(|x| x.expr_type.as_ref()),
-                    Some(ExprType::UnresolvedAttribute(_))
-                ) =>
-            {
-                c.expr
-                    .as_deref()
-                    .map(|x| self.name_of(x, schema))
-                    .unwrap_or_default()
-            }
             ExprType::Cast(c) => {
                 let inner = c
                     .expr
                     .as_deref()
-                    .map(|x| self.name_of(x, schema))
+                    .map(|x| self.sql_of(x, schema))
                     .unwrap_or_default();
                 let tz = &self.config.time_zone;
                 let ty = match &c.cast_to_type {
@@ -81,6 +90,10 @@ impl Planner<'_> {
                     Some(pexpr::cast::CastToType::TypeStr(s)) => types::parse_data_type(s, tz).ok(),
                     None => None,
                 };
+                // Spark shows a cast to an array, map or struct as its input alone.
+                if ty.as_ref().is_some_and(DataType::is_nested) {
+                    return inner;
+                }
                 let kind = if c.eval_mode() == pexpr::cast::EvalMode::Try {
                     "TRY_CAST"
                 } else {
@@ -95,21 +108,34 @@ impl Planner<'_> {
                 let child = x
                     .child
                     .as_deref()
-                    .map(|c| self.name_of(c, schema))
+                    .map(|c| self.sql_of(c, schema))
                     .unwrap_or_default();
                 let key = x
                     .extraction
                     .as_deref()
-                    .map(|k| self.name_of(k, schema))
+                    .map(|k| self.sql_of(k, schema))
                     .unwrap_or_default();
-                format!("{child}[{key}]")
+                // A struct's field reads `st.n`; an array's or map's element `m[k]`.
+                let of_struct = x
+                    .child
+                    .as_deref()
+                    .and_then(|c| self.expr(c, schema).ok())
+                    .and_then(|e| {
+                        datafusion::logical_expr::ExprSchemable::get_type(&e, schema).ok()
+                    })
+                    .is_some_and(|t| matches!(t, DataType::Struct(_)));
+                if of_struct {
+                    format!("{child}.{key}")
+                } else {
+                    format!("{child}[{key}]")
+                }
             }
             ExprType::UnresolvedStar(_) => "*".into(),
             ExprType::Window(w) => {
                 let f = w
                     .window_function
                     .as_deref()
-                    .map(|f| self.name_of(f, schema))
+                    .map(|f| self.sql_of(f, schema))
                     .unwrap_or_default();
                 let mut spec = vec![];
                 if !w.partition_spec.is_empty() {
@@ -117,7 +143,7 @@ impl Planner<'_> {
                         "PARTITION BY {}",
                         w.partition_spec
                             .iter()
-                            .map(|p| self.name_of(p, schema))
+                            .map(|p| self.sql_of(p, schema))
                             .collect::<Vec<_>>()
                             .join(", ")
                     ));
@@ -144,7 +170,7 @@ impl Planner<'_> {
         let child = o
             .child
             .as_deref()
-            .map(|c| self.name_of(c, schema))
+            .map(|c| self.sql_of(c, schema))
             .unwrap_or_default();
         let asc = o.direction() != SortDirection::Descending;
         let nulls_first = match o.null_ordering() {
@@ -170,7 +196,7 @@ impl Planner<'_> {
             .iter()
             .map(|x| match &x.expr_type {
                 Some(ExprType::UnresolvedStar(_)) if name == "count" => "1".to_string(),
-                _ => self.name_of(x, schema),
+                _ => self.sql_of(x, schema),
             })
             .collect();
         if let (Some((_, op)), [l, r]) = (INFIX.iter().find(|(n, _)| *n == name), a.as_slice()) {

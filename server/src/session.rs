@@ -204,10 +204,18 @@ impl Session {
             .with_query_planner(delta_sink::query_planner())
             .with_analyzer_rule(Arc::new(planner::time_window::ExpandTimeWindows))
             .build();
+        // Spark's `a.b` over arrays of structs goes before DataFusion's struct field access.
+        let mut planners: Vec<Arc<dyn datafusion::logical_expr::planner::ExprPlanner>> =
+            vec![Arc::new(planner::field_access::SparkFieldAccess)];
+        planners.extend(state.expr_planners().iter().cloned());
+        let state = SessionStateBuilder::new_from_existing(state)
+            .with_expr_planners(planners)
+            .build();
         let ctx = SessionContext::new_with_state(state);
         for f in planner::udf::sql_functions() {
             ctx.register_udf(f);
         }
+        ctx.register_udf(planner::field_access::get_field_udf());
         if let Some(array) = ctx.state().scalar_functions().get("array").cloned() {
             ctx.register_udf(planner::array_ctor::wrap(array));
         }

@@ -1,0 +1,244 @@
+//! Spark's field access: `a.b` of a NULL struct is NULL (DataFusion's `get_field` returns
+//! whatever the child column holds there), and `a.b` on an array of structs is the array of
+//! each element's `b` (`items.name` on `items array<struct<name, qty>>`, as JSON ingestion
+//! gives). A SQL planner placed before DataFusion's own plans every `a.b.c` path with them.
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, ListArray};
+use arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::{Column, DataFusionError, Result, ScalarValue, TableReference};
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult};
+use datafusion::logical_expr::{
+    lit, ColumnarValue, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
+    Signature, Volatility,
+};
+
+/// Plans `column.name...` paths that pass through an array of structs.
+#[derive(Debug, Default)]
+pub struct SparkFieldAccess;
+
+impl ExprPlanner for SparkFieldAccess {
+    fn plan_compound_identifier(
+        &self,
+        field: &Field,
+        qualifier: Option<&TableReference>,
+        nested_names: &[String],
+    ) -> Result<PlannerResult<Vec<Expr>>> {
+        let mut expr = Expr::Column(Column::from((qualifier, field)));
+        let mut ty = field.data_type().clone();
+        for name in nested_names {
+            (expr, ty) = match &ty {
+                DataType::Struct(fields) => {
+                    let Some(f) = find(fields, name) else {
+                        return Ok(PlannerResult::Original(vec![]));
+                    };
+                    (get_field(expr, f.name()), f.data_type().clone())
+                }
+                DataType::List(element) => match element.data_type() {
+                    DataType::Struct(fields) => {
+                        let Some(f) = find(fields, name) else {
+                            return Ok(PlannerResult::Original(vec![]));
+                        };
+                        let e = array_field(expr, f.name());
+                        let list = DataType::List(Arc::new(Field::new(
+                            "element",
+                            f.data_type().clone(),
+                            true,
+                        )));
+                        (e, list)
+                    }
+                    _ => return Ok(PlannerResult::Original(vec![])),
+                },
+                _ => return Ok(PlannerResult::Original(vec![])),
+            };
+        }
+        Ok(PlannerResult::Planned(expr))
+    }
+}
+
+/// `get_field(base, name)` with Spark's NULL for a NULL struct.
+pub(crate) fn get_field(base: Expr, name: &str) -> Expr {
+    Expr::ScalarFunction(ScalarFunction::new_udf(
+        Arc::new(get_field_udf()),
+        vec![base, lit(name.to_string())],
+    ))
+}
+
+/// DataFusion's `get_field`, under its own name, with a NULL struct giving NULL.
+pub fn get_field_udf() -> ScalarUDF {
+    ScalarUDF::new_from_impl(NullSafeGetField {
+        inner: datafusion::functions::core::get_field(),
+    })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct NullSafeGetField {
+    inner: Arc<ScalarUDF>,
+}
+
+impl ScalarUDFImpl for NullSafeGetField {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        self.inner.return_type(args)
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        self.inner.return_field_from_args(args)
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        self.inner.coerce_types(arg_types)
+    }
+
+    fn schema_name(&self, args: &[Expr]) -> Result<String> {
+        self.inner.schema_name(args)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let base = args.args.first().cloned();
+        let rows = args.number_rows;
+        let out = self.inner.invoke_with_args(args)?;
+        let Some(base) = base.filter(|b| matches!(b.data_type(), DataType::Struct(_))) else {
+            return Ok(out);
+        };
+        match (base, out) {
+            (ColumnarValue::Scalar(b), out) if b.is_null() => {
+                let null = ScalarValue::try_from(&out.data_type())?;
+                Ok(ColumnarValue::Scalar(null))
+            }
+            (ColumnarValue::Array(b), out) if b.null_count() > 0 => {
+                let out = out.to_array(rows)?;
+                let missing = arrow::compute::is_null(&b)?;
+                Ok(ColumnarValue::Array(arrow::compute::nullif(
+                    &out, &missing,
+                )?))
+            }
+            (_, out) => Ok(out),
+        }
+    }
+}
+
+/// A struct's field by name, matched ignoring case as Spark resolves names.
+fn find<'f>(fields: &'f arrow::datatypes::Fields, name: &str) -> Option<&'f FieldRef> {
+    fields
+        .iter()
+        .find(|f| f.name() == name)
+        .or_else(|| fields.iter().find(|f| f.name().eq_ignore_ascii_case(name)))
+}
+
+/// `array_field(list_of_structs, 'name')`: the list of each element's field.
+pub(crate) fn array_field(list: Expr, name: &str) -> Expr {
+    let udf = ScalarUDF::new_from_impl(ArrayField {
+        signature: Signature::any(2, Volatility::Immutable),
+    });
+    Expr::ScalarFunction(ScalarFunction::new_udf(
+        Arc::new(udf),
+        vec![list, lit(name.to_string())],
+    ))
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ArrayField {
+    signature: Signature,
+}
+
+impl ArrayField {
+    /// The element field of the result: the struct field, nullable when a struct may be NULL.
+    fn element(list: &DataType, name: &str) -> Result<FieldRef> {
+        let not_array_of_structs = || {
+            DataFusionError::Plan(format!(
+                "[INVALID_EXTRACT_BASE_FIELD_TYPE] Can't extract a value from {list}: need an array of structs to take the field `{name}` of each element. SQLSTATE: 42000"
+            ))
+        };
+        let DataType::List(element) = list else {
+            return Err(not_array_of_structs());
+        };
+        let DataType::Struct(fields) = element.data_type() else {
+            return Err(not_array_of_structs());
+        };
+        let f = fields
+            .iter()
+            .find(|f| f.name() == name)
+            .ok_or_else(not_array_of_structs)?;
+        let nullable = f.is_nullable() || element.is_nullable();
+        Ok(Arc::new(Field::new(
+            "element",
+            f.data_type().clone(),
+            nullable,
+        )))
+    }
+}
+
+impl ScalarUDFImpl for ArrayField {
+    fn name(&self) -> &str {
+        "array_field"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Err(DataFusionError::Internal(
+            "array_field is typed from its arguments".into(),
+        ))
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let name = match args.scalar_arguments.get(1) {
+            Some(Some(ScalarValue::Utf8(Some(n)))) => n.clone(),
+            _ => return Err(DataFusionError::Internal("array_field needs a name".into())),
+        };
+        let list = args
+            .arg_fields
+            .first()
+            .ok_or_else(|| DataFusionError::Internal("array_field needs a list".into()))?;
+        let element = Self::element(list.data_type(), &name)?;
+        Ok(Arc::new(Field::new(
+            "array_field",
+            DataType::List(element),
+            list.is_nullable(),
+        )))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let name = match args.args.get(1) {
+            Some(ColumnarValue::Scalar(ScalarValue::Utf8(Some(n)))) => n.clone(),
+            _ => return Err(DataFusionError::Internal("array_field needs a name".into())),
+        };
+        let Some(list) = args.args.first() else {
+            return Err(DataFusionError::Internal("array_field needs a list".into()));
+        };
+        let rows = args.number_rows;
+        let list = list.to_array(rows)?;
+        let element = Self::element(list.data_type(), &name)?;
+        let list = list.as_list::<i32>();
+        let structs = list.values().as_struct();
+        let column = structs
+            .column_by_name(&name)
+            .ok_or_else(|| DataFusionError::Internal(format!("no field {name}")))?;
+        // A NULL struct element gives a NULL field value.
+        let values: ArrayRef = match structs.nulls() {
+            Some(nulls) if structs.null_count() > 0 => {
+                let combined = arrow::buffer::NullBuffer::union(Some(nulls), column.nulls());
+                arrow::array::make_array(column.to_data().into_builder().nulls(combined).build()?)
+            }
+            _ => column.clone(),
+        };
+        let out = ListArray::try_new(
+            element,
+            list.offsets().clone(),
+            values,
+            list.nulls().cloned(),
+        )?;
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
