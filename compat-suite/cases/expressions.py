@@ -127,6 +127,16 @@ CASES = [
             F.col("arr").getItem(0), F.col("arr")[2], F.col("m").getItem("k"), F.col("m")["q"], F.col("st").getField("n"), F.col("st.t"),
         ),
     ),
+    C("struct_field_of_null_struct_sql", lambda s, t: nested(s).selectExpr("st.n", "st.t", "st.n + 1 AS n1")),
+    C("struct_field_of_null_struct_filter", lambda s, t: nested(s).where("st.n IS NULL").select(F.col("st.t"), F.col("st").getField("n"))),
+    C(
+        "array_of_struct_fields_sql",
+        lambda s, t: s.createDataFrame(
+            [([(1, "a"), None, (3, None)],), (None,), ([],)], "items array<struct<qty:int,name:string>>"
+        ).selectExpr("items.name", "items.QTY", "get(items.qty, 0) AS first"),
+    ),
+    C("create_map_dataframe", lambda s, t: s.range(2).select(F.create_map(F.lit("k"), F.col("id"), F.lit("j"), F.col("id") * 2).alias("m"), F.create_map().alias("empty"))),
+    C("size_of_null_sql", lambda s, t: nested(s).selectExpr("size(arr)", "size(m)")),
     C("element_access_sql", lambda s, t: nested(s).selectExpr("arr[1]", "m['k']", "st.n", "element_at(arr, 1)", "element_at(m, 'q')")),
     C("map_missing_key_is_null", lambda s, t: nested(s).selectExpr("m['nope']", "element_at(m, 'nope')", "try_element_at(m, 'nope')")),
     C("array_get_out_of_range_is_null", lambda s, t: nested(s).selectExpr("get(arr, 10)", "try_element_at(arr, 5)", "get(arr, -1)")),

@@ -70,6 +70,8 @@ CASES = [
     C("lateral_view_chained", lambda s, t: s.sql("SELECT * FROM (SELECT 1 AS k, array(1, 2) AS a) LATERAL VIEW explode(a) e1 AS x LATERAL VIEW explode(array(x, x * 10)) e2 AS y ORDER BY x, y")),
     C("lateral_view_default_column", lambda s, t: s.sql("SELECT k, col FROM (SELECT 7 AS k, array('p', 'q') AS a) LATERAL VIEW explode(a) e")),
     C("backticked_identifiers", lambda s, t: s.sql("SELECT `my col` + 1 AS `x.y`, `select` FROM (SELECT 1 AS `my col`, 2 AS `select`)")),
+    C("regex_backslash_escapes", lambda s, t: s.sql(r"""SELECT regexp_extract('ab123c', '(\\d+)', 1) AS digits, 'a\\b' AS backslash, split('x1y22z', '\\d+') AS parts""")),
+    C("regexp_replace_sql_every_match", lambda s, t: s.sql(r"""SELECT regexp_replace('a.b.c', '\\.', '-') AS dashed, regexp_replace('aaa', 'a', 'b') AS all_b""")),
     C("string_literal_escapes", lambda s, t: s.sql(r"""SELECT 'it\'s' AS a, "dq" AS b, 'tab\there' AS c, 'nl\nx' AS d, 'back\\slash' AS e, 'uni\u00e9' AS f, 'a' 'b' AS g""")),
     C("rand_seed_per_row", lambda s, t: s.sql("SELECT count(DISTINCT r) AS n, count(DISTINCT u) AS m, min(v) >= 0 AND max(v) < 1 AS bounded FROM (SELECT rand(42) AS r, rand() AS u, rand(7) AS v FROM range(100))")),
     C("rand_seed_across_batches", lambda s, t: s.sql("SELECT count(DISTINCT r) AS n, count(*) AS c FROM (SELECT rand(42) AS r FROM range(100000))")),

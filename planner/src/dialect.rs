@@ -53,6 +53,16 @@ impl Dialect for SparkDialect {
         supports_select_item_multi_column_alias,
     );
 
+    /// Spark reads `'it\'s'`, `'\t'` and `'\\'` in string literals as escapes.
+    fn supports_string_literal_backslash_escape(&self) -> bool {
+        true
+    }
+
+    /// `'a' 'b'` is the one literal `'ab'`, as in Spark.
+    fn supports_string_literal_concatenation(&self) -> bool {
+        true
+    }
+
     /// `a DIV b`, binding as tightly as `*` and `/` (the default precedence of `DIV`).
     fn parse_infix(
         &self,

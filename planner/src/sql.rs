@@ -168,7 +168,57 @@ fn parse_error(sql: &str, e: impl std::fmt::Display) -> PlanError {
     ))
 }
 
+/// Spark's `\uXXXX` escapes in quoted literals, as the characters they stand for (the
+/// parser reads the other backslash escapes itself).
+fn unicode_escapes(sql: &str) -> std::borrow::Cow<'_, str> {
+    if !sql.contains("\\u") {
+        return sql.into();
+    }
+    let chars: Vec<char> = sql.chars().collect();
+    let mut out = String::with_capacity(sql.len());
+    let mut quote: Option<char> = None;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match quote {
+            None if c == '\'' || c == '"' || c == '`' => quote = Some(c),
+            Some(q) if c == q => quote = None,
+            Some(q) if q != '`' && c == '\\' => {
+                let hex: String = chars.iter().skip(i + 2).take(4).collect();
+                let decoded = (chars.get(i + 1) == Some(&'u') && hex.len() == 4)
+                    .then(|| u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32))
+                    .flatten();
+                match decoded {
+                    // A quote or backslash stays escaped for the parser.
+                    Some(d) if d == '\'' || d == '"' || d == '\\' => {
+                        out.push('\\');
+                        out.push(d);
+                        i += 6;
+                    }
+                    Some(d) => {
+                        out.push(d);
+                        i += 6;
+                    }
+                    None => {
+                        out.push(c);
+                        if let Some(next) = chars.get(i + 1) {
+                            out.push(*next);
+                        }
+                        i += 2;
+                    }
+                }
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+        i += 1;
+    }
+    out.into()
+}
+
 fn parse_one(sql: &str) -> PlanResult<DFStatement> {
+    let sql = &*unicode_escapes(sql);
     let dialect = SparkDialect;
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()

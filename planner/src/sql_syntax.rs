@@ -1,10 +1,12 @@
 //! Spark SQL that DataFusion's SQL planner does not plan, rewritten into what it does: the
-//! operators `~a` and `a div b` as calls of the functions computing them, and `x[i]` as
-//! Spark counts. Run after the select list is named (`~a`, `(a div b)`).
+//! operators `~a` and `a div b` as calls of the functions computing them, `x[i]` and
+//! `x[i].f` as Spark reads them, and the Spark semantics of `regexp_replace` (every match)
+//! and ANSI `size` (NULL for NULL). Run after the select list is named (`~a`, `(a div b)`).
 use std::ops::ControlFlow;
 
+use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, BinaryOperator, Expr as SqlExpr, Function, FunctionArg, FunctionArgExpr,
+    AccessExpr, BinaryOperator, CaseWhen, Expr as SqlExpr, Function, FunctionArg, FunctionArgExpr,
     FunctionArgumentList, FunctionArguments, Ident, ObjectName, Subscript, UnaryOperator,
     VisitorMut,
 };
@@ -84,6 +86,18 @@ impl VisitorMut for SparkSyntax {
                         base = call(subscript(self.ansi), vec![base, index]);
                     }
                 }
+                // `.field` after a subscript (`v[1].s`): DataFusion reads a dot only after a
+                // column, so each becomes a field access of its own.
+                while let Some(AccessExpr::Dot(SqlExpr::Identifier(field))) = access_chain.first() {
+                    let name = SqlExpr::Value(
+                        datafusion::sql::sqlparser::ast::Value::SingleQuotedString(
+                            field.value.clone(),
+                        )
+                        .into(),
+                    );
+                    base = call("get_field", vec![base, name]);
+                    access_chain.remove(0);
+                }
                 *expr = if access_chain.is_empty() {
                     base
                 } else {
@@ -92,6 +106,46 @@ impl VisitorMut for SparkSyntax {
                         access_chain: std::mem::take(access_chain),
                     }
                 };
+            }
+            // Under ANSI mode Spark's size(NULL) is NULL; datafusion-spark's is the legacy -1.
+            SqlExpr::Function(f)
+                if self.ansi
+                    && f.name.to_string().eq_ignore_ascii_case("size")
+                    && matches!(&f.args, FunctionArguments::List(l) if l.args.len() == 1) =>
+            {
+                let arg = match &f.args {
+                    FunctionArguments::List(l) => match l.args.first() {
+                        Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(e))) => Some(e.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                if let Some(arg) = arg {
+                    let size = SqlExpr::Function(f.clone());
+                    *expr = SqlExpr::Case {
+                        case_token: AttachedToken::empty(),
+                        end_token: AttachedToken::empty(),
+                        operand: None,
+                        conditions: vec![CaseWhen {
+                            condition: SqlExpr::IsNull(Box::new(arg)),
+                            result: placeholder(),
+                        }],
+                        else_result: Some(Box::new(size)),
+                    };
+                }
+            }
+            // Spark's regexp_replace replaces every match; DataFusion's only with flag 'g'.
+            SqlExpr::Function(f) if f.name.to_string().eq_ignore_ascii_case("regexp_replace") => {
+                if let FunctionArguments::List(list) = &mut f.args {
+                    if list.args.len() == 3 {
+                        let g = SqlExpr::Value(
+                            datafusion::sql::sqlparser::ast::Value::SingleQuotedString("g".into())
+                                .into(),
+                        );
+                        list.args
+                            .push(FunctionArg::Unnamed(FunctionArgExpr::Expr(g)));
+                    }
+                }
             }
             _ => {}
         }

@@ -241,14 +241,14 @@ pub(crate) const SPLIT: Def = Def {
     ret: |_| string_list(),
     kernel: split,
     volatile: false,
-    nulls: Nulls::Any,
+    nulls: Nulls::FromArgs,
 };
 pub(crate) const REGEXP_EXTRACT: Def = Def {
     name: "regexp_extract",
     ret: |_| DataType::Utf8,
     kernel: regexp_extract,
     volatile: false,
-    nulls: Nulls::Any,
+    nulls: Nulls::FromArgs,
 };
 pub(crate) const GET_JSON_OBJECT: Def = Def {
     name: "get_json_object",
@@ -947,7 +947,21 @@ fn from_json_kernel(args: &[ArrayRef], ty: &DataType) -> Result<ArrayRef> {
         lines.push_str(&obj);
         lines.push('\n');
     }
-    let decoded = decode_rows(fields, &lines, s.len())?;
+    let decoded = match decode_rows(fields, &lines, s.len()) {
+        Ok(d) => d,
+        // A value that does not fit its field (`"a": "bad"` for an INT) makes that record's
+        // fields NULL, as Spark's PERMISSIVE mode does; the others decode as they are.
+        Err(_) => {
+            let fitting: String = lines
+                .lines()
+                .map(|line| match decode_rows(fields, line, 1) {
+                    Ok(_) => format!("{line}\n"),
+                    Err(_) => "{}\n".to_string(),
+                })
+                .collect();
+            decode_rows(fields, &fitting, s.len())?
+        }
+    };
     let nulls = NullBuffer::from(BooleanArray::from(valid).values().clone());
     let (f, cols, _) = decoded.into_parts();
     Ok(Arc::new(StructArray::try_new(f, cols, Some(nulls))?))

@@ -27,14 +27,35 @@ pub(crate) fn spark_alias(e: Expr, name: String) -> Expr {
 /// Replaces each occurrence of an extracted expression by a reference to its output column.
 pub(crate) fn rebase(e: Expr, extracted: &[Expr]) -> PlanResult<Expr> {
     Ok(e.transform_down(|x| {
-        if extracted.contains(&x) {
-            let name = x.schema_name().to_string();
-            Ok(Transformed::yes(Expr::Column(Column::from_name(name))))
-        } else {
-            Ok(Transformed::no(x))
+        // An extracted expression comes out under its alias (see `names_apart`) or its name.
+        let name = extracted.iter().find_map(|ex| match ex {
+            Expr::Alias(a) if *a.expr == x => Some(a.name.clone()),
+            other if *other == x => Some(other.schema_name().to_string()),
+            _ => None,
+        });
+        match name {
+            Some(name) => Ok(Transformed::yes(Expr::Column(Column::from_name(name)))),
+            None => Ok(Transformed::no(x)),
         }
     })?
     .data)
+}
+
+/// Aggregates DataFusion would name alike (`sum(i)` and `sum(CAST(i AS DECIMAL(10,2)))`
+/// both read `sum(i)`) each get a name of their own.
+pub(crate) fn names_apart(exprs: Vec<Expr>) -> Vec<Expr> {
+    let names: Vec<String> = exprs.iter().map(|e| e.schema_name().to_string()).collect();
+    exprs
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            if names.iter().filter(|n| **n == names[i]).count() > 1 {
+                e.alias(format!("__sluice_agg_{i}"))
+            } else {
+                e
+            }
+        })
+        .collect()
 }
 
 /// Spark allows two output columns of one name (`select a, a`); DataFusion only when they
@@ -147,8 +168,7 @@ impl Planner<'_> {
             arrow::datatypes::DataType::Struct(fields) => Ok(fields
                 .iter()
                 .map(|f| {
-                    datafusion::functions::core::expr_fn::get_field(base.clone(), f.name().as_str())
-                        .alias(f.name())
+                    crate::field_access::get_field(base.clone(), f.name().as_str()).alias(f.name())
                 })
                 .collect()),
             _ => Err(PlanError::analysis(format!(
@@ -172,7 +192,7 @@ impl Planner<'_> {
         mut items: Vec<Expr>,
     ) -> PlanResult<LogicalPlan> {
         let mut plan = input;
-        let aggregates = find_aggregate_exprs(&items);
+        let aggregates = names_apart(find_aggregate_exprs(&items));
         if !aggregates.is_empty() {
             plan = LogicalPlanBuilder::from(plan)
                 .aggregate(Vec::<Expr>::new(), aggregates.clone())?
@@ -295,7 +315,7 @@ impl Planner<'_> {
                 )))
             }
         };
-        let aggregates = find_aggregate_exprs(&items);
+        let aggregates = names_apart(find_aggregate_exprs(&items));
         let plan = LogicalPlanBuilder::from(input)
             .aggregate(group_exprs, aggregates.clone())?
             .build()?;
