@@ -135,6 +135,12 @@ CASES = [
             [([(1, "a"), None, (3, None)],), (None,), ([],)], "items array<struct<qty:int,name:string>>"
         ).selectExpr("items.name", "items.QTY", "get(items.qty, 0) AS first"),
     ),
+    C(
+        "array_of_struct_fields_dataframe",
+        lambda s, t: s.createDataFrame([([(1, "a"), None],), (None,)], "items array<struct<qty:int,name:string>>").select(
+            F.col("items.name"), F.col("items").getField("qty"), F.col("items")["name"].alias("by_item"), "items.qty"
+        ),
+    ),
     C("create_map_dataframe", lambda s, t: s.range(2).select(F.create_map(F.lit("k"), F.col("id"), F.lit("j"), F.col("id") * 2).alias("m"), F.create_map().alias("empty"))),
     C("size_of_null_sql", lambda s, t: nested(s).selectExpr("size(arr)", "size(m)")),
     C("element_access_sql", lambda s, t: nested(s).selectExpr("arr[1]", "m['k']", "st.n", "element_at(arr, 1)", "element_at(m, 'q')")),

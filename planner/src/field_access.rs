@@ -1,7 +1,8 @@
 //! Spark's field access: `a.b` of a NULL struct is NULL (DataFusion's `get_field` returns
 //! whatever the child column holds there), and `a.b` on an array of structs is the array of
 //! each element's `b` (`items.name` on `items array<struct<name, qty>>`, as JSON ingestion
-//! gives). A SQL planner placed before DataFusion's own plans every `a.b.c` path with them.
+//! gives). Both are the session's `get_field`; a SQL planner placed before DataFusion's own
+//! plans every `a.b.c` path with it.
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, ListArray};
@@ -11,7 +12,7 @@ use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult};
 use datafusion::logical_expr::{
     lit, ColumnarValue, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
-    Signature, Volatility,
+    Signature,
 };
 
 /// Plans `column.name...` paths that pass through an array of structs.
@@ -40,7 +41,7 @@ impl ExprPlanner for SparkFieldAccess {
                         let Some(f) = find(fields, name) else {
                             return Ok(PlannerResult::Original(vec![]));
                         };
-                        let e = array_field(expr, f.name());
+                        let e = get_field(expr, f.name());
                         let list = DataType::List(Arc::new(Field::new(
                             "element",
                             f.data_type().clone(),
@@ -65,7 +66,8 @@ pub(crate) fn get_field(base: Expr, name: &str) -> Expr {
     ))
 }
 
-/// DataFusion's `get_field`, under its own name, with a NULL struct giving NULL.
+/// DataFusion's `get_field`, under its own name, with a NULL struct giving NULL and an
+/// array of structs giving the array of the field.
 pub fn get_field_udf() -> ScalarUDF {
     ScalarUDF::new_from_impl(NullSafeGetField {
         inner: datafusion::functions::core::get_field(),
@@ -91,6 +93,18 @@ impl ScalarUDFImpl for NullSafeGetField {
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        if let ([list, _], [_, Some(ScalarValue::Utf8(Some(name)))]) =
+            (args.arg_fields, args.scalar_arguments)
+        {
+            if matches!(list.data_type(), DataType::List(_)) {
+                let element = element(list.data_type(), name)?;
+                return Ok(Arc::new(Field::new(
+                    self.name(),
+                    DataType::List(element),
+                    list.is_nullable(),
+                )));
+            }
+        }
         self.inner.return_field_from_args(args)
     }
 
@@ -105,6 +119,25 @@ impl ScalarUDFImpl for NullSafeGetField {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let base = args.args.first().cloned();
         let rows = args.number_rows;
+        if let (
+            Some(ColumnarValue::Array(list)),
+            Some(ColumnarValue::Scalar(ScalarValue::Utf8(Some(name)))),
+        ) = (&base, args.args.get(1))
+        {
+            if matches!(list.data_type(), DataType::List(_)) {
+                return Ok(ColumnarValue::Array(array_field(list, name)?));
+            }
+        }
+        if let (
+            Some(ColumnarValue::Scalar(list)),
+            Some(ColumnarValue::Scalar(ScalarValue::Utf8(Some(name)))),
+        ) = (&base, args.args.get(1))
+        {
+            if matches!(list.data_type(), DataType::List(_)) {
+                let one = array_field(&list.to_array()?, name)?;
+                return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&one, 0)?));
+            }
+        }
         let out = self.inner.invoke_with_args(args)?;
         let Some(base) = base.filter(|b| matches!(b.data_type(), DataType::Struct(_))) else {
             return Ok(out);
@@ -134,111 +167,53 @@ fn find<'f>(fields: &'f arrow::datatypes::Fields, name: &str) -> Option<&'f Fiel
         .or_else(|| fields.iter().find(|f| f.name().eq_ignore_ascii_case(name)))
 }
 
-/// `array_field(list_of_structs, 'name')`: the list of each element's field.
-pub(crate) fn array_field(list: Expr, name: &str) -> Expr {
-    let udf = ScalarUDF::new_from_impl(ArrayField {
-        signature: Signature::any(2, Volatility::Immutable),
-    });
-    Expr::ScalarFunction(ScalarFunction::new_udf(
-        Arc::new(udf),
-        vec![list, lit(name.to_string())],
-    ))
-}
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct ArrayField {
-    signature: Signature,
-}
-
-impl ArrayField {
-    /// The element field of the result: the struct field, nullable when a struct may be NULL.
-    fn element(list: &DataType, name: &str) -> Result<FieldRef> {
-        let not_array_of_structs = || {
-            DataFusionError::Plan(format!(
+/// The element field of `list.name`: the struct field, nullable when a struct may be NULL.
+fn element(list: &DataType, name: &str) -> Result<FieldRef> {
+    let not_array_of_structs = || {
+        DataFusionError::Plan(format!(
                 "[INVALID_EXTRACT_BASE_FIELD_TYPE] Can't extract a value from {list}: need an array of structs to take the field `{name}` of each element. SQLSTATE: 42000"
             ))
-        };
-        let DataType::List(element) = list else {
-            return Err(not_array_of_structs());
-        };
-        let DataType::Struct(fields) = element.data_type() else {
-            return Err(not_array_of_structs());
-        };
-        let f = fields
-            .iter()
-            .find(|f| f.name() == name)
-            .ok_or_else(not_array_of_structs)?;
-        let nullable = f.is_nullable() || element.is_nullable();
-        Ok(Arc::new(Field::new(
-            "element",
-            f.data_type().clone(),
-            nullable,
-        )))
-    }
+    };
+    let DataType::List(element) = list else {
+        return Err(not_array_of_structs());
+    };
+    let DataType::Struct(fields) = element.data_type() else {
+        return Err(not_array_of_structs());
+    };
+    let f = fields
+        .iter()
+        .find(|f| f.name() == name)
+        .ok_or_else(not_array_of_structs)?;
+    let nullable = f.is_nullable() || element.is_nullable();
+    Ok(Arc::new(Field::new(
+        "element",
+        f.data_type().clone(),
+        nullable,
+    )))
 }
 
-impl ScalarUDFImpl for ArrayField {
-    fn name(&self) -> &str {
-        "array_field"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
-        Err(DataFusionError::Internal(
-            "array_field is typed from its arguments".into(),
-        ))
-    }
-
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        let name = match args.scalar_arguments.get(1) {
-            Some(Some(ScalarValue::Utf8(Some(n)))) => n.clone(),
-            _ => return Err(DataFusionError::Internal("array_field needs a name".into())),
-        };
-        let list = args
-            .arg_fields
-            .first()
-            .ok_or_else(|| DataFusionError::Internal("array_field needs a list".into()))?;
-        let element = Self::element(list.data_type(), &name)?;
-        Ok(Arc::new(Field::new(
-            "array_field",
-            DataType::List(element),
-            list.is_nullable(),
-        )))
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let name = match args.args.get(1) {
-            Some(ColumnarValue::Scalar(ScalarValue::Utf8(Some(n)))) => n.clone(),
-            _ => return Err(DataFusionError::Internal("array_field needs a name".into())),
-        };
-        let Some(list) = args.args.first() else {
-            return Err(DataFusionError::Internal("array_field needs a list".into()));
-        };
-        let rows = args.number_rows;
-        let list = list.to_array(rows)?;
-        let element = Self::element(list.data_type(), &name)?;
-        let list = list.as_list::<i32>();
-        let structs = list.values().as_struct();
-        let column = structs
-            .column_by_name(&name)
-            .ok_or_else(|| DataFusionError::Internal(format!("no field {name}")))?;
-        // A NULL struct element gives a NULL field value.
-        let values: ArrayRef = match structs.nulls() {
-            Some(nulls) if structs.null_count() > 0 => {
-                let combined = arrow::buffer::NullBuffer::union(Some(nulls), column.nulls());
-                arrow::array::make_array(column.to_data().into_builder().nulls(combined).build()?)
-            }
-            _ => column.clone(),
-        };
-        let out = ListArray::try_new(
-            element,
-            list.offsets().clone(),
-            values,
-            list.nulls().cloned(),
-        )?;
-        Ok(ColumnarValue::Array(Arc::new(out)))
-    }
+/// `list.name` over an array of structs: the list of each element's field, a NULL struct
+/// giving NULL.
+fn array_field(list: &ArrayRef, name: &str) -> Result<ArrayRef> {
+    let element = element(list.data_type(), name)?;
+    let list = list.as_list::<i32>();
+    let structs = list.values().as_struct();
+    let column = structs
+        .column_by_name(name)
+        .ok_or_else(|| DataFusionError::Internal(format!("no field {name}")))?;
+    // A NULL struct element gives a NULL field value.
+    let values: ArrayRef = match structs.nulls() {
+        Some(nulls) if structs.null_count() > 0 => {
+            let combined = arrow::buffer::NullBuffer::union(Some(nulls), column.nulls());
+            arrow::array::make_array(column.to_data().into_builder().nulls(combined).build()?)
+        }
+        _ => column.clone(),
+    };
+    let out = ListArray::try_new(
+        element,
+        list.offsets().clone(),
+        values,
+        list.nulls().cloned(),
+    )?;
+    Ok(Arc::new(out))
 }

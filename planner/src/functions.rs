@@ -713,7 +713,15 @@ pub(crate) fn extract_value(
     key: Expr,
     schema: &DFSchema,
 ) -> PlanResult<Expr> {
-    match child.get_type(schema)? {
+    let ty = child.get_type(schema)?;
+    // A name over an array of structs is Spark's GetArrayStructFields: each element's field.
+    if let (DataType::List(element), Expr::Literal(ScalarValue::Utf8(Some(name)), _)) = (&ty, &key)
+    {
+        if matches!(element.data_type(), DataType::Struct(_)) {
+            return Ok(crate::field_access::get_field(child, name));
+        }
+    }
+    match ty {
         DataType::List(_) | DataType::LargeList(_) if p.config.ansi => {
             scalar(p, crate::element_at::SUBSCRIPT_ANSI, vec![child, key])
         }

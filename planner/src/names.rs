@@ -123,7 +123,11 @@ impl Planner<'_> {
                     .and_then(|e| {
                         datafusion::logical_expr::ExprSchemable::get_type(&e, schema).ok()
                     })
-                    .is_some_and(|t| matches!(t, DataType::Struct(_)));
+                    .is_some_and(|t| match t {
+                        DataType::Struct(_) => true,
+                        DataType::List(e) => matches!(e.data_type(), DataType::Struct(_)),
+                        _ => false,
+                    });
                 if of_struct {
                     format!("{child}.{key}")
                 } else {
