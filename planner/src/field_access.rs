@@ -3,10 +3,10 @@
 //! each element's `b` (`items.name` on `items array<struct<name, qty>>`, as JSON ingestion
 //! gives). Both are the session's `get_field`; a SQL planner placed before DataFusion's own
 //! plans every `a.b.c` path with it.
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use arrow::array::{Array, ArrayRef, AsArray, ListArray};
-use arrow::datatypes::{DataType, Field, FieldRef};
+use arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::common::{Column, DataFusionError, Result, ScalarValue, TableReference};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult};
@@ -29,39 +29,42 @@ impl ExprPlanner for SparkFieldAccess {
         let mut expr = Expr::Column(Column::from((qualifier, field)));
         let mut ty = field.data_type().clone();
         for name in nested_names {
-            (expr, ty) = match &ty {
-                DataType::Struct(fields) => {
-                    let Some(f) = find(fields, name) else {
-                        return Ok(PlannerResult::Original(vec![]));
-                    };
-                    (get_field(expr, f.name()), f.data_type().clone())
-                }
-                DataType::List(element) => match element.data_type() {
-                    DataType::Struct(fields) => {
-                        let Some(f) = find(fields, name) else {
-                            return Ok(PlannerResult::Original(vec![]));
-                        };
-                        let e = get_field(expr, f.name());
-                        let list = DataType::List(Arc::new(Field::new(
-                            "element",
-                            f.data_type().clone(),
-                            true,
-                        )));
-                        (e, list)
-                    }
-                    _ => return Ok(PlannerResult::Original(vec![])),
-                },
-                _ => return Ok(PlannerResult::Original(vec![])),
+            let Some((fields, over_array)) = struct_fields(&ty) else {
+                return Ok(PlannerResult::Original(vec![]));
+            };
+            let Some(f) = find(fields, name) else {
+                return Ok(PlannerResult::Original(vec![]));
+            };
+            let value = f.data_type().clone();
+            expr = get_field(expr, f.name());
+            ty = if over_array {
+                DataType::List(Arc::new(Field::new("element", value, true)))
+            } else {
+                value
             };
         }
         Ok(PlannerResult::Planned(expr))
     }
 }
 
+/// The struct fields `a.b` reads on a value of type `t`: a struct's own, or the element's
+/// of an array of structs (`true`: the result is an array of the field).
+pub(crate) fn struct_fields(t: &DataType) -> Option<(&Fields, bool)> {
+    match t {
+        DataType::Struct(fields) => Some((fields, false)),
+        DataType::List(element) => match element.data_type() {
+            DataType::Struct(fields) => Some((fields, true)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// `get_field(base, name)` with Spark's NULL for a NULL struct.
 pub(crate) fn get_field(base: Expr, name: &str) -> Expr {
+    static GET_FIELD: LazyLock<Arc<ScalarUDF>> = LazyLock::new(|| Arc::new(get_field_udf()));
     Expr::ScalarFunction(ScalarFunction::new_udf(
-        Arc::new(get_field_udf()),
+        GET_FIELD.clone(),
         vec![base, lit(name.to_string())],
     ))
 }
@@ -119,23 +122,17 @@ impl ScalarUDFImpl for NullSafeGetField {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let base = args.args.first().cloned();
         let rows = args.number_rows;
-        if let (
-            Some(ColumnarValue::Array(list)),
-            Some(ColumnarValue::Scalar(ScalarValue::Utf8(Some(name)))),
-        ) = (&base, args.args.get(1))
+        if let (Some(list), Some(ColumnarValue::Scalar(ScalarValue::Utf8(Some(name))))) =
+            (&base, args.args.get(1))
         {
             if matches!(list.data_type(), DataType::List(_)) {
-                return Ok(ColumnarValue::Array(array_field(list, name)?));
-            }
-        }
-        if let (
-            Some(ColumnarValue::Scalar(list)),
-            Some(ColumnarValue::Scalar(ScalarValue::Utf8(Some(name)))),
-        ) = (&base, args.args.get(1))
-        {
-            if matches!(list.data_type(), DataType::List(_)) {
-                let one = array_field(&list.to_array()?, name)?;
-                return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&one, 0)?));
+                return Ok(match list {
+                    ColumnarValue::Array(a) => ColumnarValue::Array(array_field(a, name)?),
+                    ColumnarValue::Scalar(v) => {
+                        let one = array_field(&v.to_array()?, name)?;
+                        ColumnarValue::Scalar(ScalarValue::try_from_array(&one, 0)?)
+                    }
+                });
             }
         }
         let out = self.inner.invoke_with_args(args)?;
@@ -160,7 +157,7 @@ impl ScalarUDFImpl for NullSafeGetField {
 }
 
 /// A struct's field by name, matched ignoring case as Spark resolves names.
-fn find<'f>(fields: &'f arrow::datatypes::Fields, name: &str) -> Option<&'f FieldRef> {
+fn find<'f>(fields: &'f Fields, name: &str) -> Option<&'f FieldRef> {
     fields
         .iter()
         .find(|f| f.name() == name)
@@ -169,26 +166,22 @@ fn find<'f>(fields: &'f arrow::datatypes::Fields, name: &str) -> Option<&'f Fiel
 
 /// The element field of `list.name`: the struct field, nullable when a struct may be NULL.
 fn element(list: &DataType, name: &str) -> Result<FieldRef> {
-    let not_array_of_structs = || {
-        DataFusionError::Plan(format!(
-                "[INVALID_EXTRACT_BASE_FIELD_TYPE] Can't extract a value from {list}: need an array of structs to take the field `{name}` of each element. SQLSTATE: 42000"
-            ))
+    let f = match (struct_fields(list), list) {
+        (Some((fields, true)), DataType::List(element)) => fields
+            .iter()
+            .find(|f| f.name() == name)
+            .map(|f| (f, element.is_nullable())),
+        _ => None,
     };
-    let DataType::List(element) = list else {
-        return Err(not_array_of_structs());
+    let Some((f, element_nullable)) = f else {
+        return Err(DataFusionError::Plan(format!(
+            "[INVALID_EXTRACT_BASE_FIELD_TYPE] Can't extract a value from {list}: need an array of structs to take the field `{name}` of each element. SQLSTATE: 42000"
+        )));
     };
-    let DataType::Struct(fields) = element.data_type() else {
-        return Err(not_array_of_structs());
-    };
-    let f = fields
-        .iter()
-        .find(|f| f.name() == name)
-        .ok_or_else(not_array_of_structs)?;
-    let nullable = f.is_nullable() || element.is_nullable();
     Ok(Arc::new(Field::new(
         "element",
         f.data_type().clone(),
-        nullable,
+        f.is_nullable() || element_nullable,
     )))
 }
 

@@ -715,11 +715,10 @@ pub(crate) fn extract_value(
 ) -> PlanResult<Expr> {
     let ty = child.get_type(schema)?;
     // A name over an array of structs is Spark's GetArrayStructFields: each element's field.
-    if let (DataType::List(element), Expr::Literal(ScalarValue::Utf8(Some(name)), _)) = (&ty, &key)
+    if let (Some((_, true)), Expr::Literal(ScalarValue::Utf8(Some(name)), _)) =
+        (crate::field_access::struct_fields(&ty), &key)
     {
-        if matches!(element.data_type(), DataType::Struct(_)) {
-            return Ok(crate::field_access::get_field(child, name));
-        }
+        return Ok(crate::field_access::get_field(child, name));
     }
     match ty {
         DataType::List(_) | DataType::LargeList(_) if p.config.ansi => {

@@ -63,32 +63,53 @@ impl Kind {
     }
 }
 
+const EXPLODE: Kind = Kind {
+    outer: false,
+    position: false,
+};
+const EXPLODE_OUTER: Kind = Kind {
+    outer: true,
+    position: false,
+};
+const POSEXPLODE: Kind = Kind {
+    outer: false,
+    position: true,
+};
+const POSEXPLODE_OUTER: Kind = Kind {
+    outer: true,
+    position: true,
+};
+
+/// Spark's generator functions by name.
+const GENERATORS: [(&str, Kind); 4] = [
+    ("explode", EXPLODE),
+    ("explode_outer", EXPLODE_OUTER),
+    ("posexplode", POSEXPLODE),
+    ("posexplode_outer", POSEXPLODE_OUTER),
+];
+
+/// The kind of the generator function `name`, if it is one.
+pub(crate) fn generator_kind(name: &str) -> Option<Kind> {
+    GENERATORS
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, k)| *k)
+}
+
 pub(crate) fn explode(c: Call) -> PlanResult<Expr> {
-    Kind::default().call(c)
+    EXPLODE.call(c)
 }
 
 pub(crate) fn explode_outer(c: Call) -> PlanResult<Expr> {
-    Kind {
-        outer: true,
-        position: false,
-    }
-    .call(c)
+    EXPLODE_OUTER.call(c)
 }
 
 pub(crate) fn posexplode(c: Call) -> PlanResult<Expr> {
-    Kind {
-        outer: false,
-        position: true,
-    }
-    .call(c)
+    POSEXPLODE.call(c)
 }
 
 pub(crate) fn posexplode_outer(c: Call) -> PlanResult<Expr> {
-    Kind {
-        outer: true,
-        position: true,
-    }
-    .call(c)
+    POSEXPLODE_OUTER.call(c)
 }
 
 /// The columns (name, type, nullable) a generator of `kind` gives over a `collection`, or
@@ -150,41 +171,18 @@ pub(crate) fn plan(
     let tmp = format!("__sluice_generator_{i}");
     let pos_tmp = format!("__sluice_generator_pos_{i}");
     let column = || Expr::Column(Column::from_name(&tmp));
-    // Without `outer`, a column is non-null where the collection's elements are (a map's
-    // keys always are); DataFusion's unnest declares them all nullable, so say so here.
-    let exact = |e: Expr, nullable: bool| {
-        if kind.outer || nullable {
-            e
-        } else {
-            known_not_null(e)
+    let ty = collection.get_type(schema)?;
+    let fields = output_fields(kind, &ty).map_err(PlanError::analysis)?;
+    // The collection to unnest and, read from its unnested column, each output column
+    // (after `pos`, which is unnested beside it).
+    let (value, mut columns) = match ty {
+        DataType::Map(..) => {
+            let field = |f: &str| scalar(p, "get_field", vec![column(), lit(f)]);
+            let entries = scalar(p, "map_entries", vec![collection.clone()])?;
+            (entries, vec![field("key")?, field("value")?])
         }
+        _ => (collection.clone(), vec![column()]),
     };
-    let (value, mut names, mut outer): (Expr, Vec<&str>, Vec<Expr>) =
-        match collection.get_type(schema)? {
-            DataType::Map(entries, _) => {
-                let value_nullable = match entries.data_type() {
-                    DataType::Struct(f) => f.get(1).is_none_or(|v| v.is_nullable()),
-                    _ => true,
-                };
-                let entries = scalar(p, "map_entries", vec![collection.clone()])?;
-                let field = |f: &str| scalar(p, "get_field", vec![column(), lit(f)]);
-                let columns = vec![
-                    exact(field("key")?, false),
-                    exact(field("value")?, value_nullable),
-                ];
-                (entries, vec!["key", "value"], columns)
-            }
-            DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
-                let nullable = f.is_nullable();
-                (
-                    collection.clone(),
-                    vec!["col"],
-                    vec![exact(column(), nullable)],
-                )
-            }
-            DataType::Null => (collection.clone(), vec!["col"], vec![column()]),
-            other => return Err(PlanError::analysis(unexpected_input(&other))),
-        };
     let value = if kind.outer {
         // Unnesting keeps a row only for a NULL collection: make an empty one NULL.
         let size = scalar(p, "cardinality", vec![collection.clone()])?;
@@ -202,10 +200,17 @@ pub(crate) fn plan(
         );
         inner.push(scalar(p, "range", vec![lit(0i64), size])?.alias(&pos_tmp));
         unnest.push(pos_tmp.clone());
-        names.insert(0, "pos");
         let pos = cast(Expr::Column(Column::from_name(&pos_tmp)), DataType::Int32);
-        outer.insert(0, exact(pos, false));
+        columns.insert(0, pos);
     }
+    // DataFusion's unnest declares every column nullable; Spark's nullability is
+    // `output_fields`'s, so the columns that cannot be null say so.
+    let outer: Vec<Expr> = columns
+        .into_iter()
+        .zip(&fields)
+        .map(|(e, (_, _, nullable))| if *nullable { e } else { known_not_null(e) })
+        .collect();
+    let mut names: Vec<&str> = fields.iter().map(|(name, _, _)| *name).collect();
     if let Some(alias) = alias {
         let given: Vec<&str> = alias.split(ALIAS_SEPARATOR).collect();
         if given.len() != names.len() {

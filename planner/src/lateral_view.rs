@@ -13,7 +13,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 
 use crate::dialect::SparkDialect;
 use crate::error::{PlanError, PlanResult};
-use crate::sql_generator::generator_kind;
+use crate::generator::generator_kind;
 
 pub(crate) struct LateralViews;
 

@@ -123,11 +123,7 @@ impl Planner<'_> {
                     .and_then(|e| {
                         datafusion::logical_expr::ExprSchemable::get_type(&e, schema).ok()
                     })
-                    .is_some_and(|t| match t {
-                        DataType::Struct(_) => true,
-                        DataType::List(e) => matches!(e.data_type(), DataType::Struct(_)),
-                        _ => false,
-                    });
+                    .is_some_and(|t| crate::field_access::struct_fields(&t).is_some());
                 if of_struct {
                     format!("{child}.{key}")
                 } else {

@@ -783,7 +783,7 @@ pub(crate) fn plan_expression(p: &Planner, text: &str, schema: &DFSchema) -> Pla
     let mut parsed = parse_select_item(text)?;
     // A generator (`explode(a)`) is planned over its planned argument.
     if let ast::Expr::Function(f) = &parsed.expr {
-        if let Some(kind) = crate::sql_generator::generator_kind(&f.name.to_string()) {
+        if let Some(kind) = crate::generator::generator_kind(&f.name.to_string()) {
             let argument = crate::sql_generator::only_argument(f)?;
             let planned = plan_expression(p, &argument.to_string(), schema)?;
             let e = kind.unnest(planned.unalias());

@@ -22,11 +22,11 @@ use datafusion::logical_expr::{
 };
 use datafusion::sql::sqlparser::ast::{
     Expr as SqlExpr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Select,
-    SelectItem, Value, Visit, Visitor, VisitorMut,
+    SelectItem, Visit, Visitor, VisitorMut,
 };
 
 use crate::error::{PlanError, PlanResult};
-use crate::generator::{output_fields, Kind, ALIAS_SEPARATOR};
+use crate::generator::{generator_kind, output_fields, Kind, ALIAS_SEPARATOR};
 use crate::relation::strip_alias;
 use crate::Planner;
 
@@ -35,45 +35,6 @@ pub(crate) const MARKER_FUNCTION: &str = "__sluice_generator";
 
 /// Starts the error that asks for the call with this id to be planned again as a map's.
 const READS_A_MAP: &str = "__sluice_generator_reads_a_map:";
-
-/// Spark's generator functions by name.
-const GENERATORS: [(&str, Kind); 4] = [
-    (
-        "explode",
-        Kind {
-            outer: false,
-            position: false,
-        },
-    ),
-    (
-        "explode_outer",
-        Kind {
-            outer: true,
-            position: false,
-        },
-    ),
-    (
-        "posexplode",
-        Kind {
-            outer: false,
-            position: true,
-        },
-    ),
-    (
-        "posexplode_outer",
-        Kind {
-            outer: true,
-            position: true,
-        },
-    ),
-];
-
-pub(crate) fn generator_kind(name: &str) -> Option<Kind> {
-    GENERATORS
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, k)| *k)
-}
 
 /// What one marker column is: the generator call it belongs to, the column's place among
 /// the call's columns, how many the call was given, and whether the query named them.
@@ -185,10 +146,7 @@ impl Generators<'_> {
                 items.push(SelectItem::ExprWithAlias {
                     expr: crate::sql_syntax::call(
                         MARKER_FUNCTION,
-                        vec![
-                            argument.clone(),
-                            SqlExpr::Value(Value::SingleQuotedString(meta.encode()).into()),
-                        ],
+                        vec![argument.clone(), crate::sql_syntax::string(meta.encode())],
                     ),
                     alias: name.clone(),
                 });

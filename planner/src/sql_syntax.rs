@@ -27,6 +27,11 @@ fn subscript(ansi: bool) -> &'static str {
     }
 }
 
+/// The string literal `'value'`.
+pub(crate) fn string(value: impl Into<String>) -> SqlExpr {
+    SqlExpr::Value(datafusion::sql::sqlparser::ast::Value::SingleQuotedString(value.into()).into())
+}
+
 pub(crate) fn call(name: &str, args: Vec<SqlExpr>) -> SqlExpr {
     SqlExpr::Function(Function {
         name: ObjectName::from(vec![Ident::new(name)]),
@@ -89,13 +94,7 @@ impl VisitorMut for SparkSyntax {
                 // `.field` after a subscript (`v[1].s`): DataFusion reads a dot only after a
                 // column, so each becomes a field access of its own.
                 while let Some(AccessExpr::Dot(SqlExpr::Identifier(field))) = access_chain.first() {
-                    let name = SqlExpr::Value(
-                        datafusion::sql::sqlparser::ast::Value::SingleQuotedString(
-                            field.value.clone(),
-                        )
-                        .into(),
-                    );
-                    base = call("get_field", vec![base, name]);
+                    base = call("get_field", vec![base, string(field.value.clone())]);
                     access_chain.remove(0);
                 }
                 *expr = if access_chain.is_empty() {
@@ -109,41 +108,29 @@ impl VisitorMut for SparkSyntax {
             }
             // Under ANSI mode Spark's size(NULL) is NULL; datafusion-spark's is the legacy -1.
             SqlExpr::Function(f)
-                if self.ansi
-                    && f.name.to_string().eq_ignore_ascii_case("size")
-                    && matches!(&f.args, FunctionArguments::List(l) if l.args.len() == 1) =>
+                if self.ansi && f.name.to_string().eq_ignore_ascii_case("size") =>
             {
-                let arg = match &f.args {
-                    FunctionArguments::List(l) => match l.args.first() {
-                        Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(e))) => Some(e.clone()),
-                        _ => None,
-                    },
-                    _ => None,
-                };
-                if let Some(arg) = arg {
-                    let size = SqlExpr::Function(f.clone());
-                    *expr = SqlExpr::Case {
-                        case_token: AttachedToken::empty(),
-                        end_token: AttachedToken::empty(),
-                        operand: None,
-                        conditions: vec![CaseWhen {
-                            condition: SqlExpr::IsNull(Box::new(arg)),
-                            result: placeholder(),
-                        }],
-                        else_result: Some(Box::new(size)),
-                    };
+                if let FunctionArguments::List(l) = &f.args {
+                    if let [FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))] = l.args.as_slice() {
+                        *expr = SqlExpr::Case {
+                            case_token: AttachedToken::empty(),
+                            end_token: AttachedToken::empty(),
+                            operand: None,
+                            conditions: vec![CaseWhen {
+                                condition: SqlExpr::IsNull(Box::new(arg.clone())),
+                                result: placeholder(),
+                            }],
+                            else_result: Some(Box::new(SqlExpr::Function(f.clone()))),
+                        };
+                    }
                 }
             }
             // Spark's regexp_replace replaces every match; DataFusion's only with flag 'g'.
             SqlExpr::Function(f) if f.name.to_string().eq_ignore_ascii_case("regexp_replace") => {
                 if let FunctionArguments::List(list) = &mut f.args {
                     if list.args.len() == 3 {
-                        let g = SqlExpr::Value(
-                            datafusion::sql::sqlparser::ast::Value::SingleQuotedString("g".into())
-                                .into(),
-                        );
-                        list.args
-                            .push(FunctionArg::Unnamed(FunctionArgExpr::Expr(g)));
+                        let g = FunctionArg::Unnamed(FunctionArgExpr::Expr(string("g")));
+                        list.args.push(g);
                     }
                 }
             }

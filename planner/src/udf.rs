@@ -464,6 +464,7 @@ pub fn sql_functions() -> Vec<ScalarUDF> {
     })
     .chain([
         crate::sql_generator::marker_udf(),
+        crate::field_access::get_field_udf(),
         ScalarUDF::new_from_impl(TypeOf::default()),
         crate::random::udf(),
     ])

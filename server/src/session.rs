@@ -215,7 +215,6 @@ impl Session {
         for f in planner::udf::sql_functions() {
             ctx.register_udf(f);
         }
-        ctx.register_udf(planner::field_access::get_field_udf());
         if let Some(array) = ctx.state().scalar_functions().get("array").cloned() {
             ctx.register_udf(planner::array_ctor::wrap(array));
         }
