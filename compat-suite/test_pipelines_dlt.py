@@ -290,25 +290,87 @@ def test_killed_run_then_rerun_has_no_duplicates(server, warehouse, tmp_path):
     )
 
 
-@pytest.mark.parametrize(
-    "argument, message",
-    [
-        ('temporary=True', "a temporary pipeline table"),
-        ('path="/tmp/elsewhere"', "a pipeline table at an explicit path"),
-    ],
-)
-def test_dlt_table_options_sluice_cannot_honour_are_refused(server, warehouse, tmp_path, argument, message):
-    pipeline = write(
-        tmp_path / "pipe" / "p.py",
-        f"""
+PRIVATE_AND_PATH = """
 import dlt
+from pyspark.sql import functions as F
 
-@dlt.table({argument})
-def t():
-    return spark.range(3)
-""",
-    )
-    out = dlt_runner(server.url, "run", "--storage", str(tmp_path / "s"), str(pipeline)).failed().out
-    assert "UnsupportedOperationException" in out or "not supported" in out, out
-    assert message in out, out
-    assert not (warehouse / "t").exists()
+@dlt.table(temporary=True)
+def raw():
+    return (spark.readStream.format("cloudFiles")
+            .option("cloudFiles.format", "json")
+            .option("cloudFiles.inferColumnTypes", "true")
+            .load("{landing}"))
+
+@dlt.table(path="{elsewhere}")
+def positive():
+    return dlt.read_stream("raw").where("amount > 0").select("id", "amount")
+
+@dlt.table(temporary=True, path="{private_path}")
+def totals():
+    return dlt.read("positive").agg(F.sum("amount").alias("total"))
+
+@dlt.table
+def report():
+    return dlt.read("totals")
+"""
+
+
+PRIVATE_AND_PATH_SQL = """
+CREATE TEMPORARY STREAMING LIVE TABLE raw
+AS SELECT * FROM cloud_files('{landing}', 'json', map('cloudFiles.inferColumnTypes', 'true'));
+CREATE OR REFRESH STREAMING TABLE positive LOCATION '{elsewhere}'
+AS SELECT id, amount FROM STREAM(LIVE.raw) WHERE amount > 0;
+CREATE OR REFRESH PRIVATE MATERIALIZED VIEW totals LOCATION '{private_path}'
+AS SELECT sum(amount) AS total FROM LIVE.positive;
+CREATE OR REFRESH MATERIALIZED VIEW report AS SELECT * FROM LIVE.totals;
+"""
+
+
+@pytest.mark.parametrize("client", ["dlt-python", "sdp-sql"])
+def test_dlt_private_tables_and_explicit_paths(server, warehouse, tmp_path, client):
+    """`temporary=True` tables are read by the pipeline's flows but never published;
+    `path=` puts a table's data where the definition says (published there when not private).
+    Both keep their data between updates, so the second run takes only the new file."""
+    landing, storage = tmp_path / "landing", tmp_path / "storage"
+    elsewhere, private_path = tmp_path / "elsewhere" / "positive", tmp_path / "mine" / "totals"
+    drop_json(landing, "a.json", [{"id": 1, "amount": 5}, {"id": 2, "amount": -1}, {"id": 3, "amount": 2}])
+    paths = {"landing": landing, "elsewhere": elsewhere, "private_path": private_path}
+    if client == "dlt-python":
+        pipeline = write(tmp_path / "pipe" / "p.py", PRIVATE_AND_PATH.format(**paths))
+
+        def run():
+            dlt_runner(server.url, "run", "--storage", str(storage), str(pipeline)).ok()
+
+    else:
+        spec = write_project(tmp_path / "proj", {"p.sql": PRIVATE_AND_PATH_SQL.format(**paths)}, storage=storage)
+
+        def run():
+            sdp_cli(server.url, "run", "--spec", str(spec)).ok()
+
+    run()
+    raw = storage / "_private_tables" / "default" / "raw"
+    assert sorted(dl(raw).to_pyarrow_table().column("id").to_pylist()) == [1, 2, 3]
+    assert sorted(dl(elsewhere).to_pyarrow_table().column("id").to_pylist()) == [1, 3]
+    assert dl(private_path).to_pyarrow_table().column("total").to_pylist() == [7]
+    assert rows_of(warehouse, "report", ["total"]) == [(7,)]
+    for name in ("raw", "positive", "totals"):
+        assert not (warehouse / name).exists(), name
+
+    drop_json(landing, "b.json", [{"id": 4, "amount": 10}])
+    run()
+    assert sorted(dl(raw).to_pyarrow_table().column("id").to_pylist()) == [1, 2, 3, 4]
+    assert dl(elsewhere).history()[0]["operation"] == "STREAMING UPDATE"
+    assert sorted(dl(elsewhere).to_pyarrow_table().column("id").to_pylist()) == [1, 3, 4]
+    assert rows_of(warehouse, "report", ["total"]) == [(17,)]
+
+    spark = session_on(server)
+    try:
+        names = {t.name for t in spark.catalog.listTables()}
+        assert {"positive", "report"} <= names and not names & {"raw", "totals"}, names
+        assert sorted(r.id for r in spark.table("positive").collect()) == [1, 3, 4]
+        loc = spark.sql("DESCRIBE DETAIL positive").collect()[0]["location"]
+        assert loc.rstrip("/").endswith(str(elsewhere)), loc
+        with pytest.raises(Exception, match="TABLE_OR_VIEW_NOT_FOUND"):
+            spark.table("raw").collect()
+    finally:
+        stop_quietly(spark)

@@ -23,6 +23,12 @@ pub enum DatasetKind {
     PersistedView,
 }
 
+impl DatasetKind {
+    pub fn is_view(self) -> bool {
+        matches!(self, Self::TemporaryView | Self::PersistedView)
+    }
+}
+
 /// `ON VIOLATION ...` of an expectation; no clause means [`Violation::Warn`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Violation {
@@ -64,6 +70,10 @@ pub struct DatasetDef {
     pub partition_cols: Vec<String>,
     pub cluster_by: Vec<String>,
     pub table_properties: Vec<(String, String)>,
+    /// `LOCATION '..'`: the table's data at this path.
+    pub location: Option<String>,
+    /// `CREATE PRIVATE | TEMPORARY ... TABLE`: a table the catalog never lists.
+    pub private: bool,
     /// The defining query as SQL text (`SELECT ...`, `WITH ...`, `FROM ...`); None for
     /// `CREATE STREAMING TABLE t` without AS, whose flows come from `CREATE FLOW`.
     pub query: Option<String>,
@@ -875,6 +885,7 @@ impl<'a> Parser<'a> {
         if self.eat_kw("FLOW") {
             return self.flow();
         }
+        let private = self.private_table();
         let kind = if self.eat_kw("STREAMING") || self.eat_kw("INCREMENTAL") {
             self.eat_kw("LIVE");
             self.expect_kw("TABLE")?;
@@ -897,13 +908,6 @@ impl<'a> Parser<'a> {
                 self.eat_kw("LIVE");
                 self.expect_kw("VIEW")?;
                 DatasetKind::TemporaryView
-            } else if self.kw_at(after, "LIVE") || self.kw_at(after, "STREAMING") {
-                return Err(self.error_at(
-                    self.pos,
-                    "CREATE TEMPORARY [STREAMING] LIVE TABLE (an unpublished DLT table) is not \
-                     supported in pipelines: define a CREATE TEMPORARY VIEW, or a table without \
-                     TEMPORARY",
-                ));
             } else if let Some(object) = self.tok(after).filter(|t| t.kind == TokKind::Word) {
                 return Err(self.unsupported_command(&format!(
                     "CREATE TEMPORARY {}",
@@ -939,10 +943,25 @@ impl<'a> Parser<'a> {
             return Err(self.syntax_error());
         };
         self.eat_kws(&["IF", "NOT", "EXISTS"]);
-        self.dataset(kind)
+        self.dataset(kind, private)
     }
 
-    fn dataset(&mut self, kind: DatasetKind) -> PlanResult<PipelineStatement> {
+    /// Eats DLT's `PRIVATE` (formerly `TEMPORARY`) before a table or materialized view;
+    /// `TEMPORARY [LIVE] VIEW` stays a view.
+    fn private_table(&mut self) -> bool {
+        let prefix = self.at_kw("PRIVATE") || self.at_kw("TEMPORARY") || self.at_kw("TEMP");
+        let next = self.pos + 1;
+        let table = ["STREAMING", "INCREMENTAL", "MATERIALIZED"]
+            .iter()
+            .any(|kw| self.kw_at(next, kw))
+            || (self.kw_at(next, "LIVE") && self.kw_at(next + 1, "TABLE"));
+        if prefix && table {
+            self.pos = next;
+        }
+        prefix && table
+    }
+
+    fn dataset(&mut self, kind: DatasetKind, private: bool) -> PlanResult<PipelineStatement> {
         let name = self.name()?;
         let mut def = DatasetDef {
             kind,
@@ -954,6 +973,8 @@ impl<'a> Parser<'a> {
             partition_cols: Vec::new(),
             cluster_by: Vec::new(),
             table_properties: Vec::new(),
+            location: None,
+            private,
             query: None,
         };
         if self.punct_at(self.pos, '(') {
@@ -985,12 +1006,10 @@ impl<'a> Parser<'a> {
                 self.once(&mut seen, "TBLPROPERTIES")?;
                 self.pos += 1;
                 def.table_properties = self.properties()?;
-            } else if t.is_kw("LOCATION") {
-                return Err(self.error_at(
-                    self.pos,
-                    "LOCATION is not supported in pipelines: a pipeline decides where its \
-                     datasets are stored",
-                ));
+            } else if t.is_kw("LOCATION") && !def.kind.is_view() {
+                self.once(&mut seen, "LOCATION")?;
+                self.pos += 1;
+                def.location = Some(self.string()?);
             } else if t.is_kw("AS") {
                 self.pos += 1;
                 if self.at_end() {
@@ -1625,6 +1644,8 @@ APPLY CHANGES INTO LIVE.customers FROM STREAM(LIVE.cdc) KEYS (id) APPLY AS DELET
                 partition_cols: vec![],
                 cluster_by: vec![],
                 table_properties: vec![],
+                location: None,
+                private: false,
                 query: None,
             }
         );
@@ -1864,10 +1885,37 @@ APPLY CHANGES INTO LIVE.customers FROM STREAM(LIVE.cdc) KEYS (id) APPLY AS DELET
     }
 
     #[test]
-    fn location_is_rejected() {
-        let e = parse_err("CREATE STREAMING TABLE t\nLOCATION '/tmp/x' AS SELECT 1");
-        assert!(e.contains("LOCATION is not supported in pipelines"), "{e}");
-        assert!(e.contains("(line 2, pos 0)"), "{e}");
+    fn location_and_private_tables() {
+        use DatasetKind::{MaterializedView, StreamingTable};
+        let ds = dataset("CREATE STREAMING TABLE t\nLOCATION '/tmp/x' AS SELECT 1");
+        assert_eq!(ds.location.as_deref(), Some("/tmp/x"));
+        assert!(!ds.private);
+        for (sql, kind) in [
+            (
+                "CREATE TEMPORARY LIVE TABLE t AS SELECT 1",
+                MaterializedView,
+            ),
+            (
+                "CREATE OR REFRESH TEMPORARY STREAMING LIVE TABLE t AS SELECT 1",
+                StreamingTable,
+            ),
+            (
+                "CREATE PRIVATE MATERIALIZED VIEW t AS SELECT 1",
+                MaterializedView,
+            ),
+            (
+                "CREATE OR REFRESH PRIVATE STREAMING TABLE t AS SELECT 1",
+                StreamingTable,
+            ),
+        ] {
+            let ds = dataset(sql);
+            assert!(ds.private, "{sql}");
+            assert_eq!(ds.kind, kind, "{sql}");
+        }
+        let e = parse_err("CREATE STREAMING TABLE t LOCATION '/a' LOCATION '/b' AS SELECT 1");
+        assert!(e.starts_with("[DUPLICATE_CLAUSES]"), "{e}");
+        let e = parse_err("CREATE TEMPORARY VIEW v LOCATION '/a' AS SELECT 1");
+        assert!(e.contains("'LOCATION'"), "{e}");
     }
 
     #[test]
@@ -2304,11 +2352,6 @@ APPLY CHANGES INTO LIVE.customers FROM STREAM(LIVE.cdc) KEYS (id) APPLY AS DELET
             (
                 "CREATE STREAMING TABLE t WITH ROW FILTER f ON (a)",
                 "'WITH'",
-            ),
-            ("CREATE TEMPORARY LIVE TABLE t AS SELECT 1", "TEMPORARY"),
-            (
-                "CREATE TEMPORARY STREAMING LIVE TABLE t AS SELECT 1",
-                "TEMPORARY",
             ),
         ];
         for (sql, needle) in cases {

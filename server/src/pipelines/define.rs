@@ -146,17 +146,12 @@ pub fn output(graph: &mut Graph, d: DefineOutput) -> SparkResult<Ident> {
         out.expectations
             .extend(expectations(ext.get(EXPECTATIONS))?);
         if let Some(path) = ext.get(PATH).and_then(Value::as_str) {
-            return Err(SparkError::unsupported(format!(
-                "a pipeline table at an explicit path ({path}); tables live in the warehouse"
-            )));
+            out.path = Some(path.to_string());
         }
-        // A DLT temporary table stays out of the metastore; sluice's catalog has no such
-        // tables, so it is refused rather than published.
         if ext.get(TEMPORARY).and_then(Value::as_bool) == Some(true) {
-            return Err(SparkError::unsupported(format!(
-                "a temporary pipeline table ({name}): sluice publishes every pipeline table in its catalog; use @dlt.view for data that must not be published"
-            )));
+            out.private = true;
         }
+        check_placement(out)?;
         return Ok(ident);
     }
     let kind = OutputType::try_from(d.output_type.unwrap_or(0)).unwrap_or(OutputType::Unspecified);
@@ -169,6 +164,8 @@ pub fn output(graph: &mut Graph, d: DefineOutput) -> SparkResult<Ident> {
         format: None,
         schema: None,
         expectations: vec![],
+        path: None,
+        private: false,
         origin: origin(&d.source_code_location),
     };
     out.kind = match kind {
@@ -220,6 +217,22 @@ pub fn output(graph: &mut Graph, d: DefineOutput) -> SparkResult<Ident> {
     }
     add_output(graph, out)?;
     Ok(ident)
+}
+
+/// A path or privacy belongs to a table: views and sinks have neither.
+fn check_placement(out: &Output) -> SparkResult<()> {
+    let is_table = matches!(
+        out.kind,
+        OutputKind::StreamingTable | OutputKind::MaterializedView
+    );
+    if !is_table && (out.path.is_some() || out.private) {
+        return Err(invalid(format!(
+            "{} is a {}: only tables take a path or are private",
+            out.ident.quoted(),
+            out.kind.describe()
+        )));
+    }
+    Ok(())
 }
 
 /// Spark's name for an output's kind in duplicate-definition errors.
@@ -573,6 +586,8 @@ pub fn sql_file(graph: &mut Graph, text: &str, file: &str) -> SparkResult<()> {
                                 },
                             })
                             .collect(),
+                        path: d.location,
+                        private: d.private,
                         origin: at.clone(),
                     },
                 )?;

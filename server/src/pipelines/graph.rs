@@ -130,6 +130,12 @@ pub struct Output {
     pub schema: Option<arrow::datatypes::DataType>,
     /// Rules every flow into this output checks.
     pub expectations: Vec<Expectation>,
+    /// Where the table's data lives when the definition says (DLT's `path`, `LOCATION`);
+    /// otherwise the warehouse, or the pipeline's storage for a private table.
+    pub path: Option<String>,
+    /// A DLT `temporary` / `PRIVATE` table: the pipeline's flows read it, the catalog
+    /// never lists it.
+    pub private: bool,
     pub origin: Origin,
 }
 

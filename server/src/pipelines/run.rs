@@ -3,7 +3,7 @@
 //! queries whose checkpoints live under the pipeline's storage; materialized views are
 //! recomputed; views are planned into the flows that read them.
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use delta_sink::SaveMode;
@@ -31,6 +31,7 @@ pub struct RunOptions {
 /// A pipeline's names as its flows see them.
 struct PipelineScope {
     graph: Arc<Graph>,
+    storage: PathBuf,
     /// The flow's checkpoint: Auto Loader keeps its schema under it.
     checkpoint: PathBuf,
 }
@@ -43,7 +44,7 @@ impl FlowScope for PipelineScope {
             let flow = self.graph.flows_into(&ident).next()?;
             Some(Scoped::View(Box::new(analysis::flow_query(flow).clone())))
         } else {
-            Some(Scoped::Table(ident.parts()))
+            Some(Scoped::Table(table_name(&self.storage, output)))
         }
     }
 
@@ -60,6 +61,34 @@ impl FlowScope for PipelineScope {
             );
         }
         source
+    }
+}
+
+/// The name a pipeline table is written and read by: its catalog name, or for a private
+/// table its folder as ``delta.`/path` ``: its `path`, or one under the pipeline's storage.
+pub fn table_name(storage: &Path, output: &Output) -> Vec<String> {
+    if !output.private {
+        return output.ident.parts();
+    }
+    let dir = match &output.path {
+        Some(p) => PathBuf::from(p),
+        None => storage
+            .join("_private_tables")
+            .join(&output.ident.database)
+            .join(&output.ident.name),
+    };
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    vec![
+        crate::tables::PATH_DATABASE.into(),
+        dir.to_string_lossy().into_owned(),
+    ]
+}
+
+/// The writer options that create a published table at its `path` (an external table).
+fn create_options(output: &Output) -> HashMap<String, String> {
+    match &output.path {
+        Some(p) if !output.private => HashMap::from([("path".to_string(), p.clone())]),
+        _ => HashMap::new(),
     }
 }
 
@@ -126,6 +155,7 @@ impl Update<'_> {
     fn scope(&self, flow: &Flow) -> Arc<dyn FlowScope> {
         Arc::new(PipelineScope {
             graph: self.graph.clone(),
+            storage: self.storage.clone(),
             checkpoint: self.checkpoint(flow),
         })
     }
@@ -143,8 +173,8 @@ impl Update<'_> {
                 std::fs::create_dir_all(dir.join((n + 1).to_string()))?;
             }
         }
-        let parts = output.ident.parts();
-        if matches!(output.kind, OutputKind::StreamingTable) && self.exists(&output.ident) {
+        let parts = table_name(&self.storage, output);
+        if matches!(output.kind, OutputKind::StreamingTable) && self.exists(output) {
             let current = crate::execute::plan_relation(
                 self.session,
                 &crate::pipelines::define::table_read(&parts),
@@ -259,7 +289,8 @@ impl Update<'_> {
                 None,
             ),
             FlowBody::Cdc(c) => {
-                let sink = super::cdc::sink(output, c, &checkpoint)?;
+                let table = table_name(&self.storage, output);
+                let sink = super::cdc::sink(output, table, c, &checkpoint)?;
                 let custom: Arc<dyn streaming::CustomSink> = sink.clone();
                 (super::cdc::feed(c), Sink::Custom(custom), None, Some(sink))
             }
@@ -293,19 +324,25 @@ impl Update<'_> {
         }))
     }
 
-    fn exists(&self, ident: &Ident) -> bool {
-        crate::tables::target(
+    /// The table is in the catalog, or (private) has a Delta log at its folder.
+    fn exists(&self, output: &Output) -> bool {
+        match crate::tables::target(
             self.session.catalog(),
             &self.session.current_database(),
-            &ident.parts(),
-        )
-        .is_ok_and(|t| t.exists())
+            &table_name(&self.storage, output),
+        ) {
+            Ok(crate::tables::Target::Path(url)) => {
+                delta_sink::table::local_log_exists(&url).unwrap_or(false)
+            }
+            Ok(t) => t.exists(),
+            Err(_) => false,
+        }
     }
 
     /// A streaming table exists after its first update, empty if no input came yet, so
     /// that the flows reading it can run.
     async fn ensure_table(&self, flow: &Flow, output: &Output) -> SparkResult<()> {
-        if self.exists(&output.ident) {
+        if self.exists(output) {
             return Ok(());
         }
         let schema = match (&output.schema, &flow.body) {
@@ -336,8 +373,8 @@ impl Update<'_> {
         crate::delta_ops::save_as_table(
             self.session,
             empty,
-            &output.ident.parts(),
-            &HashMap::new(),
+            &table_name(&self.storage, output),
+            &create_options(output),
             spec,
         )
         .await
@@ -347,7 +384,7 @@ impl Update<'_> {
         let mut options = HashMap::from([("mergeschema".to_string(), "true".to_string())]);
         match &output.kind {
             OutputKind::StreamingTable => Ok(Sink::delta_table(
-                output.ident.parts(),
+                table_name(&self.storage, output),
                 options,
                 output.partition_cols.clone(),
             )),
@@ -414,8 +451,8 @@ impl Update<'_> {
         let checks = self.checks(flow, output);
         let (schema, data) = streaming::BatchHook::run(checks.as_ref(), self.session, plan).await?;
         let plan = streaming::memory_plan(schema, data)?;
-        let parts = output.ident.parts();
-        let (mode, options) = if flow.once {
+        let parts = table_name(&self.storage, output);
+        let (mode, mut options) = if flow.once {
             (
                 SaveMode::Append,
                 HashMap::from([("mergeschema".into(), "true".into())]),
@@ -427,6 +464,7 @@ impl Update<'_> {
             )
         };
         let mut spec = crate::delta_ops::write_spec(mode, &options, output.partition_cols.clone())?;
+        options.extend(create_options(output));
         spec.description = output.comment.clone();
         spec.properties = output.table_properties.clone();
         crate::delta_ops::save_as_table(self.session, plan, &parts, &options, spec).await?;

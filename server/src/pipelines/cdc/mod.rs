@@ -210,8 +210,14 @@ fn spec(cdc: &Cdc) -> merge::Spec {
     }
 }
 
-/// The sink of a CDC flow into `output`, keeping its bookkeeping under `checkpoint`.
-pub fn sink(output: &Output, cdc: &Cdc, checkpoint: &Path) -> SparkResult<Arc<CdcSink>> {
+/// The sink of a CDC flow into `output`, keeping its bookkeeping under `checkpoint` and
+/// writing the table by `table` (its catalog name, or a private table's folder).
+pub fn sink(
+    output: &Output,
+    table: Vec<String>,
+    cdc: &Cdc,
+    checkpoint: &Path,
+) -> SparkResult<Arc<CdcSink>> {
     if !matches!(output.kind, super::graph::OutputKind::StreamingTable) {
         return Err(SparkError::invalid(format!(
             "The target of an AUTO CDC flow must be a streaming table; {} is a {}.",
@@ -220,7 +226,7 @@ pub fn sink(output: &Output, cdc: &Cdc, checkpoint: &Path) -> SparkResult<Arc<Cd
         )));
     }
     Ok(Arc::new(CdcSink {
-        table: output.ident.parts(),
+        table,
         quoted: output.ident.quoted(),
         partition_by: output.partition_cols.clone(),
         spec: spec(cdc),
