@@ -189,3 +189,42 @@ def test_table_properties_survive_restart(server, warehouse):
         assert s.sql("DESCRIBE DETAIL t").first()["description"] == "c1"
     finally:
         stop_quietly(s)
+
+
+def test_persisted_views_over_delta_tables_survive_restart(server, warehouse):
+    """A view is SQL text in the catalog: it reads the table's current data after a restart,
+    in its own database, and Spark's DROP rules hold (DROP TABLE refuses a view)."""
+    s = session_on(server)
+    try:
+        sql(s, "CREATE DATABASE sales")
+        sql(s, "USE sales")
+        sql(s, "CREATE TABLE orders (id INT, amount INT) USING DELTA")
+        sql(s, "INSERT INTO orders VALUES (1, 5), (2, -1), (3, 7)")
+        sql(s, "CREATE VIEW positive COMMENT 'kept' AS SELECT id, amount FROM orders WHERE amount > 0")
+        sql(s, "USE default")
+    finally:
+        stop_quietly(s)
+    server.stop()
+    server.start()
+    s = session_on(server)
+    try:
+        sql(s, "INSERT INTO sales.orders VALUES (4, 9)")
+        # `orders` resolves in `sales`, where the view was made, though `default` is current
+        assert client_rows(s.table("sales.positive")) == [(1, 5), (3, 7), (4, 9)]
+        assert client_rows(s.sql("SELECT sum(amount) AS t FROM sales.positive")) == [(21,)]
+        listed = {t.name: (t.tableType, t.description) for t in s.catalog.listTables("sales")}
+        assert listed == {"orders": ("MANAGED", None), "positive": ("VIEW", "kept")}
+        with pytest.raises(Exception, match="WRONG_COMMAND_FOR_OBJECT_TYPE"):
+            sql(s, "DROP TABLE sales.positive")
+        with pytest.raises(Exception, match="WRONG_COMMAND_FOR_OBJECT_TYPE"):
+            sql(s, "DROP VIEW sales.orders")
+        with pytest.raises(Exception, match="EXPECT_TABLE_NOT_VIEW"):
+            s.range(1).write.format("delta").saveAsTable("sales.positive")
+        with pytest.raises(Exception, match="EXPECT_TABLE_NOT_VIEW"):
+            sql(s, "INSERT INTO sales.positive VALUES (5, 5)")
+        assert not (warehouse / "sales.db" / "positive").exists()
+        sql(s, "DROP VIEW sales.positive")
+        assert not s.catalog.tableExists("positive", "sales")
+        assert client_rows(s.table("sales.orders")) == [(1, 5), (2, -1), (3, 7), (4, 9)]
+    finally:
+        stop_quietly(s)

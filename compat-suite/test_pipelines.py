@@ -231,8 +231,15 @@ def test_dry_run_validates_without_writing(server, warehouse, tmp_path):
             "PIPELINE_SQL_GRAPH_ELEMENT_REGISTRATION_ERROR",
         ),
         (
-            {"x.sql": "CREATE MATERIALIZED VIEW a AS SELECT 1 AS id;\nCREATE VIEW v AS SELECT * FROM a;"},
-            "UnsupportedOperationException: persisted views in pipelines",
+            {"x.sql": "CREATE MATERIALIZED VIEW a AS SELECT 1 AS id;\nCREATE TEMPORARY VIEW t AS SELECT 1 AS id;\nCREATE VIEW v AS SELECT * FROM t;"},
+            "[INVALID_TEMP_OBJ_REFERENCE] Cannot create the persistent object `spark_catalog`.`default`.`v` of the type view "
+            "because it references to the temporary object `t` of the type temporary view.",
+        ),
+        (
+            {"x.sql": "CREATE MATERIALIZED VIEW a AS SELECT 1 AS id;\nCREATE STREAMING TABLE s AS SELECT * FROM STREAM(a_src);\n"
+             "CREATE VIEW v AS SELECT * FROM STREAM(s);",
+             "y.py": "from pyspark import pipelines as dp\n\n@dp.table\ndef a_src():\n    return spark.readStream.format('rate').load()\n"},
+            "[INVALID_FLOW_QUERY_TYPE.STREAMING_RELATION_FOR_PERSISTED_VIEW] Flow `spark_catalog`.`default`.`v` returns an invalid relation type.",
         ),
     ],
     ids=[
@@ -242,7 +249,8 @@ def test_dry_run_validates_without_writing(server, warehouse, tmp_path):
         "duplicate",
         "syntax",
         "unsupported-statement",
-        "persisted-view",
+        "persisted-view-over-temporary-view",
+        "persisted-view-streaming",
     ],
 )
 def test_analysis_errors(server, warehouse, tmp_path, files, error):
@@ -251,6 +259,36 @@ def test_analysis_errors(server, warehouse, tmp_path, files, error):
         out = sdp_cli(server.url, command, "--spec", str(spec)).failed().out
         assert error in out, out
     assert not any(warehouse.iterdir()) if warehouse.exists() else True
+
+
+def test_persisted_views_are_published(server, warehouse, tmp_path, spark_of_server):
+    """`CREATE VIEW` in a pipeline publishes the view in the catalog (Spark 4.3 does this with
+    CREATE VIEW of the query text); datasets of the pipeline read its definition in place,
+    and sessions read it from the catalog after the run."""
+    files = {
+        "x.sql": """
+            CREATE MATERIALIZED VIEW a AS SELECT id FROM range(3);
+            CREATE VIEW v COMMENT 'tens' AS SELECT id * 10 AS x FROM a;
+            CREATE VIEW w AS SELECT x + 1 AS y FROM v;
+            CREATE MATERIALIZED VIEW m AS SELECT y FROM w;
+        """
+    }
+    spec = write_project(tmp_path / "proj", files)
+    out = sdp_cli(server.url, "run", "--spec", str(spec)).ok().out
+    assert "Run is COMPLETED" in out, out
+    assert table_rows(warehouse, "m") == [(1,), (11,), (21,)]
+    assert not (warehouse / "v").exists() and not (warehouse / "w").exists()
+    spark = spark_of_server
+    assert sorted(r.y for r in spark.table("w").collect()) == [1, 11, 21]
+    listed = {t.name: (t.tableType, t.description) for t in spark.catalog.listTables()}
+    assert listed["v"] == ("VIEW", "tens") and listed["w"] == ("VIEW", None), listed
+    # A changed definition is published by the next run (sluice replaces the view; Spark
+    # 4.3 keeps the first one, a known Spark bug: its CREATE VIEW has IF NOT EXISTS set).
+    files["x.sql"] = files["x.sql"].replace("id * 10", "id * 100")
+    spec = write_project(tmp_path / "proj", files)
+    sdp_cli(server.url, "run", "--spec", str(spec)).ok()
+    assert sorted(r.y for r in spark.table("w").collect()) == [1, 101, 201]
+    assert table_rows(warehouse, "m") == [(1,), (101,), (201,)]
 
 
 def test_cycle_names_the_datasets(server, tmp_path):

@@ -1,6 +1,6 @@
 """spark.sql: queries, temp views, catalog commands, parameters."""
 
-from cases import C
+from cases import C, E
 
 
 def setup(s):
@@ -124,4 +124,73 @@ CASES = [
     C("sql_case_insensitive_expr_strings", lambda s, t: setup(s).table("emp").selectExpr("ID * 2 AS twice", "upper(NAME)", "Salary").filter("TWICE > 4 AND SALARY < 100")),
     C("sql_case_sensitive_setting", lambda s, t: [setup(s).conf.set("spark.sql.caseSensitive", "true"), s.sql("SELECT name FROM emp WHERE id = 1").columns][1]),
     C("sql_result_df_chain", lambda s, t: setup(s).sql("SELECT * FROM emp").where("dept_id = 10").select("name")),
+]
+
+
+def views(*statements):
+    """Runs the statements (persisted views), then the last one's result."""
+
+    def run(s, t):
+        for q in statements[:-1]:
+            s.sql(q).collect()
+        last = statements[-1]
+        return last(s) if callable(last) else s.sql(last)
+
+    return run
+
+
+CASES += [
+    C("persisted_view_read", views(
+        "CREATE OR REPLACE VIEW pv_read AS SELECT id, id * 2 AS dbl FROM range(4) WHERE id > 0",
+        "SELECT v.dbl, id FROM pv_read v ORDER BY id",
+    ), ordered=True),
+    C("persisted_view_over_view", views(
+        "CREATE OR REPLACE VIEW pv_base AS SELECT id, CAST(id AS STRING) AS s FROM range(5)",
+        "CREATE OR REPLACE VIEW pv_top COMMENT 'evens' AS SELECT id * 10 AS x, s FROM pv_base WHERE id % 2 = 0",
+        lambda s: s.table("pv_top"),
+    )),
+    C("persisted_view_if_not_exists", views(
+        "CREATE OR REPLACE VIEW pv_ine AS SELECT 1 AS a",
+        "CREATE VIEW IF NOT EXISTS pv_ine AS SELECT 2 AS a",
+        "SELECT * FROM pv_ine",
+    )),
+    C("persisted_view_replace", views(
+        "CREATE OR REPLACE VIEW pv_repl AS SELECT 1 AS a",
+        "CREATE OR REPLACE VIEW pv_repl AS SELECT 'x' AS b, 2 AS a",
+        "SELECT * FROM pv_repl",
+    )),
+    C("persisted_view_show_tables", views(
+        "CREATE OR REPLACE VIEW pv_show AS SELECT 1 AS a",
+        "CREATE OR REPLACE TEMP VIEW pv_show_tmp AS SELECT 1 AS a",
+        "SHOW TABLES LIKE 'pv_show*'",
+    )),
+    C("persisted_view_list_tables", views(
+        "CREATE OR REPLACE VIEW pv_list AS SELECT 1 AS a",
+        lambda s: sorted((t.name, t.tableType, t.isTemporary, t.namespace) for t in s.catalog.listTables() if t.name.startswith("pv_list")),
+    )),
+    C("persisted_view_drop", views(
+        "CREATE OR REPLACE VIEW pv_drop AS SELECT 1 AS a",
+        "DROP VIEW pv_drop",
+        "DROP VIEW IF EXISTS pv_drop",
+        lambda s: s.catalog.tableExists("pv_drop"),
+    )),
+    E("persisted_view_exists", views(
+        "CREATE OR REPLACE VIEW pv_dup AS SELECT 1 AS a",
+        "CREATE VIEW pv_dup AS SELECT 2 AS a",
+    ), "TABLE_OR_VIEW_ALREADY_EXISTS"),
+    E("persisted_view_temp_reference", views(
+        "CREATE OR REPLACE TEMP VIEW pv_tmp_src AS SELECT 1 AS a",
+        "CREATE VIEW pv_bad AS SELECT * FROM pv_tmp_src",
+    ), "INVALID_TEMP_OBJ_REFERENCE"),
+    E("persisted_view_without_alias", views(
+        "CREATE OR REPLACE VIEW pv_noalias AS SELECT id, id + 1 FROM range(2)",
+    ), "CREATE_PERMANENT_VIEW_WITHOUT_ALIAS"),
+    E("persisted_view_recursive", views(
+        "CREATE OR REPLACE VIEW pv_rec AS SELECT 1 AS a",
+        "CREATE OR REPLACE VIEW pv_rec AS SELECT * FROM pv_rec",
+    ), "RECURSIVE_VIEW"),
+    E("persisted_view_missing_table", views(
+        "CREATE VIEW pv_missing AS SELECT * FROM pv_no_such_table",
+    ), "TABLE_OR_VIEW_NOT_FOUND"),
+    E("drop_view_missing", views("DROP VIEW pv_never_created"), "TABLE_OR_VIEW_NOT_FOUND"),
 ]

@@ -14,6 +14,7 @@ use crate::error::{DeltaError, DeltaResult};
 pub const DEFAULT_DATABASE: &str = "default";
 const CATALOG_DIR: &str = "_sluice_catalog";
 const DATABASE_FILE: &str = "_database.json";
+const VIEW_SUFFIX: &str = ".view";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatabaseEntry {
@@ -33,6 +34,18 @@ pub struct TableEntry {
     pub provider: String,
     /// Created with LOCATION: DROP TABLE keeps the data.
     pub external: bool,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// A persisted view: its SQL text, planned again at every read in the database that was
+/// current when it was created (as Spark resolves a view's names).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ViewEntry {
+    pub database: String,
+    pub name: String,
+    pub sql: String,
+    pub current_database: String,
     #[serde(default)]
     pub comment: Option<String>,
 }
@@ -89,6 +102,10 @@ impl Catalog {
 
     fn table_file(&self, db: &str, name: &str) -> PathBuf {
         self.database_dir(db).join(format!("{name}.json"))
+    }
+
+    fn view_file(&self, db: &str, name: &str) -> PathBuf {
+        self.database_dir(db).join(format!("{name}{VIEW_SUFFIX}"))
     }
 
     fn default_database(&self) -> DatabaseEntry {
@@ -185,7 +202,8 @@ impl Catalog {
             self.require_database(&name)?;
         }
         let tables = self.tables(&name)?;
-        if !tables.is_empty() && !cascade {
+        let empty = tables.is_empty() && self.views(&name)?.is_empty();
+        if !empty && !cascade {
             return Err(DeltaError::Analysis(format!(
                 "[SCHEMA_NOT_EMPTY] Cannot drop a schema `{name}` because it contains objects. Use DROP SCHEMA ... CASCADE to drop the schema and all its objects."
             )));
@@ -201,6 +219,7 @@ impl Catalog {
             Ok(files) => files
                 .flatten()
                 .filter(|f| f.file_name() != DATABASE_FILE)
+                .filter(|f| f.file_name().to_string_lossy().ends_with(".json"))
                 .filter_map(|f| read_json(&f.path()))
                 .collect(),
             Err(_) => vec![],
@@ -234,11 +253,8 @@ impl Catalog {
         let _guard = self.changes.lock();
         self.require_database(&db)?;
         let file = self.table_file(&db, &name);
-        if !replace && file.exists() {
-            return Err(DeltaError::Analysis(format!(
-                "[TABLE_OR_VIEW_ALREADY_EXISTS] Cannot create table or view {} because it already exists.",
-                quoted(&db, &name)
-            )));
+        if (!replace && file.exists()) || self.view_file(&db, &name).exists() {
+            return Err(already_exists(&db, &name));
         }
         write_json(
             &file,
@@ -250,6 +266,55 @@ impl Catalog {
         )
     }
 
+    pub fn view(&self, db: &str, name: &str) -> Option<ViewEntry> {
+        read_json(&self.view_file(&db.to_lowercase(), &name.to_lowercase()))
+    }
+
+    pub fn views(&self, db: &str) -> DeltaResult<Vec<ViewEntry>> {
+        let db = db.to_lowercase();
+        self.require_database(&db)?;
+        let mut all: Vec<ViewEntry> = match fs::read_dir(self.database_dir(&db)) {
+            Ok(files) => files
+                .flatten()
+                .filter(|f| f.file_name().to_string_lossy().ends_with(VIEW_SUFFIX))
+                .filter_map(|f| read_json(&f.path()))
+                .collect(),
+            Err(_) => vec![],
+        };
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(all)
+    }
+
+    /// Records a view; a table of the name, or a view unless `replace`, is an error.
+    pub fn register_view(&self, entry: ViewEntry, replace: bool) -> DeltaResult<()> {
+        let db = entry.database.to_lowercase();
+        let name = entry.name.to_lowercase();
+        check_name("view", &name)?;
+        let _guard = self.changes.lock();
+        self.require_database(&db)?;
+        let file = self.view_file(&db, &name);
+        if (!replace && file.exists()) || self.table_file(&db, &name).exists() {
+            return Err(already_exists(&db, &name));
+        }
+        write_json(
+            &file,
+            &ViewEntry {
+                database: db,
+                name,
+                ..entry
+            },
+        )
+    }
+
+    pub fn drop_view(&self, db: &str, name: &str) -> DeltaResult<Option<ViewEntry>> {
+        let _guard = self.changes.lock();
+        let entry = self.view(db, name);
+        if entry.is_some() {
+            fs::remove_file(self.view_file(&db.to_lowercase(), &name.to_lowercase()))?;
+        }
+        Ok(entry)
+    }
+
     /// Forgets a table; returns its entry so the caller can delete managed data.
     pub fn drop_table(&self, db: &str, name: &str) -> DeltaResult<Option<TableEntry>> {
         let _guard = self.changes.lock();
@@ -259,6 +324,13 @@ impl Catalog {
         }
         Ok(entry)
     }
+}
+
+fn already_exists(db: &str, name: &str) -> DeltaError {
+    DeltaError::Analysis(format!(
+        "[TABLE_OR_VIEW_ALREADY_EXISTS] Cannot create table or view {} because it already exists.",
+        quoted(db, name)
+    ))
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {

@@ -56,6 +56,17 @@ pub enum SparkStatement {
         global: bool,
         query: String,
     },
+    /// `CREATE [OR REPLACE] VIEW [IF NOT EXISTS] name [COMMENT '..'] AS query`: a view kept
+    /// in the catalog.
+    CreateView {
+        name: Vec<String>,
+        replace: bool,
+        if_not_exists: bool,
+        /// A column list was given (sluice does not rename view columns yet).
+        columns: bool,
+        comment: Option<String>,
+        query: String,
+    },
     /// `DROP VIEW [IF EXISTS] name`.
     DropView { name: Vec<String>, if_exists: bool },
 }
@@ -79,6 +90,10 @@ static CREATE_VIEW: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?is)^\s*CREATE\s+(OR\s+REPLACE\s+)?(GLOBAL\s+)?TEMP(?:ORARY)?\s+VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?([\w`.]+)(?:\s*\([^)]*\))?\s+AS\s+(.*?);?\s*$")
         .expect("valid regex")
 });
+static CREATE_PERSISTED_VIEW: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?is)^\s*CREATE\s+(OR\s+REPLACE\s+)?VIEW\s+(IF\s+NOT\s+EXISTS\s+)?([\w`.]+)(\s*\([^)]*\))?(?:\s+COMMENT\s+'((?:[^'\\]|\\.)*)')?\s+AS\s+(.*?);?\s*$")
+        .expect("valid regex")
+});
 static DROP_VIEW: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?is)^\s*DROP\s+VIEW\s+(IF\s+EXISTS\s+)?([\w`.]+)\s*;?\s*$").expect("valid regex")
 });
@@ -95,6 +110,16 @@ pub fn classify(sql: &str) -> SparkStatement {
             replace: c.get(1).is_some(),
             global: c.get(2).is_some(),
             query: c[4].to_string(),
+        };
+    }
+    if let Some(c) = CREATE_PERSISTED_VIEW.captures(sql) {
+        return SparkStatement::CreateView {
+            name: ident(&c[3]),
+            replace: c.get(1).is_some(),
+            if_not_exists: c.get(2).is_some(),
+            columns: c.get(4).is_some(),
+            comment: c.get(5).map(|m| m.as_str().to_string()),
+            query: c[6].to_string(),
         };
     }
     if let Some(c) = DROP_VIEW.captures(sql) {
@@ -247,6 +272,38 @@ pub(crate) fn parse_statement(sql: &str) -> PlanResult<Statement> {
             "[PARSE_SYNTAX_ERROR] Syntax error: expected a query, not {other}. SQLSTATE: 42601"
         ))),
     }
+}
+
+/// Positions of the outer SELECT's items that compute a value without naming it: a
+/// persisted view must alias them (Spark's CREATE_PERMANENT_VIEW_WITHOUT_ALIAS). Empty when
+/// a star makes positions unknowable before planning.
+pub fn unaliased_items(sql: &str) -> PlanResult<Vec<usize>> {
+    let Statement::Query(query) = parse_statement(sql)? else {
+        return Ok(vec![]);
+    };
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return Ok(vec![]);
+    };
+    let items = &select.projection;
+    if items.iter().any(|i| {
+        !matches!(
+            i,
+            SelectItem::UnnamedExpr(_) | SelectItem::ExprWithAlias { .. }
+        )
+    }) {
+        return Ok(vec![]);
+    }
+    Ok(items
+        .iter()
+        .enumerate()
+        .filter(|(_, item)| match item {
+            SelectItem::UnnamedExpr(e) => {
+                !matches!(e, SqlExpr::Identifier(_) | SqlExpr::CompoundIdentifier(_))
+            }
+            _ => false,
+        })
+        .map(|(i, _)| i)
+        .collect())
 }
 
 /// Rewrites `:name` and `?` parameter markers to DataFusion's `$n`.
@@ -1094,5 +1151,20 @@ mod tests {
             SparkStatement::CreateTempView { replace: true, .. }
         ));
         assert!(matches!(classify("SELECT 1"), SparkStatement::Query));
+        let SparkStatement::CreateView {
+            name,
+            replace,
+            if_not_exists,
+            columns,
+            comment,
+            query,
+        } = classify("CREATE OR REPLACE VIEW db.v COMMENT 'a view' AS SELECT 1 AS a;")
+        else {
+            panic!("not a view")
+        };
+        assert_eq!(name, vec!["db".to_string(), "v".to_string()]);
+        assert!(replace && !if_not_exists && !columns);
+        assert_eq!(comment.as_deref(), Some("a view"));
+        assert_eq!(query, "SELECT 1 AS a");
     }
 }

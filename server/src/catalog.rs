@@ -154,12 +154,30 @@ pub fn parse_timestamp(s: &str) -> PlanResult<chrono::DateTime<chrono::Utc>> {
 /// The planner's view of one session.
 pub struct SessionResolver<'a> {
     pub session: &'a Session,
+    /// Where one-part names resolve: the current database, or a persisted view's own.
+    pub database: Option<String>,
 }
 
-impl SessionResolver<'_> {
+impl<'a> SessionResolver<'a> {
+    pub fn new(session: &'a Session) -> Self {
+        Self {
+            session,
+            database: None,
+        }
+    }
+
+    pub fn database(&self) -> String {
+        self.database
+            .clone()
+            .unwrap_or_else(|| self.session.current_database())
+    }
+
     async fn lookup(&self, parts: &[String]) -> PlanResult<LogicalPlan> {
+        if let Some(view) = crate::views::find(self.session, &self.database(), parts) {
+            return crate::views::plan(self.session, &view).await;
+        }
         let (db, name) = match parts {
-            [name] => (self.session.current_database(), name.clone()),
+            [name] => (self.database(), name.clone()),
             [db, name] => (db.to_lowercase(), name.clone()),
             [catalog, db, name] if catalog.eq_ignore_ascii_case(CATALOG) => {
                 (db.to_lowercase(), name.clone())
@@ -188,6 +206,23 @@ impl Resolver for SessionResolver<'_> {
 
     fn table(&self, name: Vec<String>) -> BoxFuture<'_, PlanResult<LogicalPlan>> {
         Box::pin(async move { self.lookup(&name).await })
+    }
+
+    fn sql_table(
+        &self,
+        name: Vec<String>,
+        streaming: bool,
+    ) -> BoxFuture<'_, PlanResult<Option<LogicalPlan>>> {
+        Box::pin(async move {
+            if streaming {
+                let read = StreamingRead::Table(name, HashMap::new());
+                return self.streaming_read(read).await.map(Some);
+            }
+            match crate::views::find(self.session, &self.database(), &name) {
+                Some(view) => crate::views::plan(self.session, &view).await.map(Some),
+                None => Ok(None),
+            }
+        })
     }
 
     fn cached_bytes(&self, hash: &str) -> PlanResult<Vec<u8>> {

@@ -169,14 +169,16 @@ async fn view_exists(session: &Session, db: Option<&str>, name: &str) -> SparkRe
     let schema = match db.as_deref() {
         Some(d) if d.eq_ignore_ascii_case(GLOBAL_TEMP) => session.global_views(),
         Some(d) if !known_database(session, d) => return Ok(false),
-        Some(d) => return Ok(session.catalog().table(d, &table).is_some()),
+        Some(d) => return Ok(in_catalog(session, d, &table)),
         None => session.views(),
     };
-    Ok(schema.table_exist(&table)
-        || session
-            .catalog()
-            .table(&session.current_database(), &table)
-            .is_some())
+    Ok(schema.table_exist(&table) || in_catalog(session, &session.current_database(), &table))
+}
+
+/// A table or persisted view of this name.
+fn in_catalog(session: &Session, db: &str, name: &str) -> bool {
+    let catalog = session.catalog();
+    catalog.table(db, name).is_some() || catalog.view(db, name).is_some()
 }
 
 fn list_tables(
@@ -206,6 +208,10 @@ fn list_tables(
             let kind = if t.external { "EXTERNAL" } else { "MANAGED" };
             rows.push((t.name, Some(db.clone()), t.comment, kind));
         }
+        for v in session.catalog().views(&db)? {
+            rows.push((v.name, Some(db.clone()), v.comment, "VIEW"));
+        }
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
     }
     rows.extend(
         session

@@ -402,6 +402,7 @@ pub async fn run(session: &Session, stmt: TableStatement) -> SparkResult<RecordB
                 session.views().deregister_table(&name[0])?;
                 return Ok(empty());
             }
+            crate::views::refuse_drop_table(session, &name)?;
             let t = target(session, &name);
             match t {
                 Ok(Target::Named {

@@ -35,7 +35,7 @@ pub async fn plan_relation(session: &Session, rel: &Relation) -> SparkResult<Log
         )?
         .build()?);
     }
-    let resolver = SessionResolver { session };
+    let resolver = SessionResolver::new(session);
     let state = session.ctx.state();
     let planner = Planner::new(&state, &resolver, session.planner_config());
     Ok(planner.plan(rel).await?)

@@ -15,6 +15,7 @@ mod sources;
 mod statements;
 mod streaming;
 mod tables;
+mod views;
 mod writers;
 
 use std::net::SocketAddr;

@@ -166,24 +166,56 @@ async fn run_sql_text(
             create_view(session, &name, plan, replace, global)?;
             RecordBatch::new_empty(Arc::new(Schema::empty()))
         }
-        SparkStatement::DropView { name, if_exists } => {
-            let short = name.last().cloned().unwrap_or_default();
-            let global =
-                name.len() > 1 && name[0].eq_ignore_ascii_case(crate::catalog::GLOBAL_TEMP);
-            let schema = if global {
-                session.global_views()
-            } else {
-                session.views()
+        SparkStatement::CreateView {
+            name,
+            replace,
+            if_not_exists,
+            columns,
+            comment,
+            query,
+        } => {
+            if columns {
+                return Err(SparkError::unsupported(
+                    "a column list in CREATE VIEW (alias the columns in the query instead)",
+                ));
+            }
+            let definition = crate::views::Definition {
+                name,
+                replace,
+                if_not_exists,
+                comment,
+                query,
+                current_database: session.current_database(),
             };
-            if schema.deregister_table(&short)?.is_none() && !if_exists {
-                return Err(SparkError::Plan(planner::PlanError::analysis(format!(
-                    "[TABLE_OR_VIEW_NOT_FOUND] The table or view `{short}` cannot be found."
-                ))));
+            crate::views::create(session, definition).await?;
+            RecordBatch::new_empty(Arc::new(Schema::empty()))
+        }
+        SparkStatement::DropView { name, if_exists } => {
+            let temp = name.len() == 1 && session.views().table_exist(&name[0]);
+            if temp || !crate::views::drop(session, &name)? {
+                drop_temp_view(session, &name, if_exists)?;
             }
             RecordBatch::new_empty(Arc::new(Schema::empty()))
         }
     };
     sql_result(out, local_relation(&result)?);
+    Ok(())
+}
+
+/// `DROP VIEW` of a (global) temp view.
+fn drop_temp_view(session: &Session, name: &[String], if_exists: bool) -> SparkResult<()> {
+    let short = name.last().cloned().unwrap_or_default();
+    let global = name.len() > 1 && name[0].eq_ignore_ascii_case(crate::catalog::GLOBAL_TEMP);
+    let schema = if global {
+        session.global_views()
+    } else {
+        session.views()
+    };
+    if schema.deregister_table(&short)?.is_none() && !if_exists {
+        return Err(SparkError::Plan(planner::PlanError::analysis(format!(
+            "[TABLE_OR_VIEW_NOT_FOUND] The table or view `{short}` cannot be found."
+        ))));
+    }
     Ok(())
 }
 
@@ -228,6 +260,10 @@ fn show_tables(
         for t in session.catalog().tables(&db)? {
             rows.push((db.clone(), t.name, false));
         }
+        for v in session.catalog().views(&db)? {
+            rows.push((db.clone(), v.name, false));
+        }
+        rows.sort_by(|a, b| a.1.cmp(&b.1));
     }
     if global {
         for n in session.global_views().table_names() {

@@ -266,6 +266,13 @@ pub fn target(catalog: &Catalog, current_db: &str, parts: &[String]) -> SparkRes
         }
     };
     catalog.require_database(&db)?;
+    if catalog.view(&db, &name).is_some() {
+        // Reads plan views before they get here; anything else needs a table.
+        return Err(SparkError::Plan(planner::PlanError::analysis(format!(
+            "[EXPECT_TABLE_NOT_VIEW.NO_ALTERNATIVE] The operation expects a table but `spark_catalog`.`{db}`.`{}` is a view. SQLSTATE: 42809",
+            name.to_lowercase()
+        ))));
+    }
     let entry = catalog.table(&db, &name);
     Ok(Target::Named {
         db,

@@ -140,7 +140,11 @@ pub fn analyse(graph: &Graph, session: &Session) -> SparkResult<Analysis> {
     if let Some(e) = super::define::duplicate_outputs(graph) {
         return Err(e);
     }
-    if graph.outputs.iter().all(|o| o.kind.is_view()) {
+    if graph
+        .outputs
+        .iter()
+        .all(|o| o.kind == OutputKind::TemporaryView)
+    {
         return Err(analysis_error(
             "[RUN_EMPTY_PIPELINE] Pipelines are expected to have at least one non-temporary dataset defined (tables, persisted views) but no non-temporary datasets were found in your pipeline.".into(),
         ));
@@ -198,6 +202,19 @@ pub fn analyse(graph: &Graph, session: &Session) -> SparkResult<Analysis> {
                 .filter(|i| graph.output(i).is_some());
             match internal {
                 Some(i) => {
+                    let persisted = graph
+                        .output(&f.target)
+                        .is_some_and(|o| matches!(o.kind, OutputKind::PersistedView { .. }));
+                    if persisted
+                        && graph
+                            .output(&i)
+                            .is_some_and(|o| o.kind == OutputKind::TemporaryView)
+                    {
+                        return Err(analysis_error(format!(
+                            "[INVALID_TEMP_OBJ_REFERENCE] Cannot create the persistent object {} of the type view because it references to the temporary object `{}` of the type temporary view. Please make the temporary object `{}` persistent, or make the persistent object {} temporary. SQLSTATE: 42K0F",
+                            f.target, i.name, i.name, f.target
+                        )));
+                    }
                     streaming |= read.streaming;
                     if graph.output(&i).is_some_and(|o| o.kind.is_view()) {
                         view_reads.push((f.name.clone(), i.clone()));
@@ -262,6 +279,10 @@ pub fn analyse(graph: &Graph, session: &Session) -> SparkResult<Analysis> {
         let error = match (&target.kind, is_streaming, f.once) {
             (OutputKind::StreamingTable | OutputKind::Sink { .. }, false, false) => Some(format!(
                 "[INVALID_FLOW_QUERY_TYPE.BATCH_RELATION_FOR_STREAMING_TABLE] Flow {} returns an invalid relation type. Streaming tables may only be defined by streaming relations, but the flow {} attempts to write a batch relation to the streaming table {}. Consider using the STREAM operator in Spark-SQL to convert the batch relation into a streaming relation, or populating the streaming table with an append once-flow instead. SQLSTATE: 42000",
+                f.name, f.name, f.target
+            )),
+            (OutputKind::PersistedView { .. }, true, _) => Some(format!(
+                "[INVALID_FLOW_QUERY_TYPE.STREAMING_RELATION_FOR_PERSISTED_VIEW] Flow {} returns an invalid relation type. Persisted views may only be defined by a batch relation, but the flow {} attempts to write a streaming relation to the persisted view {}. SQLSTATE: 42000",
                 f.name, f.name, f.target
             )),
             (OutputKind::MaterializedView, true, _) => Some(format!(

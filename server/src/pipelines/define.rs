@@ -239,7 +239,7 @@ fn check_placement(out: &Output) -> SparkResult<()> {
 fn kind_name(kind: &OutputKind) -> &'static str {
     match kind {
         OutputKind::StreamingTable | OutputKind::MaterializedView => "TABLE",
-        OutputKind::TemporaryView => "VIEW",
+        OutputKind::TemporaryView | OutputKind::PersistedView { .. } => "VIEW",
         OutputKind::Sink { .. } => "SINK",
     }
 }
@@ -524,14 +524,9 @@ pub fn sql_file(graph: &mut Graph, text: &str, file: &str) -> SparkResult<()> {
                     DatasetKind::StreamingTable => OutputKind::StreamingTable,
                     DatasetKind::MaterializedView => OutputKind::MaterializedView,
                     DatasetKind::TemporaryView => OutputKind::TemporaryView,
-                    // Publishing a view in the catalog is more than sluice's catalog holds.
-                    DatasetKind::PersistedView => {
-                        return Err(SparkError::unsupported(format!(
-                            "persisted views in pipelines (CREATE VIEW {} at {file}:{}); CREATE TEMPORARY VIEW works",
-                            d.name.join("."),
-                            located.line
-                        )))
-                    }
+                    DatasetKind::PersistedView => OutputKind::PersistedView {
+                        sql: d.query.clone().unwrap_or_default(),
+                    },
                 };
                 if !d.cluster_by.is_empty() {
                     return Err(SparkError::unsupported("CLUSTER BY on a pipeline table"));

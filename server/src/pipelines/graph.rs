@@ -55,6 +55,10 @@ pub enum OutputKind {
     StreamingTable,
     MaterializedView,
     TemporaryView,
+    /// `CREATE VIEW`: published in the catalog as its SQL text once the run's tables exist.
+    PersistedView {
+        sql: String,
+    },
     Sink {
         format: String,
         options: HashMap<String, String>,
@@ -62,14 +66,16 @@ pub enum OutputKind {
 }
 
 impl OutputKind {
+    /// Views have no data of their own: the flows reading one plan its query in place.
     pub fn is_view(&self) -> bool {
-        matches!(self, Self::TemporaryView)
+        matches!(self, Self::TemporaryView | Self::PersistedView { .. })
     }
     pub fn describe(&self) -> &'static str {
         match self {
             Self::StreamingTable => "streaming table",
             Self::MaterializedView => "materialized view",
             Self::TemporaryView => "temporary view",
+            Self::PersistedView { .. } => "persisted view",
             Self::Sink { .. } => "sink",
         }
     }

@@ -187,7 +187,9 @@ pub async fn command(
                 Ok(g.output(&ident).is_some_and(|o| {
                     matches!(
                         o.kind,
-                        graph::OutputKind::StreamingTable | graph::OutputKind::MaterializedView
+                        graph::OutputKind::StreamingTable
+                            | graph::OutputKind::MaterializedView
+                            | graph::OutputKind::PersistedView { .. }
                     )
                 }))
             })?;

@@ -432,6 +432,73 @@ impl Update<'_> {
         }
     }
 
+    /// Publishes the persisted views, each after the views it reads, once the tables they
+    /// read exist (Spark makes them before the flows run; the result is the same catalog).
+    /// A view that fails is reported as its flow's failure and does not fail the run, as
+    /// in Spark.
+    async fn publish_views(&self, depends_on: &BTreeMap<Ident, BTreeSet<Ident>>) {
+        let mut pending: Vec<&Output> = self
+            .graph
+            .outputs
+            .iter()
+            .filter(|o| matches!(o.kind, OutputKind::PersistedView { .. }))
+            .collect();
+        let mut done: HashSet<Ident> = HashSet::new();
+        while !pending.is_empty() {
+            let (ready, wait): (Vec<&Output>, Vec<&Output>) = pending.iter().partition(|o| {
+                depends_on
+                    .get(&o.ident)
+                    .into_iter()
+                    .flatten()
+                    .all(|d| done.contains(d) || !pending.iter().any(|p| &p.ident == d))
+            });
+            // A cycle was refused by analysis; stop rather than spin.
+            if ready.is_empty() {
+                break;
+            }
+            for view in ready {
+                if let Err(e) = self.publish_view(view).await {
+                    for flow in self.graph.flows_into(&view.ident) {
+                        let message = e.throwable().message;
+                        self.events.emit(
+                            self.flow_event(
+                                flow,
+                                format!(
+                                    "Flow '{}' has FAILED.\nError: {message}",
+                                    flow.name.quoted()
+                                ),
+                            )
+                            .level("ERROR")
+                            .details(
+                                json!({"flow_progress": {"status": "FAILED", "error": message}}),
+                            ),
+                        );
+                    }
+                }
+                done.insert(view.ident.clone());
+            }
+            pending = wait;
+        }
+    }
+
+    async fn publish_view(&self, view: &Output) -> SparkResult<()> {
+        let OutputKind::PersistedView { sql } = &view.kind else {
+            return Ok(());
+        };
+        crate::views::create(
+            self.session,
+            crate::views::Definition {
+                name: view.ident.parts(),
+                replace: true,
+                if_not_exists: false,
+                comment: view.comment.clone(),
+                query: sql.clone(),
+                current_database: self.graph.default_database.clone(),
+            },
+        )
+        .await
+    }
+
     async fn run_batch(&self, flow: &Flow, output: &Output) -> SparkResult<Option<FlowResult>> {
         let FlowBody::Query(relation) = &flow.body else {
             return Err(SparkError::invalid("AUTO CDC flows are streaming"));
@@ -666,6 +733,9 @@ pub async fn run(
                 first_error.get_or_insert(e);
             }
         }
+    }
+    if first_error.is_none() {
+        update.publish_views(&analysis.depends_on).await;
     }
     match first_error {
         Some(e) => {

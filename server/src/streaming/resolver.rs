@@ -112,7 +112,7 @@ impl Resolver for StreamResolver<'_> {
                 (Some(Scoped::Table(parts)), false) => self.base.table(parts).await.map(Some),
                 (Some(Scoped::Table(parts)), true) => self.leaf(read(parts)).await.map(Some),
                 (None, true) => self.leaf(read(name)).await.map(Some),
-                (None, false) => Ok(None),
+                (None, false) => self.base.sql_table(name, false).await,
             }
         })
     }
@@ -153,7 +153,7 @@ pub(crate) async fn plan_batch(
     scope: Option<Arc<dyn FlowScope>>,
 ) -> crate::error::SparkResult<LogicalPlan> {
     let resolver = StreamResolver {
-        base: SessionResolver { session },
+        base: SessionResolver::new(session),
         leaves: Leaves::Slices(Mutex::new(slices)),
         scope,
     };
@@ -169,7 +169,7 @@ pub(crate) async fn analyse(
     scope: Option<Arc<dyn FlowScope>>,
 ) -> crate::error::SparkResult<(LogicalPlan, Vec<SourceSpec>)> {
     let resolver = StreamResolver {
-        base: SessionResolver { session },
+        base: SessionResolver::new(session),
         leaves: Leaves::Collect(Mutex::new(vec![])),
         scope,
     };
