@@ -233,23 +233,27 @@ impl Update<'_> {
                         .details(json!({"flow_progress": {"status": "SKIPPED"}})),
                 ),
                 Err(e) => {
-                    let message = e.throwable().message;
-                    self.events.emit(
-                        self.flow_event(
-                            flow,
-                            format!(
-                                "Flow '{}' has FAILED.\nError: {message}",
-                                flow.name.quoted()
-                            ),
-                        )
-                        .level("ERROR")
-                        .details(json!({"flow_progress": {"status": "FAILED", "error": message}})),
-                    );
+                    self.flow_failed(flow, &e);
                     return Err(e);
                 }
             }
         }
         Ok(())
+    }
+
+    fn flow_failed(&self, flow: &Flow, error: &SparkError) {
+        let message = error.throwable().message;
+        self.events.emit(
+            self.flow_event(
+                flow,
+                format!(
+                    "Flow '{}' has FAILED.\nError: {message}",
+                    flow.name.quoted()
+                ),
+            )
+            .level("ERROR")
+            .details(json!({"flow_progress": {"status": "FAILED", "error": message}})),
+        );
     }
 
     /// A flow's SQL settings (`SET` in its file, `spark_conf`) apply to the session.
@@ -459,20 +463,7 @@ impl Update<'_> {
             for view in ready {
                 if let Err(e) = self.publish_view(view).await {
                     for flow in self.graph.flows_into(&view.ident) {
-                        let message = e.throwable().message;
-                        self.events.emit(
-                            self.flow_event(
-                                flow,
-                                format!(
-                                    "Flow '{}' has FAILED.\nError: {message}",
-                                    flow.name.quoted()
-                                ),
-                            )
-                            .level("ERROR")
-                            .details(
-                                json!({"flow_progress": {"status": "FAILED", "error": message}}),
-                            ),
-                        );
+                        self.flow_failed(flow, &e);
                     }
                 }
                 done.insert(view.ident.clone());
