@@ -194,3 +194,13 @@ CASES += [
     ), "TABLE_OR_VIEW_NOT_FOUND"),
     E("drop_view_missing", views("DROP VIEW pv_never_created"), "TABLE_OR_VIEW_NOT_FOUND"),
 ]
+
+CASES += [
+    C("temp_view_column_list", views(
+        "CREATE OR REPLACE TEMP VIEW tv_cols (a, `b c`) AS SELECT id, id * 2 FROM range(3)",
+        "SELECT * FROM tv_cols",
+    )),
+    E("temp_view_column_list_arity", views(
+        "CREATE OR REPLACE TEMP VIEW tv_cols_bad (a, b, c) AS SELECT id, id * 2 FROM range(3)",
+    ), "CREATE_VIEW_COLUMN_ARITY_MISMATCH"),
+]

@@ -54,6 +54,8 @@ pub enum SparkStatement {
         name: String,
         replace: bool,
         global: bool,
+        /// `(a, b COMMENT '..')`: the view's column names, in order.
+        columns: Vec<String>,
         query: String,
     },
     /// `CREATE [OR REPLACE] VIEW [IF NOT EXISTS] name [COMMENT '..'] AS query`: a view kept
@@ -87,7 +89,7 @@ static DESCRIBE_QUERY: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 static CREATE_VIEW: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?is)^\s*CREATE\s+(OR\s+REPLACE\s+)?(GLOBAL\s+)?TEMP(?:ORARY)?\s+VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?([\w`.]+)(?:\s*\([^)]*\))?\s+AS\s+(.*?);?\s*$")
+    Regex::new(r"(?is)^\s*CREATE\s+(OR\s+REPLACE\s+)?(GLOBAL\s+)?TEMP(?:ORARY)?\s+VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?([\w`.]+)(?:\s*\(([^)]*)\))?\s+AS\s+(.*?);?\s*$")
         .expect("valid regex")
 });
 static CREATE_PERSISTED_VIEW: LazyLock<Regex> = LazyLock::new(|| {
@@ -102,6 +104,20 @@ fn ident(s: &str) -> Vec<String> {
     crate::expression::split_name(s)
 }
 
+/// The names of a view's column list: `a`, `` `b c` ``, `d COMMENT 'x'`.
+fn view_columns(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(
+            |c| match c.strip_prefix('`').and_then(|r| r.split_once('`')) {
+                Some((quoted, _)) => quoted.to_string(),
+                None => c.split_whitespace().next().unwrap_or(c).to_string(),
+            },
+        )
+        .collect()
+}
+
 /// Classifies a statement; anything that is not a sluice-handled statement is a query.
 pub fn classify(sql: &str) -> SparkStatement {
     if let Some(c) = CREATE_VIEW.captures(sql) {
@@ -109,7 +125,11 @@ pub fn classify(sql: &str) -> SparkStatement {
             name: ident(&c[3]).join("."),
             replace: c.get(1).is_some(),
             global: c.get(2).is_some(),
-            query: c[4].to_string(),
+            columns: c
+                .get(4)
+                .map(|m| view_columns(m.as_str()))
+                .unwrap_or_default(),
+            query: c[5].to_string(),
         };
     }
     if let Some(c) = CREATE_PERSISTED_VIEW.captures(sql) {
@@ -1151,6 +1171,10 @@ mod tests {
             SparkStatement::CreateTempView { replace: true, .. }
         ));
         assert!(matches!(classify("SELECT 1"), SparkStatement::Query));
+        assert_eq!(
+            view_columns("a, `b c`, d COMMENT 'x' "),
+            vec!["a".to_string(), "b c".to_string(), "d".to_string()]
+        );
         let SparkStatement::CreateView {
             name,
             replace,

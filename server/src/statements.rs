@@ -153,6 +153,7 @@ async fn run_sql_text(
             name,
             replace,
             global,
+            columns,
             query,
         } => {
             let rel = Relation {
@@ -162,7 +163,7 @@ async fn run_sql_text(
                     ..sql.clone()
                 })),
             };
-            let plan = plan_relation(session, &rel).await?;
+            let plan = rename_columns(&name, plan_relation(session, &rel).await?, &columns)?;
             create_view(session, &name, plan, replace, global)?;
             RecordBatch::new_empty(Arc::new(Schema::empty()))
         }
@@ -200,6 +201,47 @@ async fn run_sql_text(
     };
     sql_result(out, local_relation(&result)?);
     Ok(())
+}
+
+/// A view's column list names the query's columns, one for one.
+fn rename_columns(
+    view: &str,
+    plan: datafusion::logical_expr::LogicalPlan,
+    columns: &[String],
+) -> SparkResult<datafusion::logical_expr::LogicalPlan> {
+    if columns.is_empty() {
+        return Ok(plan);
+    }
+    let fields = plan.schema().columns();
+    if fields.len() != columns.len() {
+        let reason = if fields.len() < columns.len() {
+            ("NOT_ENOUGH_DATA_COLUMNS", "not enough data columns")
+        } else {
+            ("TOO_MANY_DATA_COLUMNS", "too many data columns")
+        };
+        let list = |names: Vec<String>| {
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Err(SparkError::Plan(planner::PlanError::analysis(format!(
+            "[CREATE_VIEW_COLUMN_ARITY_MISMATCH.{}] Cannot create view `{view}`, the reason is {}:\nView columns: {}.\nData columns: {}. SQLSTATE: 21S01",
+            reason.0,
+            reason.1,
+            list(columns.to_vec()),
+            list(fields.iter().map(|c| c.name.clone()).collect())
+        ))));
+    }
+    let exprs: Vec<datafusion::logical_expr::Expr> = fields
+        .into_iter()
+        .zip(columns)
+        .map(|(c, name)| datafusion::logical_expr::col(c).alias(name))
+        .collect();
+    Ok(datafusion::logical_expr::LogicalPlanBuilder::from(plan)
+        .project(exprs)?
+        .build()?)
 }
 
 /// `DROP VIEW` of a (global) temp view.
