@@ -15,7 +15,6 @@ use delta_sink::{SaveMode, SchemaChange, Txn, Url, WriteSpec};
 use planner::ddl::{CreateTable, MergeSource, TableStatement, WhenClause};
 use planner::PlanError;
 use proto::connect::relation::RelType;
-use proto::connect::{Relation, Sql};
 
 use crate::error::{SparkError, SparkResult};
 use crate::execute::plan_relation;
@@ -341,17 +340,7 @@ pub async fn insert_into(
 }
 
 async fn plan_sql(session: &Session, query: &str) -> SparkResult<LogicalPlan> {
-    plan_relation(
-        session,
-        &Relation {
-            common: None,
-            rel_type: Some(RelType::Sql(Sql {
-                query: query.to_string(),
-                ..Default::default()
-            })),
-        },
-    )
-    .await
+    plan_relation(session, &crate::execute::sql_relation(query)).await
 }
 
 fn empty() -> RecordBatch {

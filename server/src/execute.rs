@@ -372,6 +372,17 @@ pub fn create_view(
     Ok(())
 }
 
+/// A SQL query as a relation to plan (no arguments).
+pub fn sql_relation(query: &str) -> Relation {
+    Relation {
+        common: None,
+        rel_type: Some(RelType::Sql(proto::connect::Sql {
+            query: query.to_string(),
+            ..Default::default()
+        })),
+    }
+}
+
 /// A LocalRelation holding `batch`, as Spark returns the results of SQL commands.
 pub fn local_relation(batch: &RecordBatch) -> SparkResult<Relation> {
     Ok(Relation {

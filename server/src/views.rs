@@ -6,8 +6,6 @@ use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use delta_sink::catalog::ViewEntry;
 use planner::sql_relations::{relations_in, SqlRelation};
 use planner::{PlanError, PlanResult, Planner};
-use proto::connect::relation::RelType;
-use proto::connect::{Relation, Sql};
 
 use crate::catalog::{SessionResolver, CATALOG};
 use crate::error::{SparkError, SparkResult};
@@ -45,16 +43,6 @@ pub fn find(session: &Session, current_db: &str, parts: &[String]) -> Option<Vie
     session.catalog().view(&db, &name)
 }
 
-fn sql(query: &str) -> Relation {
-    Relation {
-        common: None,
-        rel_type: Some(RelType::Sql(Sql {
-            query: query.to_string(),
-            ..Default::default()
-        })),
-    }
-}
-
 /// The view's query, planned in its own database and named by the view.
 pub async fn plan(session: &Session, view: &ViewEntry) -> PlanResult<LogicalPlan> {
     let mut state = session.ctx.state();
@@ -64,7 +52,7 @@ pub async fn plan(session: &Session, view: &ViewEntry) -> PlanResult<LogicalPlan
         database: Some(view.current_database.clone()),
     };
     let planner = Planner::new(&state, &resolver, session.planner_config());
-    let plan = Box::pin(planner.plan(&sql(&view.sql))).await?;
+    let plan = Box::pin(planner.plan(&crate::execute::sql_relation(&view.sql))).await?;
     Ok(LogicalPlanBuilder::from(plan)
         .alias(view.name.as_str())?
         .build()?)

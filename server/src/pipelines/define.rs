@@ -9,7 +9,7 @@ use proto::connect::pipeline_command::define_output;
 use proto::connect::pipeline_command::{DefineFlow, DefineOutput};
 use proto::connect::read::{NamedTable, ReadType};
 use proto::connect::relation::RelType;
-use proto::connect::{Expression, OutputType, Read, Relation, SourceCodeLocation, Sql};
+use proto::connect::{Expression, OutputType, Read, Relation, SourceCodeLocation};
 use serde_json::Value;
 
 use super::graph::{
@@ -398,16 +398,6 @@ fn stream_read(name: &str) -> Relation {
     }
 }
 
-fn sql_relation(query: &str) -> Relation {
-    Relation {
-        common: None,
-        rel_type: Some(RelType::Sql(Sql {
-            query: query.to_string(),
-            ..Default::default()
-        })),
-    }
-}
-
 fn sql_expression(text: &str) -> Expression {
     Expression {
         common: None,
@@ -591,7 +581,7 @@ pub fn sql_file(graph: &mut Graph, text: &str, file: &str) -> SparkResult<()> {
                     graph.flows.push(Flow {
                         name: ident.clone(),
                         target: ident,
-                        body: FlowBody::Query(Box::new(sql_relation(&query))),
+                        body: FlowBody::Query(Box::new(crate::execute::sql_relation(&query))),
                         once: false,
                         sql_conf: conf.clone(),
                         expectations: vec![],
@@ -606,7 +596,7 @@ pub fn sql_file(graph: &mut Graph, text: &str, file: &str) -> SparkResult<()> {
                 graph.flows.push(Flow {
                     name,
                     target,
-                    body: FlowBody::Query(Box::new(sql_relation(&f.query))),
+                    body: FlowBody::Query(Box::new(crate::execute::sql_relation(&f.query))),
                     once: f.once,
                     sql_conf: conf.clone(),
                     expectations: vec![],
@@ -620,7 +610,7 @@ pub fn sql_file(graph: &mut Graph, text: &str, file: &str) -> SparkResult<()> {
                     None => target.clone(),
                 };
                 let cdc = Cdc {
-                    source: sql_relation(&format!("SELECT * FROM {}", c.source)),
+                    source: crate::execute::sql_relation(&format!("SELECT * FROM {}", c.source)),
                     keys: c.keys,
                     sequence_by: sql_expression(&c.sequence_by),
                     delete_when: c.delete_when.as_deref().map(sql_expression),
