@@ -352,6 +352,57 @@ def test_full_refresh_and_refresh_selection(server, warehouse, tmp_path):
     assert "Datasets specified for refresh and full refresh cannot overlap: `spark_catalog`.`default`.`gold`" in out, out
 
 
+def test_unchanged_materialized_views_are_not_recomputed(server, warehouse, tmp_path, spark_of_server):
+    """A materialized view whose inputs (Delta tables, by version) and definition are as at
+    its last update keeps its table: no new commit. New input, a changed definition, a write
+    to the view's table from elsewhere, a full refresh, or a query that is not deterministic
+    make it recompute."""
+    landing = tmp_path / "landing"
+    first = orders(0, 12)
+    drop_json(landing, "a.json", first)
+    files = {"m.sql": MEDALLION_SQL.format(landing=landing) + "CREATE MATERIALIZED VIEW noisy AS SELECT count(*) AS n, rand() AS r FROM silver;\n"}
+    spec = write_project(tmp_path / "proj", files)
+    sdp_cli(server.url, "run", "--spec", str(spec)).ok()
+    gold = dl(warehouse / "gold").version()
+    noisy = dl(warehouse / "noisy").version()
+
+    # Nothing new: gold keeps its version; the rand() view is recomputed.
+    out = sdp_cli(server.url, "run", "--spec", str(spec)).ok().out
+    assert "spark_catalog.default.gold is not recomputed" in out, out
+    assert "Flow spark_catalog.default.gold has COMPLETED." in out, out
+    assert dl(warehouse / "gold").version() == gold
+    assert dl(warehouse / "noisy").version() == noisy + 1
+    assert table_rows(warehouse, "gold") == expected_gold(first)
+
+    # New input reaches silver: gold is recomputed.
+    second = orders(12, 6)
+    drop_json(landing, "b.json", second)
+    sdp_cli(server.url, "run", "--spec", str(spec)).ok()
+    assert dl(warehouse / "gold").version() == gold + 1
+    assert table_rows(warehouse, "gold") == expected_gold(first + second)
+
+    # A write into gold from elsewhere: the next update puts the view's rows back.
+    spark_of_server.sql("DELETE FROM gold WHERE country = 'fr'")
+    sdp_cli(server.url, "run", "--spec", str(spec)).ok()
+    assert table_rows(warehouse, "gold") == expected_gold(first + second)
+    settled = dl(warehouse / "gold").version()
+
+    # A full refresh recomputes even when nothing changed.
+    sdp_cli(server.url, "run", "--spec", str(spec), "--full-refresh", "gold").ok()
+    assert dl(warehouse / "gold").version() == settled + 1
+
+    # A changed definition is recomputed.
+    files["m.sql"] = files["m.sql"].replace("sum(amount) AS total", "max(amount) AS total")
+    write_project(tmp_path / "proj", files)
+    sdp_cli(server.url, "run", "--spec", str(spec)).ok()
+    top = {}
+    for r in first + second:
+        if r["amount"] > 0:
+            n, t = top.get(r["country"], (0, 0))
+            top[r["country"]] = (n + 1, max(t, r["amount"]))
+    assert table_rows(warehouse, "gold") == sorted((c, n, t) for c, (n, t) in top.items())
+
+
 # -- expectations (SQL constraints) and the event log ------------------------------------------
 
 

@@ -7,6 +7,7 @@ pub mod define;
 pub mod events;
 mod expectations;
 pub mod graph;
+mod materialize;
 mod project;
 pub mod run;
 

@@ -14,6 +14,7 @@ use super::analysis::{self, Analysis};
 use super::events::{Event, Events};
 use super::expectations::Checks;
 use super::graph::{Flow, FlowBody, Graph, Ident, Output, OutputKind};
+use super::materialize;
 use crate::error::{SparkError, SparkResult};
 use crate::session::Session;
 use crate::streaming::{self, FlowScope, OutputMode, QuerySpec, Scoped, Sink, Trigger};
@@ -217,7 +218,7 @@ impl Update<'_> {
             let result = if streaming {
                 self.run_streaming(flow, output).await
             } else {
-                self.run_batch(flow, output).await
+                self.run_batch(flow, output, full).await
             };
             match result {
                 Ok(Some(r)) => self.events.emit(
@@ -490,7 +491,48 @@ impl Update<'_> {
         .await
     }
 
-    async fn run_batch(&self, flow: &Flow, output: &Output) -> SparkResult<Option<FlowResult>> {
+    /// What besides its query decides a materialized view's rows and table: the settings
+    /// the flow runs with and the view's own definition.
+    fn definition(&self, flow: &Flow, output: &Output) -> String {
+        let mut conf: Vec<(&String, &String)> =
+            self.graph.sql_conf.iter().chain(&flow.sql_conf).collect();
+        conf.sort();
+        let mut properties: Vec<_> = output.table_properties.iter().collect();
+        properties.sort();
+        let config = self.session.config();
+        let session: Vec<Option<&str>> = ["spark.sql.session.timeZone", "spark.sql.ansi.enabled"]
+            .iter()
+            .map(|k| config.get(k))
+            .collect();
+        format!(
+            "{conf:?} {session:?} {:?} {:?} {:?} {:?} {properties:?} {:?} {:?}",
+            output.expectations,
+            flow.expectations,
+            output.schema,
+            output.partition_cols,
+            output.comment,
+            output.path,
+        )
+    }
+
+    /// The identity of the output's table as a read would see it now.
+    async fn target_identity(&self, output: &Output) -> Option<delta_sink::read::ReadIdentity> {
+        let target = crate::tables::target(
+            self.session.catalog(),
+            &self.session.current_database(),
+            &table_name(&self.storage, output),
+        )
+        .ok()?;
+        let url = target.url().ok()??;
+        delta_sink::read::latest_identity(&url).await.ok()?
+    }
+
+    async fn run_batch(
+        &self,
+        flow: &Flow,
+        output: &Output,
+        full: bool,
+    ) -> SparkResult<Option<FlowResult>> {
         let FlowBody::Query(relation) = &flow.body else {
             return Err(SparkError::invalid("AUTO CDC flows are streaming"));
         };
@@ -506,7 +548,36 @@ impl Update<'_> {
                 flow.name.quoted()
             )));
         }
+        // A materialized view whose inputs did not change keeps its rows.
         let checks = self.checks(flow, output);
+        let checkpoint = self.checkpoint(flow);
+        let inputs = (!flow.once)
+            .then(|| materialize::inputs(&plan, self.definition(flow, output)))
+            .flatten();
+        if let Some(inputs) = &inputs {
+            let target = self.target_identity(output).await;
+            if !full && materialize::unchanged(&checkpoint, inputs, target.as_ref()) {
+                self.events.emit(
+                    Event::new(
+                        "planning_information",
+                        format!(
+                            "Flow {} reads the same data as at its last update: {} is not recomputed.",
+                            flow.name.quoted(),
+                            output.ident.quoted()
+                        ),
+                    )
+                    .flow(&flow.name.quoted(), &flow.target.quoted())
+                    .details(json!({"planning_information": {"technique_information": [
+                        {"maintenance_type": "MAINTENANCE_TYPE_NO_OP", "is_chosen": true}
+                    ]}})),
+                );
+                return Ok(Some(FlowResult {
+                    rows: 0,
+                    details: checks.data_quality(),
+                }));
+            }
+        }
+        materialize::forget(&checkpoint);
         let (schema, data) = streaming::BatchHook::run(checks.as_ref(), self.session, plan).await?;
         let plan = streaming::memory_plan(schema, data)?;
         let parts = table_name(&self.storage, output);
@@ -526,6 +597,11 @@ impl Update<'_> {
         spec.description = output.comment.clone();
         spec.properties = output.table_properties.clone();
         crate::delta_ops::save_as_table(self.session, plan, &parts, &options, spec).await?;
+        if let Some(inputs) = inputs {
+            if let Some(target) = self.target_identity(output).await {
+                materialize::record(&checkpoint, inputs, target);
+            }
+        }
         if flow.once {
             if let Some(dir) = marker.parent() {
                 std::fs::create_dir_all(dir)?;
