@@ -527,3 +527,80 @@ def test_unknown_delta_property_is_refused_by_name(spark, warehouse, statement):
     assert "Unknown configuration was specified: delta.noSuchProperty" in message(e.value)
     assert not has_log(warehouse / "u")
     assert [r["tableName"] for r in spark.sql("SHOW TABLES").collect()] == []
+
+
+# ---------------------------------------------------------------- CLUSTER BY
+
+
+# DESCRIBE TABLE's section for a clustered table, as Spark 4.3 prints it (recorded from
+# `CREATE TABLE t (a INT, b STRING) USING parquet CLUSTER BY (a)`).
+CLUSTERING_SECTION = [("# Clustering Information", "", ""), ("# col_name", "data_type", "comment")]
+
+
+def in_order(df):
+    return [tuple(r) for r in df.collect()]
+
+
+def test_create_table_cluster_by(spark, warehouse):
+    sql(spark, "CREATE TABLE c (a INT, b STRING) USING DELTA CLUSTER BY (a)")
+    assert in_order(spark.sql("DESCRIBE TABLE c")) == [("a", "int", None), ("b", "string", None)] + CLUSTERING_SECTION + [("a", "int", None)]
+    detail = spark.sql("DESCRIBE DETAIL c").collect()[0]
+    assert detail["clusteringColumns"] == ["a"] and detail["partitionColumns"] == []
+    # Kept as Spark's catalog keeps them, in the table's properties (read here by delta-rs).
+    assert dl(warehouse / "c").metadata().configuration["clusteringColumns"] == '[["a"]]'
+
+
+def test_ctas_and_writer_cluster_by(spark, warehouse, tpath):
+    sql(spark, "CREATE TABLE c USING DELTA CLUSTER BY (x) AS SELECT id AS x, id * 2 AS y FROM range(10)")
+    assert dl_last(warehouse / "c")["operationParameters"]["clusterBy"] == '["x"]'
+    assert in_order(spark.sql("DESCRIBE TABLE c"))[2:] == CLUSTERING_SECTION + [("x", "bigint", None)]
+    spark.range(5).write.clusterBy("id").saveAsTable("w")
+    # An append naming the same columns is fine; so is one naming none.
+    spark.range(5, 8).write.mode("append").clusterBy("ID").saveAsTable("w")
+    spark.range(8, 9).write.mode("append").saveAsTable("w")
+    assert dl(warehouse / "w").metadata().configuration["clusteringColumns"] == '[["id"]]'
+    assert sorted(dl_rows(warehouse / "w")) == [(i,) for i in range(9)]
+    spark.range(3).write.format("delta").clusterBy("id").save(tpath)
+    assert spark.sql(f"DESCRIBE DETAIL delta.`{tpath}`").collect()[0]["clusteringColumns"] == ["id"]
+
+
+@pytest.mark.parametrize(
+    "action, error",
+    [
+        (lambda s: s.sql("CREATE TABLE c (a INT) USING DELTA CLUSTER BY (zz)"), "Couldn't find column zz"),
+        (lambda s: s.sql("CREATE TABLE c (a INT, b INT) USING DELTA PARTITIONED BY (b) CLUSTER BY (a)"),
+         "SPECIFY_CLUSTER_BY_WITH_PARTITIONED_BY_IS_NOT_ALLOWED"),
+        (lambda s: s.range(3).write.clusterBy("id").partitionBy("id").saveAsTable("c"),
+         "SPECIFY_CLUSTER_BY_WITH_PARTITIONED_BY_IS_NOT_ALLOWED"),
+        (lambda s: s.range(3).write.clusterBy("zz").saveAsTable("c"), "Couldn't find column zz"),
+    ],
+)
+def test_cluster_by_errors(spark, warehouse, action, error):
+    with pytest.raises(Exception) as e:
+        action(spark)
+    assert error in message(e.value)
+    assert not (warehouse / "c").exists()
+
+
+def test_cluster_by_of_existing_table_must_match(spark, warehouse):
+    spark.range(3).write.clusterBy("id").saveAsTable("w")
+    with pytest.raises(AnalysisException) as e:
+        spark.range(3).selectExpr("id", "id AS b").write.mode("append").option("mergeSchema", "true").clusterBy("b").saveAsTable("w")
+    assert condition(e.value) == "DELTA_CLUSTERING_COLUMNS_MISMATCH", message(e.value)
+    assert dl(warehouse / "w").version() == 0
+
+
+def test_optimize_lays_files_out_by_clustering_columns(spark, warehouse):
+    sql(spark, "CREATE TABLE c (k BIGINT, v STRING) USING DELTA CLUSTER BY (k)")
+    for start in (7, 3, 9, 1, 5):
+        spark.range(start * 100, start * 100 + 100).selectExpr("id AS k", "'x' AS v").orderBy("v").write.mode("append").saveAsTable("c")
+    sql(spark, "OPTIMIZE c")
+    last = dl_last(warehouse / "c")
+    assert last["operation"] == "OPTIMIZE"
+    assert last["operationParameters"]["clusterBy"] == '["k"]'
+    files = data_files(warehouse / "c")
+    assert len(files) == 1
+    import pyarrow.parquet as pq
+
+    keys = pq.read_table(files[0]).column("k").to_pylist()
+    assert keys == sorted(keys) and len(keys) == 500

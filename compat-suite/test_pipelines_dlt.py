@@ -374,3 +374,75 @@ def test_dlt_private_tables_and_explicit_paths(server, warehouse, tmp_path, clie
             spark.table("raw").collect()
     finally:
         stop_quietly(spark)
+
+
+CLUSTERED = {
+    "dlt-python": ("p.py", """
+import dlt
+
+@dlt.table(cluster_by=["id"])
+def events():
+    return (spark.readStream.format("cloudFiles").option("cloudFiles.format", "json")
+            .option("cloudFiles.inferColumnTypes", "true").load("{landing}"))
+
+@dlt.table(cluster_by=["country", "id"])
+def latest():
+    return dlt.read("events").select("country", "id")
+"""),
+    "sdp-python": ("p.py", """
+from pyspark import pipelines as dp
+
+dp.create_streaming_table("events", cluster_by=["id"])
+
+@dp.append_flow(target="events")
+def ingest():
+    return (spark.readStream.format("cloudFiles").option("cloudFiles.format", "json")
+            .option("cloudFiles.inferColumnTypes", "true").load("{landing}"))
+
+@dp.materialized_view(cluster_by=["country", "id"])
+def latest():
+    return spark.read.table("events").select("country", "id")
+"""),
+    "sdp-sql": ("p.sql", """
+CREATE OR REFRESH STREAMING TABLE events CLUSTER BY (id)
+AS SELECT * FROM cloud_files('{landing}', 'json', map('cloudFiles.inferColumnTypes', 'true'));
+CREATE OR REFRESH MATERIALIZED VIEW latest CLUSTER BY (country, id)
+AS SELECT country, id FROM events;
+"""),
+}
+
+
+@pytest.mark.parametrize("client", sorted(CLUSTERED))
+def test_cluster_by_on_pipeline_tables(server, warehouse, tmp_path, client):
+    """`cluster_by` / `CLUSTER BY` on streaming tables and materialized views: the tables
+    keep their clustering columns (DESCRIBE DETAIL, the `clusteringColumns` property, as
+    Spark's catalog keeps them) through a second update, and OPTIMIZE lays them out by them."""
+    landing, storage = tmp_path / "landing", tmp_path / "storage"
+    drop_json(landing, "a.json", [{"id": i, "country": "fr"} for i in (5, 1, 3)])
+    file, text = CLUSTERED[client]
+    if client == "dlt-python":
+        pipeline = write(tmp_path / "pipe" / file, text.format(landing=landing))
+
+        def run():
+            dlt_runner(server.url, "run", "--storage", str(storage), str(pipeline)).ok()
+
+    else:
+        spec = write_project(tmp_path / "proj", {file: text.format(landing=landing)}, storage=storage)
+
+        def run():
+            sdp_cli(server.url, "run", "--spec", str(spec)).ok()
+
+    run()
+    drop_json(landing, "b.json", [{"id": 2, "country": "de"}])
+    run()
+    assert rows_of(warehouse, "latest", ["country", "id"]) == [("de", 2), ("fr", 1), ("fr", 3), ("fr", 5)]
+    assert dl(warehouse / "events").metadata().configuration["clusteringColumns"] == '[["id"]]'
+    assert dl(warehouse / "latest").metadata().configuration["clusteringColumns"] == '[["country"],["id"]]'
+    spark = session_on(server)
+    try:
+        assert spark.sql("DESCRIBE DETAIL latest").collect()[0]["clusteringColumns"] == ["country", "id"]
+        spark.sql("OPTIMIZE events")
+        assert dl(warehouse / "events").history(1)[0]["operationParameters"]["clusterBy"] == '["id"]'
+        assert sorted(r.id for r in spark.table("events").collect()) == [1, 2, 3, 5]
+    finally:
+        stop_quietly(spark)

@@ -121,6 +121,16 @@ pub async fn history(url: &Url, limit: Option<usize>) -> DeltaResult<RecordBatch
     )?)
 }
 
+/// The table's partition columns and clustering columns, for DESCRIBE TABLE's sections.
+pub async fn layout(url: &Url) -> DeltaResult<(Vec<String>, Vec<String>)> {
+    let t = table::open(url, &TimeTravel::Latest).await?;
+    let metadata = t.snapshot()?.metadata().clone();
+    Ok((
+        metadata.partition_columns().to_vec(),
+        crate::clustering::of(metadata.configuration()),
+    ))
+}
+
 /// One row describing the table now (Delta's `DESCRIBE DETAIL`).
 pub async fn detail(url: &Url, name: Option<&str>) -> DeltaResult<RecordBatch> {
     let t = table::open(url, &TimeTravel::Latest).await?;
@@ -152,6 +162,9 @@ pub async fn detail(url: &Url, name: Option<&str>) -> DeltaResult<RecordBatch> {
     partitions.append(true);
     let partitions = Arc::new(partitions.finish()) as ArrayRef;
     let mut clustering = ListBuilder::new(StringBuilder::new());
+    for c in crate::clustering::of(state.metadata().configuration()) {
+        clustering.values().append_value(c);
+    }
     clustering.append(true);
     let clustering = Arc::new(clustering.finish()) as ArrayRef;
     let mut features = ListBuilder::new(StringBuilder::new());

@@ -6,6 +6,7 @@
 mod append;
 pub mod catalog;
 mod checkpoint;
+pub mod clustering;
 pub mod describe;
 pub mod dml;
 pub mod error;

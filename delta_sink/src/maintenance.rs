@@ -40,11 +40,15 @@ pub async fn optimize(
         .collect();
     let before = t.version();
     let z_order_by = serde_json::Value::from(zorder.clone()).to_string();
-    let kind = if zorder.is_empty() {
-        OptimizeType::Compact
-    } else {
-        OptimizeType::ZOrder(zorder)
+    // A table with clustering columns is laid out by them (Delta records them as
+    // `clusterBy`); an explicit ZORDER BY wins.
+    let cluster_by = crate::clustering::of(t.snapshot()?.metadata().configuration());
+    let kind = match (zorder.is_empty(), cluster_by.is_empty()) {
+        (false, _) => OptimizeType::ZOrder(zorder),
+        (true, false) => OptimizeType::ZOrder(cluster_by.clone()),
+        (true, true) => OptimizeType::Compact,
     };
+    let cluster_by = serde_json::Value::from(cluster_by).to_string();
     let (t, m) = t
         .optimize()
         .with_type(kind)
@@ -62,6 +66,9 @@ pub async fn optimize(
                 .and_then(|p| p.as_object_mut())
             {
                 p.insert("zOrderBy".into(), z_order_by.clone().into());
+                if cluster_by != "[]" {
+                    p.insert("clusterBy".into(), cluster_by.clone().into());
+                }
             }
         })
         .await?;

@@ -203,6 +203,8 @@ pub fn display(url: &Url) -> String {
 pub struct NewTable {
     pub schema: Option<arrow::datatypes::SchemaRef>,
     pub partition_by: Vec<String>,
+    /// Clustering columns (see [`crate::clustering`]).
+    pub clustering: Vec<String>,
     pub properties: std::collections::HashMap<String, String>,
     pub name: Option<String>,
     pub comment: Option<String>,
@@ -212,7 +214,7 @@ pub struct NewTable {
 
 /// Creates an empty table (one `CREATE TABLE` / `CREATE OR REPLACE TABLE` commit) and
 /// returns its version.
-pub async fn create(url: &Url, spec: NewTable) -> DeltaResult<i64> {
+pub async fn create(url: &Url, mut spec: NewTable) -> DeltaResult<i64> {
     use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
     use deltalake::kernel::StructField;
     use deltalake::operations::create::CreateBuilder;
@@ -224,6 +226,12 @@ pub async fn create(url: &Url, spec: NewTable) -> DeltaResult<i64> {
             "[DELTA_SCHEMA_NOT_PROVIDED] Table schema is not provided. Please provide the schema (column definition) of the table when using REPLACE table and an AS SELECT query is not provided.".into(),
         )
     })?;
+    crate::clustering::record(
+        &spec.clustering,
+        &spec.partition_by,
+        &schema,
+        &mut spec.properties,
+    )?;
     let storage = crate::schema::storage_schema(&schema);
     let columns: Vec<StructField> = storage
         .fields()

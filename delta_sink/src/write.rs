@@ -40,6 +40,8 @@ pub struct Txn {
 pub struct WriteSpec {
     pub mode: SaveMode,
     pub partition_by: Vec<String>,
+    /// Clustering columns (see [`crate::clustering`]).
+    pub clustering: Vec<String>,
     pub schema_change: SchemaChange,
     /// `replaceWhere` predicate text (overwrite only).
     pub replace_where: Option<String>,
@@ -106,6 +108,14 @@ impl Operation {
             "properties".into(),
             serde_json::Value::Object(properties).to_string().into(),
         );
+        if !spec.clustering.is_empty() {
+            p.insert(
+                "clusterBy".into(),
+                serde_json::Value::from(spec.clustering.clone())
+                    .to_string()
+                    .into(),
+            );
+        }
         Operation {
             name: name.into(),
             parameters: p,
@@ -138,6 +148,7 @@ impl WriteSpec {
         Self {
             mode,
             partition_by: vec![],
+            clustering: vec![],
             schema_change: SchemaChange::None,
             replace_where: None,
             txn: None,
@@ -242,10 +253,20 @@ async fn write_to(
     existing: Option<DeltaTable>,
     input: LogicalPlan,
     session: Arc<SessionState>,
-    spec: WriteSpec,
+    mut spec: WriteSpec,
     recorded: Option<Txn>,
 ) -> DeltaResult<(Written, Option<DeltaTable>)> {
     crate::properties::validate(&spec.properties)?;
+    let replaces = spec
+        .operation
+        .as_ref()
+        .is_some_and(Operation::replaces_table);
+    crate::clustering::prepare(
+        &mut spec,
+        input.schema().as_arrow(),
+        existing.as_ref(),
+        replaces,
+    )?;
     if let Some(t) = &existing {
         match spec.mode {
             SaveMode::ErrorIfExists => {

@@ -19,6 +19,8 @@ pub struct CreateTable {
     pub columns: Option<String>,
     pub using: Option<String>,
     pub partitioned_by: Vec<String>,
+    /// `CLUSTER BY (..)`.
+    pub cluster_by: Vec<String>,
     pub location: Option<String>,
     pub comment: Option<String>,
     pub properties: Vec<(String, String)>,
@@ -629,6 +631,8 @@ fn create_table(c: &mut Cursor, replace: bool, or_create: bool) -> PlanResult<Ta
             t.using = Some(c.identifier()?.to_lowercase());
         } else if c.keywords(&["PARTITIONED", "BY"]) {
             t.partitioned_by = identifiers(c.group()?)?;
+        } else if c.keywords(&["CLUSTER", "BY"]) {
+            t.cluster_by = identifiers(c.group()?)?;
         } else if c.keywords(&["LOCATION"]) {
             t.location = Some(c.string()?);
         } else if c.keywords(&["COMMENT"]) {
@@ -663,6 +667,11 @@ fn create_table(c: &mut Cursor, replace: bool, or_create: bool) -> PlanResult<Ta
         } else {
             return Err(c.error());
         }
+    }
+    if !t.cluster_by.is_empty() && !t.partitioned_by.is_empty() {
+        return Err(PlanError::Parse(
+            "[SPECIFY_CLUSTER_BY_WITH_PARTITIONED_BY_IS_NOT_ALLOWED] Cannot specify both CLUSTER BY and PARTITIONED BY. SQLSTATE: 42908".into(),
+        ));
     }
     if t.columns.is_some() && t.query.is_some() {
         return Err(PlanError::Parse(
@@ -878,6 +887,11 @@ mod tests {
         );
         assert_eq!(t.using.as_deref(), Some("delta"));
         assert_eq!(t.partitioned_by, vec!["a"]);
+        let clustered = parsed("CREATE TABLE c (a INT, b STRING) USING delta CLUSTER BY (a, b)");
+        let TableStatement::CreateTable(c) = clustered else {
+            panic!("not a CREATE TABLE")
+        };
+        assert_eq!(c.cluster_by, vec!["a", "b"]);
         assert_eq!(t.location.as_deref(), Some("/tmp/t"));
         assert_eq!(t.properties[1], ("k".into(), "v".into()));
     }

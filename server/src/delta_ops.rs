@@ -859,6 +859,7 @@ async fn create_at(
             spec.schema_change = SchemaChange::Overwrite;
         }
         spec.partition_by = c.partitioned_by.clone();
+        spec.clustering = c.cluster_by.clone();
         spec.properties = properties;
         spec.name = name;
         spec.description = c.comment.clone();
@@ -890,6 +891,7 @@ async fn create_at(
         NewTable {
             schema,
             partition_by: c.partitioned_by,
+            clustering: c.cluster_by,
             properties,
             name,
             comment: c.comment,

@@ -147,7 +147,12 @@ async fn run_sql_text(
                     )),
                 })),
             };
-            describe_columns(&plan_relation(session, &rel).await?)?
+            let plan = plan_relation(session, &rel).await?;
+            let sections = match delta_location(&plan) {
+                Some(url) => delta_sink::describe::layout(&url).await?,
+                None => Default::default(),
+            };
+            describe_table(&plan, sections)?
         }
         SparkStatement::CreateTempView {
             name,
@@ -261,14 +266,55 @@ fn drop_temp_view(session: &Session, name: &[String], if_exists: bool) -> SparkR
     Ok(())
 }
 
+/// The Delta table a plan reads when it is nothing but that table's scan.
+fn delta_location(plan: &datafusion::logical_expr::LogicalPlan) -> Option<delta_sink::Url> {
+    use datafusion::logical_expr::LogicalPlan;
+    match plan {
+        LogicalPlan::SubqueryAlias(a) => delta_location(&a.input),
+        LogicalPlan::TableScan(scan) => {
+            let provider = datafusion::datasource::source_as_provider(&scan.source).ok()?;
+            let identity = delta_sink::read::identity(provider.as_ref())?;
+            delta_sink::Url::parse(&identity.location).ok()
+        }
+        _ => None,
+    }
+}
+
 /// DESCRIBE's rows: one per output column of `plan`; the comment is NULL when there is none.
 fn describe_columns(plan: &datafusion::logical_expr::LogicalPlan) -> SparkResult<RecordBatch> {
+    describe_table(plan, Default::default())
+}
+
+/// DESCRIBE TABLE's rows: the columns, then Spark's `# Partition Information` and
+/// `# Clustering Information` sections when the table has partition or clustering columns.
+fn describe_table(
+    plan: &datafusion::logical_expr::LogicalPlan,
+    (partitions, clustering): (Vec<String>, Vec<String>),
+) -> SparkResult<RecordBatch> {
     let fields = plan.schema().fields();
-    let names: Vec<String> = fields.iter().map(|f| f.name().clone()).collect();
-    let types: Vec<String> = fields
+    let mut names: Vec<String> = fields.iter().map(|f| f.name().clone()).collect();
+    let mut types: Vec<String> = fields
         .iter()
         .map(|f| types::simple_string(f.data_type()))
         .collect();
+    let mut comments: Vec<Option<&str>> = vec![None; fields.len()];
+    for (title, columns) in [
+        ("# Partition Information", partitions),
+        ("# Clustering Information", clustering),
+    ] {
+        if columns.is_empty() {
+            continue;
+        }
+        names.extend([title.to_string(), "# col_name".to_string()]);
+        types.extend([String::new(), "data_type".to_string()]);
+        comments.extend([Some(""), Some("comment")]);
+        for c in columns {
+            let field = fields.iter().find(|f| f.name().eq_ignore_ascii_case(&c));
+            types.push(field.map_or(String::new(), |f| types::simple_string(f.data_type())));
+            names.push(c);
+            comments.push(None);
+        }
+    }
     let schema = Schema::new(vec![
         Field::new("col_name", DataType::Utf8, false),
         Field::new("data_type", DataType::Utf8, false),
@@ -279,7 +325,7 @@ fn describe_columns(plan: &datafusion::logical_expr::LogicalPlan) -> SparkResult
         vec![
             Arc::new(StringArray::from(names)),
             Arc::new(StringArray::from(types)),
-            Arc::new(StringArray::from(vec![None::<&str>; fields.len()])),
+            Arc::new(StringArray::from(comments)),
         ],
     )?)
 }

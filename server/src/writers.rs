@@ -166,9 +166,12 @@ async fn write_delta(
     };
     let plan = plan_relation(session, input).await?;
     let partition_by = w.partitioning_columns.clone();
+    // `clusterBy` is kept with the table (insertInto writes by the table's own layout, as
+    // Spark does).
     match &w.save_type {
         Some(SaveType::Path(p)) => {
-            let spec = crate::delta_ops::write_spec(mode, options, partition_by)?;
+            let mut spec = crate::delta_ops::write_spec(mode, options, partition_by)?;
+            spec.clustering = w.clustering_columns.clone();
             crate::delta_ops::save_path(session, plan, p, spec).await
         }
         Some(SaveType::Table(t)) => {
@@ -184,13 +187,15 @@ async fn write_delta(
                 crate::delta_ops::insert_into(session, plan, &name, &[], overwrite, false, options)
                     .await
             } else {
-                let spec = crate::delta_ops::write_spec(mode, options, partition_by)?;
+                let mut spec = crate::delta_ops::write_spec(mode, options, partition_by)?;
+                spec.clustering = w.clustering_columns.clone();
                 crate::delta_ops::save_as_table(session, plan, &name, options, spec).await
             }
         }
         None => match options.get("path") {
             Some(p) => {
-                let spec = crate::delta_ops::write_spec(mode, options, partition_by)?;
+                let mut spec = crate::delta_ops::write_spec(mode, options, partition_by)?;
+                spec.clustering = w.clustering_columns.clone();
                 crate::delta_ops::save_path(session, plan, p, spec).await
             }
             None => Err(SparkError::invalid("write without a path or table")),

@@ -160,6 +160,7 @@ pub fn output(graph: &mut Graph, d: DefineOutput) -> SparkResult<Ident> {
         kind: OutputKind::StreamingTable,
         comment: d.comment.clone(),
         partition_cols: vec![],
+        cluster_by: vec![],
         table_properties: HashMap::new(),
         format: None,
         schema: None,
@@ -186,9 +187,7 @@ pub fn output(graph: &mut Graph, d: DefineOutput) -> SparkResult<Ident> {
         Some(define_output::Details::TableDetails(t)) => {
             out.table_properties = t.table_properties;
             out.partition_cols = t.partition_cols;
-            if !t.clustering_columns.is_empty() {
-                return Err(SparkError::unsupported("cluster_by on a pipeline table"));
-            }
+            out.cluster_by = t.clustering_columns;
             out.format = t.format.filter(|f| !f.is_empty());
             if let Some(f) = &out.format {
                 if !f.eq_ignore_ascii_case("delta") {
@@ -518,9 +517,6 @@ pub fn sql_file(graph: &mut Graph, text: &str, file: &str) -> SparkResult<()> {
                         sql: d.query.clone().unwrap_or_default(),
                     },
                 };
-                if !d.cluster_by.is_empty() {
-                    return Err(SparkError::unsupported("CLUSTER BY on a pipeline table"));
-                }
                 if let Some(f) = d
                     .format
                     .as_ref()
@@ -555,6 +551,7 @@ pub fn sql_file(graph: &mut Graph, text: &str, file: &str) -> SparkResult<()> {
                         kind,
                         comment: d.comment,
                         partition_cols: d.partition_cols,
+                        cluster_by: d.cluster_by,
                         table_properties: d.table_properties.into_iter().collect(),
                         format: None,
                         schema,

@@ -130,6 +130,8 @@ pub struct Output {
     pub kind: OutputKind,
     pub comment: Option<String>,
     pub partition_cols: Vec<String>,
+    /// Clustering columns (`cluster_by`, `CLUSTER BY`): see `delta_sink::clustering`.
+    pub cluster_by: Vec<String>,
     pub table_properties: HashMap<String, String>,
     pub format: Option<String>,
     /// An explicit schema (a struct type), enforced on what the flows write.

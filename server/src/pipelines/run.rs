@@ -93,6 +93,19 @@ fn create_options(output: &Output) -> HashMap<String, String> {
     }
 }
 
+/// A write of the output's table, with its definition: layout, comment, properties.
+fn table_spec(
+    output: &Output,
+    mode: SaveMode,
+    options: &HashMap<String, String>,
+) -> SparkResult<delta_sink::WriteSpec> {
+    let mut spec = crate::delta_ops::write_spec(mode, options, output.partition_cols.clone())?;
+    spec.clustering = output.cluster_by.clone();
+    spec.description = output.comment.clone();
+    spec.properties = output.table_properties.clone();
+    Ok(spec)
+}
+
 /// A stable hash for folder names (FNV-1a).
 fn fnv(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
@@ -183,11 +196,7 @@ impl Update<'_> {
             .await?;
             let schema = Arc::new(current.schema().as_arrow().clone());
             let empty = streaming::memory_plan(schema, vec![])?;
-            let spec = crate::delta_ops::write_spec(
-                SaveMode::Overwrite,
-                &HashMap::new(),
-                output.partition_cols.clone(),
-            )?;
+            let spec = table_spec(output, SaveMode::Overwrite, &HashMap::new())?;
             crate::delta_ops::save_as_table(self.session, empty, &parts, &HashMap::new(), spec)
                 .await?;
         }
@@ -368,13 +377,7 @@ impl Update<'_> {
         };
         let schema = crate::execute::spark_schema(&schema);
         let empty = streaming::memory_plan(schema, vec![])?;
-        let mut spec = crate::delta_ops::write_spec(
-            SaveMode::Ignore,
-            &HashMap::new(),
-            output.partition_cols.clone(),
-        )?;
-        spec.description = output.comment.clone();
-        spec.properties = output.table_properties.clone();
+        let spec = table_spec(output, SaveMode::Ignore, &HashMap::new())?;
         crate::delta_ops::save_as_table(
             self.session,
             empty,
@@ -505,11 +508,12 @@ impl Update<'_> {
             .map(|k| config.get(k))
             .collect();
         format!(
-            "{conf:?} {session:?} {:?} {:?} {:?} {:?} {properties:?} {:?} {:?}",
+            "{conf:?} {session:?} {:?} {:?} {:?} {:?} {:?} {properties:?} {:?} {:?}",
             output.expectations,
             flow.expectations,
             output.schema,
             output.partition_cols,
+            output.cluster_by,
             output.comment,
             output.path,
         )
@@ -592,10 +596,8 @@ impl Update<'_> {
                 HashMap::from([("overwriteschema".into(), "true".into())]),
             )
         };
-        let mut spec = crate::delta_ops::write_spec(mode, &options, output.partition_cols.clone())?;
+        let spec = table_spec(output, mode, &options)?;
         options.extend(create_options(output));
-        spec.description = output.comment.clone();
-        spec.properties = output.table_properties.clone();
         crate::delta_ops::save_as_table(self.session, plan, &parts, &options, spec).await?;
         if let Some(inputs) = inputs {
             if let Some(target) = self.target_identity(output).await {
