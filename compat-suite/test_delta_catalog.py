@@ -201,6 +201,7 @@ def test_persisted_views_over_delta_tables_survive_restart(server, warehouse):
         sql(s, "CREATE TABLE orders (id INT, amount INT) USING DELTA")
         sql(s, "INSERT INTO orders VALUES (1, 5), (2, -1), (3, 7)")
         sql(s, "CREATE VIEW positive COMMENT 'kept' AS SELECT id, amount FROM orders WHERE amount > 0")
+        sql(s, "CREATE VIEW renamed (order_id, total) AS SELECT id, amount AS a FROM orders")
         sql(s, "USE default")
     finally:
         stop_quietly(s)
@@ -212,8 +213,10 @@ def test_persisted_views_over_delta_tables_survive_restart(server, warehouse):
         # `orders` resolves in `sales`, where the view was made, though `default` is current
         assert client_rows(s.table("sales.positive")) == [(1, 5), (3, 7), (4, 9)]
         assert client_rows(s.sql("SELECT sum(amount) AS t FROM sales.positive")) == [(21,)]
+        # A column list names the view's columns after a restart too.
+        assert client_rows(s.sql("SELECT order_id, total FROM sales.renamed WHERE total > 6")) == [(3, 7), (4, 9)]
         listed = {t.name: (t.tableType, t.description) for t in s.catalog.listTables("sales")}
-        assert listed == {"orders": ("MANAGED", None), "positive": ("VIEW", "kept")}
+        assert listed == {"orders": ("MANAGED", None), "positive": ("VIEW", "kept"), "renamed": ("VIEW", None)}
         with pytest.raises(Exception, match="WRONG_COMMAND_FOR_OBJECT_TYPE"):
             sql(s, "DROP TABLE sales.positive")
         with pytest.raises(Exception, match="WRONG_COMMAND_FOR_OBJECT_TYPE"):

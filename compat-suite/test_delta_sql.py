@@ -604,3 +604,28 @@ def test_optimize_lays_files_out_by_clustering_columns(spark, warehouse):
 
     keys = pq.read_table(files[0]).column("k").to_pylist()
     assert keys == sorted(keys) and len(keys) == 500
+
+
+# ---------------------------------------------------------------- SHOW TBLPROPERTIES
+
+
+def test_show_tblproperties(spark, warehouse, tpath):
+    """A Delta table's properties as Delta lists them: its configuration and protocol
+    versions, sorted by key; one key; a key the table lacks gets Spark's note."""
+    sql(spark, "CREATE TABLE p (a INT) USING DELTA TBLPROPERTIES ('k1' = 'v1', 'delta.appendOnly' = 'true')")
+    rows = in_order(spark.sql("SHOW TBLPROPERTIES p"))
+    protocol = dl(warehouse / "p").protocol()
+    assert rows == sorted([
+        ("delta.appendOnly", "true"),
+        ("delta.minReaderVersion", str(protocol.min_reader_version)),
+        ("delta.minWriterVersion", str(protocol.min_writer_version)),
+        ("k1", "v1"),
+    ])
+    assert in_order(spark.sql("SHOW TBLPROPERTIES default.p ('k1')")) == [("k1", "v1")]
+    assert in_order(spark.sql("SHOW TBLPROPERTIES p (nope)")) == [
+        ("nope", "Table spark_catalog.default.p does not have property: nope")
+    ]
+    spark.range(2).write.format("delta").clusterBy("id").save(tpath)
+    assert in_order(spark.sql(f"SHOW TBLPROPERTIES delta.`{tpath}` (clusteringColumns)")) == [
+        ("clusteringColumns", '[["id"]]')
+    ]

@@ -204,3 +204,26 @@ CASES += [
         "CREATE OR REPLACE TEMP VIEW tv_cols_bad (a, b, c) AS SELECT id, id * 2 FROM range(3)",
     ), "CREATE_VIEW_COLUMN_ARITY_MISMATCH"),
 ]
+
+CASES += [
+    C("persisted_view_column_list", views(
+        "CREATE OR REPLACE VIEW pv_cols (a, `b c` COMMENT 'doubled') AS SELECT id, id * 2 AS d FROM range(3)",
+        "SELECT * FROM pv_cols",
+    )),
+    C("persisted_view_column_list_table", views(
+        "CREATE OR REPLACE VIEW pv_cols_t (x) AS SELECT id + 1 AS y FROM range(2)",
+        lambda s: s.table("pv_cols_t").select("x"),
+    )),
+    E("persisted_view_column_list_arity", views(
+        "CREATE OR REPLACE VIEW pv_cols_bad (a, b, c) AS SELECT id, id * 2 FROM range(3)",
+    ), "CREATE_VIEW_COLUMN_ARITY_MISMATCH"),
+    # Spark wants every expression aliased even when a column list names them.
+    E("persisted_view_column_list_without_alias", views(
+        "CREATE OR REPLACE VIEW pv_cols_na (a, b) AS SELECT id, id * 2 FROM range(3)",
+    ), "CREATE_PERMANENT_VIEW_WITHOUT_ALIAS"),
+    C("show_tblproperties_of_view", views(
+        "CREATE OR REPLACE VIEW pv_props AS SELECT 1 AS a",
+        "SHOW TBLPROPERTIES pv_props",
+    )),
+    E("show_tblproperties_missing", views("SHOW TBLPROPERTIES no_such_table_here"), "TABLE_OR_VIEW_NOT_FOUND"),
+]

@@ -48,6 +48,9 @@ pub struct ViewEntry {
     pub current_database: String,
     #[serde(default)]
     pub comment: Option<String>,
+    /// The view's column names (`CREATE VIEW v (a, b) AS ...`), when it names them.
+    #[serde(default)]
+    pub columns: Vec<String>,
 }
 
 #[derive(Debug)]

@@ -121,6 +121,46 @@ pub async fn history(url: &Url, limit: Option<usize>) -> DeltaResult<RecordBatch
     )?)
 }
 
+/// The table's properties as Delta's `SHOW TBLPROPERTIES` lists them: its configuration,
+/// its protocol versions and (for a table-features protocol) each feature as supported.
+pub async fn properties(url: &Url) -> DeltaResult<Vec<(String, String)>> {
+    let t = table::open(url, &TimeTravel::Latest).await?;
+    let snapshot = t.snapshot()?;
+    let mut out: Vec<(String, String)> = snapshot
+        .metadata()
+        .configuration()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let protocol = serde_json::to_value(snapshot.protocol()).unwrap_or(Value::Null);
+    for (key, name) in [
+        ("minReaderVersion", "delta.minReaderVersion"),
+        ("minWriterVersion", "delta.minWriterVersion"),
+    ] {
+        if let Some(v) = protocol.get(key) {
+            out.push((name.into(), text(v)));
+        }
+    }
+    for key in ["readerFeatures", "writerFeatures"] {
+        for f in protocol
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let entry = (
+                format!("delta.feature.{}", text(f)),
+                "supported".to_string(),
+            );
+            if !out.contains(&entry) {
+                out.push(entry);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// The table's partition columns and clustering columns, for DESCRIBE TABLE's sections.
 pub async fn layout(url: &Url) -> DeltaResult<(Vec<String>, Vec<String>)> {
     let t = table::open(url, &TimeTravel::Latest).await?;

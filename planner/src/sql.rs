@@ -64,17 +64,28 @@ pub enum SparkStatement {
         name: Vec<String>,
         replace: bool,
         if_not_exists: bool,
-        /// A column list was given (sluice does not rename view columns yet).
-        columns: bool,
+        /// `(a, b COMMENT '..')`: the view's column names, in order.
+        columns: Vec<String>,
         comment: Option<String>,
         query: String,
     },
     /// `DROP VIEW [IF EXISTS] name`.
     DropView { name: Vec<String>, if_exists: bool },
+    /// `SHOW TBLPROPERTIES name [(key)]`.
+    ShowTblProperties {
+        name: Vec<String>,
+        key: Option<String>,
+    },
 }
 
 static SET: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?is)^\s*SET(?:\s+([^=;]*?))?\s*(?:=\s*(.*?))?\s*;?\s*$").expect("valid regex")
+});
+static SHOW_TBLPROPERTIES: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?is)^\s*SHOW\s+TBLPROPERTIES\s+((?:[\w.]|`[^`]*`)+)\s*(?:\(\s*(.*?)\s*\))?\s*;?\s*$",
+    )
+    .expect("valid regex")
 });
 static SHOW_TABLES: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?is)^\s*SHOW\s+TABLES(?:\s+(?:IN|FROM)\s+([\w`.]+))?(?:\s+(?:LIKE\s+)?'([^']*)')?\s*;?\s*$")
@@ -93,7 +104,7 @@ static CREATE_VIEW: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 static CREATE_PERSISTED_VIEW: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?is)^\s*CREATE\s+(OR\s+REPLACE\s+)?VIEW\s+(IF\s+NOT\s+EXISTS\s+)?([\w`.]+)(\s*\([^)]*\))?(?:\s+COMMENT\s+'((?:[^'\\]|\\.)*)')?\s+AS\s+(.*?);?\s*$")
+    Regex::new(r"(?is)^\s*CREATE\s+(OR\s+REPLACE\s+)?VIEW\s+(IF\s+NOT\s+EXISTS\s+)?([\w`.]+)(?:\s*\(([^)]*)\))?(?:\s+COMMENT\s+'((?:[^'\\]|\\.)*)')?\s+AS\s+(.*?);?\s*$")
         .expect("valid regex")
 });
 static DROP_VIEW: LazyLock<Regex> = LazyLock::new(|| {
@@ -137,7 +148,10 @@ pub fn classify(sql: &str) -> SparkStatement {
             name: ident(&c[3]),
             replace: c.get(1).is_some(),
             if_not_exists: c.get(2).is_some(),
-            columns: c.get(4).is_some(),
+            columns: c
+                .get(4)
+                .map(|m| view_columns(m.as_str()))
+                .unwrap_or_default(),
             comment: c.get(5).map(|m| m.as_str().to_string()),
             query: c[6].to_string(),
         };
@@ -152,6 +166,19 @@ pub fn classify(sql: &str) -> SparkStatement {
         return SparkStatement::ShowTables {
             database: c.get(1).map(|m| m.as_str().trim_matches('`').to_string()),
             pattern: c.get(2).map(|m| m.as_str().to_string()),
+        };
+    }
+    if let Some(c) = SHOW_TBLPROPERTIES.captures(sql) {
+        return SparkStatement::ShowTblProperties {
+            name: ident(&c[1]),
+            key: c.get(2).map(|m| {
+                let k = m.as_str();
+                let quoted = k.len() >= 2
+                    && ["'", "\"", "`"]
+                        .iter()
+                        .any(|q| k.starts_with(q) && k.ends_with(q));
+                if quoted { &k[1..k.len() - 1] } else { k }.to_string()
+            }),
         };
     }
     if let Some(c) = DESCRIBE_QUERY.captures(sql) {
@@ -1187,8 +1214,14 @@ mod tests {
             panic!("not a view")
         };
         assert_eq!(name, vec!["db".to_string(), "v".to_string()]);
-        assert!(replace && !if_not_exists && !columns);
+        assert!(replace && !if_not_exists && columns.is_empty());
         assert_eq!(comment.as_deref(), Some("a view"));
         assert_eq!(query, "SELECT 1 AS a");
+        let SparkStatement::CreateView { columns, .. } =
+            classify("CREATE VIEW v (x, `y z` COMMENT 'c') AS SELECT 1, 2")
+        else {
+            panic!("not a view")
+        };
+        assert_eq!(columns, vec!["x".to_string(), "y z".to_string()]);
     }
 }

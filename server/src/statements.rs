@@ -168,7 +168,11 @@ async fn run_sql_text(
                     ..sql.clone()
                 })),
             };
-            let plan = rename_columns(&name, plan_relation(session, &rel).await?, &columns)?;
+            let plan = crate::views::rename_columns(
+                &format!("`{name}`"),
+                plan_relation(session, &rel).await?,
+                &columns,
+            )?;
             create_view(session, &name, plan, replace, global)?;
             RecordBatch::new_empty(Arc::new(Schema::empty()))
         }
@@ -180,13 +184,9 @@ async fn run_sql_text(
             comment,
             query,
         } => {
-            if columns {
-                return Err(SparkError::unsupported(
-                    "a column list in CREATE VIEW (alias the columns in the query instead)",
-                ));
-            }
             let definition = crate::views::Definition {
                 name,
+                columns,
                 replace,
                 if_not_exists,
                 comment,
@@ -195,6 +195,9 @@ async fn run_sql_text(
             };
             crate::views::create(session, definition).await?;
             RecordBatch::new_empty(Arc::new(Schema::empty()))
+        }
+        SparkStatement::ShowTblProperties { name, key } => {
+            show_tbl_properties(session, &name, key.as_deref()).await?
         }
         SparkStatement::DropView { name, if_exists } => {
             let temp = name.len() == 1 && session.views().table_exist(&name[0]);
@@ -208,45 +211,66 @@ async fn run_sql_text(
     Ok(())
 }
 
-/// A view's column list names the query's columns, one for one.
-fn rename_columns(
-    view: &str,
-    plan: datafusion::logical_expr::LogicalPlan,
-    columns: &[String],
-) -> SparkResult<datafusion::logical_expr::LogicalPlan> {
-    if columns.is_empty() {
-        return Ok(plan);
-    }
-    let fields = plan.schema().columns();
-    if fields.len() != columns.len() {
-        let reason = if fields.len() < columns.len() {
-            ("NOT_ENOUGH_DATA_COLUMNS", "not enough data columns")
-        } else {
-            ("TOO_MANY_DATA_COLUMNS", "too many data columns")
+/// `SHOW TBLPROPERTIES`: a Delta table's properties (with its protocol, as Delta lists
+/// them), sorted by key; a view has none to show (Spark hides a view's own). With a key,
+/// that one, or Spark's note that the table does not have it.
+async fn show_tbl_properties(
+    session: &Session,
+    name: &[String],
+    key: Option<&str>,
+) -> SparkResult<RecordBatch> {
+    let db = session.current_database();
+    let temp = match name {
+        [n] => session.views().table_exist(n),
+        [g, n] if g.eq_ignore_ascii_case(crate::catalog::GLOBAL_TEMP) => {
+            session.global_views().table_exist(n)
+        }
+        _ => false,
+    };
+    let (qualified, properties) = if temp || crate::views::find(session, &db, name).is_some() {
+        (name.join("."), vec![])
+    } else {
+        let target = crate::tables::target(session.catalog(), &db, name)?;
+        let not_found = || {
+            SparkError::Plan(planner::PlanError::TableNotFound(
+                name.iter()
+                    .map(|p| planner::error::quote(p))
+                    .collect::<Vec<_>>()
+                    .join("."),
+            ))
         };
-        let list = |names: Vec<String>| {
-            names
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+        let url = target.url()?.ok_or_else(not_found)?;
+        let qualified = match &target {
+            crate::tables::Target::Named { db, name, .. } => {
+                format!("{}.{db}.{name}", crate::catalog::CATALOG)
+            }
+            crate::tables::Target::Path(_) => name.join("."),
         };
-        return Err(SparkError::Plan(planner::PlanError::analysis(format!(
-            "[CREATE_VIEW_COLUMN_ARITY_MISMATCH.{}] Cannot create view `{view}`, the reason is {}:\nView columns: {}.\nData columns: {}. SQLSTATE: 21S01",
-            reason.0,
-            reason.1,
-            list(columns.to_vec()),
-            list(fields.iter().map(|c| c.name.clone()).collect())
-        ))));
-    }
-    let exprs: Vec<datafusion::logical_expr::Expr> = fields
-        .into_iter()
-        .zip(columns)
-        .map(|(c, name)| datafusion::logical_expr::col(c).alias(name))
-        .collect();
-    Ok(datafusion::logical_expr::LogicalPlanBuilder::from(plan)
-        .project(exprs)?
-        .build()?)
+        (qualified, delta_sink::describe::properties(&url).await?)
+    };
+    let rows: Vec<(String, String)> = match key {
+        None => properties,
+        Some(k) => {
+            let value = properties
+                .into_iter()
+                .find(|(p, _)| p == k)
+                .map(|(_, v)| v)
+                .unwrap_or_else(|| format!("Table {qualified} does not have property: {k}"));
+            vec![(k.to_string(), value)]
+        }
+    };
+    let (keys, values): (Vec<String>, Vec<String>) = rows.into_iter().unzip();
+    let schema = Schema::new(vec![
+        Field::new("key", DataType::Utf8, false),
+        Field::new("value", DataType::Utf8, false),
+    ]);
+    Ok(RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(StringArray::from(keys)),
+            Arc::new(StringArray::from(values)),
+        ],
+    )?)
 }
 
 /// `DROP VIEW` of a (global) temp view.

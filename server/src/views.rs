@@ -18,6 +18,8 @@ pub struct Definition {
     pub if_not_exists: bool,
     pub comment: Option<String>,
     pub query: String,
+    /// `(a, b)`: names for the query's columns.
+    pub columns: Vec<String>,
     /// Where the query's one-part names resolve (the session's current database).
     pub current_database: String,
 }
@@ -53,6 +55,7 @@ pub async fn plan(session: &Session, view: &ViewEntry) -> PlanResult<LogicalPlan
     };
     let planner = Planner::new(&state, &resolver, session.planner_config());
     let plan = Box::pin(planner.plan(&crate::execute::sql_relation(&view.sql))).await?;
+    let plan = rename_columns(&quoted(&view.database, &view.name), plan, &view.columns)?;
     Ok(LogicalPlanBuilder::from(plan)
         .alias(view.name.as_str())?
         .build()?)
@@ -152,9 +155,11 @@ pub async fn create(session: &Session, d: Definition) -> SparkResult<()> {
         sql: d.query,
         current_database: current,
         comment: d.comment,
+        columns: d.columns,
     };
     check_references(session, &view)?;
     let plan = plan(session, &view).await?;
+    // Spark asks for aliases even when a column list names the columns.
     if let Some(&i) = planner::sql::unaliased_items(&view.sql)?.first() {
         let attr = plan
             .schema()
@@ -169,6 +174,46 @@ pub async fn create(session: &Session, d: Definition) -> SparkResult<()> {
     }
     catalog.register_view(view, d.replace)?;
     Ok(())
+}
+
+/// A view's column list names the query's columns, one for one; `view` is the quoted name
+/// messages give.
+pub fn rename_columns(
+    view: &str,
+    plan: LogicalPlan,
+    columns: &[String],
+) -> PlanResult<LogicalPlan> {
+    if columns.is_empty() {
+        return Ok(plan);
+    }
+    let fields = plan.schema().columns();
+    if fields.len() != columns.len() {
+        let reason = if fields.len() < columns.len() {
+            ("NOT_ENOUGH_DATA_COLUMNS", "not enough data columns")
+        } else {
+            ("TOO_MANY_DATA_COLUMNS", "too many data columns")
+        };
+        let list = |names: Vec<String>| {
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Err(PlanError::analysis(format!(
+            "[CREATE_VIEW_COLUMN_ARITY_MISMATCH.{}] Cannot create view {view}, the reason is {}:\nView columns: {}.\nData columns: {}. SQLSTATE: 21S01",
+            reason.0,
+            reason.1,
+            list(columns.to_vec()),
+            list(fields.iter().map(|c| c.name.clone()).collect())
+        )));
+    }
+    let exprs: Vec<datafusion::logical_expr::Expr> = fields
+        .into_iter()
+        .zip(columns)
+        .map(|(c, name)| datafusion::logical_expr::col(c).alias(name))
+        .collect();
+    Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
 }
 
 fn already_exists(db: &str, name: &str) -> SparkError {

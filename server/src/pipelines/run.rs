@@ -488,6 +488,7 @@ impl Update<'_> {
                 if_not_exists: false,
                 comment: view.comment.clone(),
                 query: sql.clone(),
+                columns: vec![],
                 current_database: self.graph.default_database.clone(),
             },
         )
