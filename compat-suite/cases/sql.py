@@ -227,3 +227,13 @@ CASES += [
     )),
     E("show_tblproperties_missing", views("SHOW TBLPROPERTIES no_such_table_here"), "TABLE_OR_VIEW_NOT_FOUND"),
 ]
+
+# SELECT * over USING joins lists the keys first; EXCEPT ALL / INTERSECT ALL count copies.
+CASES += [
+    C("right_join_using", q("SELECT * FROM emp RIGHT JOIN dept USING (dept_id)")),
+    C("full_join_using", q("SELECT * FROM emp FULL JOIN dept USING (dept_id)")),
+    C("inner_join_using_star_and_more", q("SELECT *, dname AS again FROM emp JOIN dept USING (dept_id)")),
+    C("except_all_sql", q("SELECT * FROM VALUES (1), (2), (2), (NULL), (NULL) AS t(x) EXCEPT ALL SELECT * FROM VALUES (2), (3), (NULL) AS u(x)")),
+    C("intersect_all_sql", q("SELECT * FROM VALUES (1), (2), (2), (2), (NULL), (NULL) AS t(x) INTERSECT ALL SELECT * FROM VALUES (2), (2), (NULL), (3) AS u(x)")),
+    C("except_distinct_sql", q("SELECT * FROM VALUES (1), (2), (2), (NULL) AS t(x) EXCEPT SELECT * FROM VALUES (2) AS u(x)")),
+]

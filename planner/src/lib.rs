@@ -30,6 +30,7 @@ pub mod sql;
 mod sql_case;
 mod sql_generator;
 pub mod sql_relations;
+mod sql_set_semantics;
 mod sql_syntax;
 pub mod table_functions;
 pub mod time_window;

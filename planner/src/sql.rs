@@ -686,6 +686,8 @@ async fn plan_once(
         DFStatement::Statement(s) => has_group_by(s),
         _ => true,
     };
+    let bag_set_operations = matches!(&statement,
+        DFStatement::Statement(s) if crate::sql_set_semantics::has_bag_set_operation(s));
     let state = state.as_ref().unwrap_or(p.state);
     let mut plan = match state.statement_to_plan(statement.clone()).await {
         Err(e) if !p.config.case_sensitive => respelled(state, statement, e).await,
@@ -699,6 +701,7 @@ async fn plan_once(
     }
     let plan = crate::sql_generator::expand(p, plan)?;
     let plan = spark_semantics(plan, p.config.ansi)?;
+    let plan = crate::sql_set_semantics::apply(plan, bag_set_operations)?;
     rename_outputs(plan, names)
 }
 

@@ -11,6 +11,63 @@ use crate::error::{quote, PlanError, PlanResult};
 use crate::expression::column_at;
 use crate::Planner;
 
+/// `EXCEPT ALL` (`LeftAnti`) and `INTERSECT ALL` (`LeftSemi`) with bag semantics: a row
+/// that appears m times on the left and n times on the right is kept max(m - n, 0) times
+/// (except) or min(m, n) times (intersect). Numbering each copy of a row on both sides and
+/// matching on (row, copy number) gives exactly that; DataFusion's own set operations match
+/// on the row alone, so EXCEPT ALL dropped every copy. NULLs match NULLs, as in Spark.
+pub(crate) fn bag_set_operation(
+    left: LogicalPlan,
+    right: LogicalPlan,
+    kind: JoinType,
+) -> PlanResult<LogicalPlan> {
+    use datafusion::common::NullEquality;
+    use datafusion::functions_window::expr_fn::row_number;
+    use datafusion::logical_expr::ExprFunctionExt;
+    const COPY: &str = "__sluice_copy";
+    let names: Vec<String> = left
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    // The result keeps the left input's qualifiers, as a plain semi or anti join would.
+    let qualifiers: Vec<Option<datafusion::common::TableReference>> = (0..names.len())
+        .map(|i| left.schema().qualified_field(i).0.cloned())
+        .collect();
+    let numbered = |plan: LogicalPlan, side: &str| -> PlanResult<LogicalPlan> {
+        let schema = plan.schema().clone();
+        let columns: Vec<Expr> = (0..schema.fields().len())
+            .map(|i| column_at(&schema, i))
+            .collect();
+        let copy = row_number().partition_by(columns).build()?.alias(COPY);
+        let plan = LogicalPlanBuilder::from(plan).window(vec![copy])?.build()?;
+        Ok(LogicalPlanBuilder::from(plan).alias(side)?.build()?)
+    };
+    let keys = |side: &str| -> Vec<Column> {
+        names
+            .iter()
+            .chain(std::iter::once(&COPY.to_string()))
+            .map(|n| Column::new(Some(side), n))
+            .collect()
+    };
+    let joined = LogicalPlanBuilder::from(numbered(left, "__sluice_l")?)
+        .join_detailed(
+            numbered(right, "__sluice_r")?,
+            kind,
+            (keys("__sluice_l"), keys("__sluice_r")),
+            None,
+            NullEquality::NullEqualsNull,
+        )?
+        .build()?;
+    let out: Vec<Expr> = names
+        .iter()
+        .zip(qualifiers)
+        .map(|(n, q)| Expr::Column(Column::new(Some("__sluice_l"), n)).alias_qualified(q, n))
+        .collect();
+    Ok(LogicalPlanBuilder::from(joined).project(out)?.build()?)
+}
+
 fn join_type(t: SparkJoin) -> PlanResult<Option<JoinType>> {
     Ok(Some(match t {
         SparkJoin::Inner | SparkJoin::Unspecified => JoinType::Inner,
@@ -198,8 +255,10 @@ impl Planner<'_> {
             SetOpType::Union => LogicalPlanBuilder::from(left)
                 .union_distinct(right)?
                 .build()?,
-            SetOpType::Intersect => LogicalPlanBuilder::intersect(left, right, all)?,
-            SetOpType::Except => LogicalPlanBuilder::except(left, right, all)?,
+            SetOpType::Intersect if all => bag_set_operation(left, right, JoinType::LeftSemi)?,
+            SetOpType::Intersect => LogicalPlanBuilder::intersect(left, right, false)?,
+            SetOpType::Except if all => bag_set_operation(left, right, JoinType::LeftAnti)?,
+            SetOpType::Except => LogicalPlanBuilder::except(left, right, false)?,
             SetOpType::Unspecified => {
                 return Err(PlanError::invalid("set operation without a type"))
             }

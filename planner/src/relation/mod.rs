@@ -5,6 +5,7 @@ mod pivot;
 mod project;
 mod summary;
 mod with_relations;
+pub(crate) use combine::bag_set_operation;
 pub(crate) use project::{keep_duplicates, strip_alias};
 mod source;
 
