@@ -143,3 +143,11 @@ CASES = [
     ),
     C("window_default_name", lambda s, t: sales(s).select(F.row_number().over(Window.partitionBy("g").orderBy("seq"))).schema.fieldNames()),
 ]
+
+CASES += [
+    C("dayofweek_across_weeks", lambda s, t: s.createDataFrame(
+        [("1969-12-28",), ("1969-12-31",), ("1970-01-01",), ("2000-02-29",), ("2023-01-01",), ("2024-12-07",), (None,)], "d string",
+    ).select("d", F.dayofweek("d"), F.dayofweek(F.to_date("d")), F.weekday(F.to_date("d")))),
+    C("nvl2_types", lambda s, t: s.createDataFrame([("a", None), (None, 2.5)], "s string, x double").selectExpr(
+        "nvl2(s, 1, 2)", "nvl2(x, s, 'none')", "nvl2(s, 1, 2.5)", "nvl2(x, 1L, NULL)")),
+]

@@ -117,10 +117,8 @@ const SPARK: &[(&str, Builder)] = &[
         let schema = c.schema;
         Ok(lit(crate::types::simple_string(&one(c)?.get_type(schema)?)))
     }),
-    ("dayofweek", |c| {
-        let day = date_part(c, "dow")?;
-        Ok(binary_expr(day, Operator::Plus, lit(1i32)))
-    }),
+    // The registry's date_part is datafusion-spark's: DOW is Spark's 1 (Sunday) to 7.
+    ("dayofweek", |c| date_part(c, "dow")),
     ("instr", |c| {
         let p = c.p;
         let [s, sub] = two("instr", c)?;

@@ -22,6 +22,7 @@ mod murmur3;
 mod names;
 mod not_null;
 mod numeric_literals;
+mod nvl2;
 pub mod pipeline_sql;
 mod random;
 mod relation;

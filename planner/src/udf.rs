@@ -467,6 +467,7 @@ pub fn sql_functions() -> Vec<ScalarUDF> {
         crate::field_access::get_field_udf(),
         ScalarUDF::new_from_impl(TypeOf::default()),
         crate::random::udf(),
+        crate::nvl2::udf(),
     ])
     .chain(crate::element_at::sql_functions())
     .collect()
