@@ -264,6 +264,22 @@ fn spark_function_alias(name: &str) -> &str {
 
 fn window_frame_name(w: &pexpr::Window) -> String {
     use pexpr::window::window_frame::{frame_boundary::Boundary, FrameType};
+    // Ranking functions carry their own frame in Spark, whatever the window says.
+    const RANKING: &[&str] = &[
+        "row_number",
+        "rank",
+        "dense_rank",
+        "percent_rank",
+        "cume_dist",
+        "ntile",
+    ];
+    let function = w.window_function.as_ref().and_then(|f| match &f.expr_type {
+        Some(ExprType::UnresolvedFunction(u)) => Some(u.function_name.to_lowercase()),
+        _ => None,
+    });
+    if function.is_some_and(|f| RANKING.contains(&f.as_str())) {
+        return "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW".into();
+    }
     let Some(f) = &w.frame_spec else {
         return if w.order_spec.is_empty() {
             "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING".into()

@@ -85,6 +85,13 @@ const NUMBER_FORMAT: &[&str] = &[
     "java.lang.Exception",
     "java.lang.Throwable",
 ];
+const DATE_TIME: &[&str] = &[
+    "org.apache.spark.SparkDateTimeException",
+    "java.time.DateTimeException",
+    "java.lang.RuntimeException",
+    "java.lang.Exception",
+    "java.lang.Throwable",
+];
 const ARITHMETIC: &[&str] = &[
     "org.apache.spark.SparkArithmeticException",
     "java.lang.ArithmeticException",
@@ -168,6 +175,7 @@ fn sql_state(class: &str) -> Option<&'static str> {
         ("REMAINDER_BY_ZERO", "22012"),
         ("CAST_INVALID_INPUT", "22018"),
         ("ARITHMETIC_OVERFLOW", "22003"),
+        ("NUMERIC_VALUE_OUT_OF_RANGE", "22003"),
         ("DATATYPE_MISMATCH", "42K09"),
         ("NUM_COLUMNS_MISMATCH", "42826"),
         ("UNBOUND_SQL_PARAMETER", "42P02"),
@@ -243,6 +251,10 @@ fn from_datafusion(e: &DataFusionError) -> SparkThrowable {
         LazyLock::new(|| Regex::new(r"table '([^']+)' not found").expect("valid regex"));
     static NO_FUNCTION: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"Invalid function '([^']+)'").expect("valid regex"));
+    static DECIMAL_OVERFLOW: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(\S+) is too large to store in a Decimal(?:32|64|128|256) of precision (\d+)\. Max is (\S+)")
+            .expect("valid regex")
+    });
     static CAST: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"Cannot cast string '([^']*)' to value of (\w+) type").expect("valid regex")
     });
@@ -342,19 +354,44 @@ fn from_datafusion(e: &DataFusionError) -> SparkThrowable {
             HashMap::new(),
         );
     }
-    if let Some(c) = CAST.captures(&text) {
-        let ty = c[2].to_uppercase();
-        let ty = match ty.as_str() {
-            "INT32" => "\"INT\"",
-            "INT64" => "\"BIGINT\"",
-            "INT16" => "\"SMALLINT\"",
-            "INT8" => "\"TINYINT\"",
-            "FLOAT64" => "\"DOUBLE\"",
-            "FLOAT32" => "\"FLOAT\"",
-            _ => "\"DATA\"",
-        };
+    if let Some(c) = DECIMAL_OVERFLOW.captures(&text) {
+        let scale = c[3].split_once('.').map_or(0, |(_, f)| f.len());
         return throwable(
-            NUMBER_FORMAT,
+            ARITHMETIC,
+            format!(
+                "[NUMERIC_VALUE_OUT_OF_RANGE.WITH_SUGGESTION]  {} cannot be represented as Decimal({}, {scale}). If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass this error, and return NULL instead. SQLSTATE: 22003",
+                &c[1], &c[2]
+            ),
+            HashMap::from([
+                ("value".into(), c[1].to_string()),
+                ("precision".into(), c[2].to_string()),
+                ("scale".into(), scale.to_string()),
+                ("config".into(), "\"spark.sql.ansi.enabled\"".into()),
+            ]),
+        );
+    }
+    if let Some(c) = CAST.captures(&text) {
+        // Arrow's type name -> Spark's, and the exception a malformed value raises.
+        const TARGETS: &[(&str, &str, &[&str])] = &[
+            ("INT32", "\"INT\"", NUMBER_FORMAT),
+            ("INT64", "\"BIGINT\"", NUMBER_FORMAT),
+            ("INT16", "\"SMALLINT\"", NUMBER_FORMAT),
+            ("INT8", "\"TINYINT\"", NUMBER_FORMAT),
+            ("FLOAT64", "\"DOUBLE\"", NUMBER_FORMAT),
+            ("FLOAT32", "\"FLOAT\"", NUMBER_FORMAT),
+            ("DATE32", "\"DATE\"", DATE_TIME),
+            ("DATE64", "\"DATE\"", DATE_TIME),
+        ];
+        let arrow_type = c[2].to_uppercase();
+        let (ty, classes) = TARGETS
+            .iter()
+            .find(|(a, _, _)| *a == arrow_type)
+            .map_or((format!("\"{arrow_type}\""), NUMBER_FORMAT), |(_, t, k)| {
+                (t.to_string(), *k)
+            });
+        let ty = ty.as_str();
+        return throwable(
+            classes,
             format!("[CAST_INVALID_INPUT] The value '{}' of the type \"STRING\" cannot be cast to {ty} because it is malformed. Correct the value as per the syntax, or change its target type. Use `try_cast` to tolerate malformed input and return NULL instead. SQLSTATE: 22018", &c[1]),
             HashMap::from([
                 ("expression".into(), format!("'{}'", &c[1])),
