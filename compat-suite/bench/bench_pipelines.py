@@ -13,6 +13,7 @@ the same on both servers (sluice writes Delta tables, Spark parquet, having no D
 Workloads (each repeat on a fresh project, storage, landing copy and database; medians):
   first        the first run: the landing folder holds `--files` files (`--rows` rows)
   incremental  one more file (1% more rows with the defaults) dropped in, then a second run
+  unchanged    a third run with no new input (sluice keeps gold: its inputs did not change)
 
 Each figure is the wall clock of the whole CLI process (interpreter start, session,
 graph registration, run); the server-side part (from the CLI's "Starting run..." line to
@@ -222,13 +223,22 @@ def one_repeat(url: str, i: int, server: Server, data: Path, manifest, work: Pat
     check_gold(url, database, manifest["initial"] + manifest["new"])
     times["incremental"].append(wall)
     times["incremental_server"].append(part)
+
+    wall, part, _ = run_cli(python, url, spec, root / "project")
+    check_gold(url, database, manifest["initial"] + manifest["new"])
+    times["unchanged"].append(wall)
+    times["unchanged_server"].append(part)
     log(
         f"{server.name} #{i + 1}: first {times['first'][-1]:.3f}s (server part "
         f"{fmt_part(times['first_server'][-1])}), incremental {times['incremental'][-1]:.3f}s "
-        f"(server part {fmt_part(times['incremental_server'][-1])})"
+        f"(server part {fmt_part(times['incremental_server'][-1])}), unchanged "
+        f"{times['unchanged'][-1]:.3f}s (server part {fmt_part(times['unchanged_server'][-1])})"
     )
     sql(url, *drop)
     shutil.rmtree(root, ignore_errors=True)
+
+
+KEYS = ("first", "first_server", "incremental", "incremental_server", "unchanged", "unchanged_server")
 
 
 def fmt_part(v) -> str:
@@ -237,7 +247,7 @@ def fmt_part(v) -> str:
 
 def bench_sluice(binary: str, args, data, manifest, work, python) -> dict:
     """A new server on a fresh warehouse per repeat (its start is not timed)."""
-    times = {k: [] for k in ("first", "first_server", "incremental", "incremental_server")}
+    times = {k: [] for k in KEYS}
     for i in range(args.warmup + args.repeats):
         warehouse = work / f"sluice-warehouse-{i}"
         shutil.rmtree(warehouse, ignore_errors=True)
@@ -255,7 +265,7 @@ def bench_sluice(binary: str, args, data, manifest, work, python) -> dict:
 
 def bench_spark(home: str, args, data, manifest, work, python) -> dict:
     """One server for every repeat, a new database per repeat."""
-    times = {k: [] for k in ("first", "first_server", "incremental", "incremental_server")}
+    times = {k: [] for k in KEYS}
     server = spark_server(home)
     with server.run() as url:
         for i in range(args.warmup + args.repeats):
@@ -277,6 +287,8 @@ def table(results: dict, args, manifest) -> str:
         "incremental": f"incremental run, +1 file ({new_rows:_} rows) (CLI wall clock)",
         "first_server": "first run, server-side part (\"Starting run...\" to exit)",
         "incremental_server": "incremental run, server-side part",
+        "unchanged": "third run, no new input (CLI wall clock)",
+        "unchanged_server": "third run, server-side part",
     }
     names = list(results)
     both = "sluice" in results and "spark" in results

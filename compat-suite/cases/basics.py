@@ -166,3 +166,12 @@ CASES = [
     C("conf_is_modifiable", lambda s, t: [s.conf.isModifiable("spark.sql.ansi.enabled"), s.conf.isModifiable("my.custom.key")]),
     C("catalog_current_database", lambda s, t: s.catalog.currentDatabase()),
 ]
+
+CASES += [
+    C(
+        "union_by_name_missing_both_sides",
+        lambda s, t: s.createDataFrame([(1, "x")], "a int, b string").unionByName(
+            s.createDataFrame([(2.5, 3, "z")], "c double, A int, d string"), allowMissingColumns=True
+        ),
+    ),
+]

@@ -121,6 +121,16 @@ pub async fn history(url: &Url, limit: Option<usize>) -> DeltaResult<RecordBatch
     )?)
 }
 
+/// The reader then writer features a protocol (its JSON form) names.
+fn table_features(protocol: &Value) -> Vec<String> {
+    ["readerFeatures", "writerFeatures"]
+        .iter()
+        .filter_map(|key| protocol.get(*key).and_then(Value::as_array))
+        .flatten()
+        .map(text)
+        .collect()
+}
+
 /// The table's properties as Delta's `SHOW TBLPROPERTIES` lists them: its configuration,
 /// its protocol versions and (for a table-features protocol) each feature as supported.
 pub async fn properties(url: &Url) -> DeltaResult<Vec<(String, String)>> {
@@ -141,20 +151,10 @@ pub async fn properties(url: &Url) -> DeltaResult<Vec<(String, String)>> {
             out.push((name.into(), text(v)));
         }
     }
-    for key in ["readerFeatures", "writerFeatures"] {
-        for f in protocol
-            .get(key)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let entry = (
-                format!("delta.feature.{}", text(f)),
-                "supported".to_string(),
-            );
-            if !out.contains(&entry) {
-                out.push(entry);
-            }
+    for f in table_features(&protocol) {
+        let entry = (format!("delta.feature.{f}"), "supported".to_string());
+        if !out.contains(&entry) {
+            out.push(entry);
         }
     }
     out.sort();
@@ -208,15 +208,8 @@ pub async fn detail(url: &Url, name: Option<&str>) -> DeltaResult<RecordBatch> {
     clustering.append(true);
     let clustering = Arc::new(clustering.finish()) as ArrayRef;
     let mut features = ListBuilder::new(StringBuilder::new());
-    for key in ["readerFeatures", "writerFeatures"] {
-        for f in protocol
-            .get(key)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            features.values().append_value(text(f));
-        }
+    for f in table_features(&protocol) {
+        features.values().append_value(f);
     }
     features.append(true);
     let features = Arc::new(features.finish()) as ArrayRef;

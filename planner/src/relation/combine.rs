@@ -1,7 +1,8 @@
 //! Joins and set operations.
 use std::collections::HashSet;
 
-use datafusion::common::{Column, JoinType};
+use arrow::datatypes::DataType;
+use datafusion::common::{Column, DFSchema, JoinType};
 use datafusion::logical_expr::{cast, lit, Expr, LogicalPlan, LogicalPlanBuilder};
 use proto::connect::join::JoinType as SparkJoin;
 use proto::connect::set_operation::SetOpType;
@@ -10,6 +11,15 @@ use proto::connect::{Join, SetOperation};
 use crate::error::{quote, PlanError, PlanResult};
 use crate::expression::column_at;
 use crate::Planner;
+
+/// The plan's output column names, in order.
+fn field_names(plan: &LogicalPlan) -> Vec<String> {
+    plan.schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
+}
 
 /// `EXCEPT ALL` (`LeftAnti`) and `INTERSECT ALL` (`LeftSemi`) with bag semantics: a row
 /// that appears m times on the left and n times on the right is kept max(m - n, 0) times
@@ -25,12 +35,7 @@ pub(crate) fn bag_set_operation(
     use datafusion::functions_window::expr_fn::row_number;
     use datafusion::logical_expr::ExprFunctionExt;
     const COPY: &str = "__sluice_copy";
-    let names: Vec<String> = left
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let names = field_names(&left);
     // The result keeps the left input's qualifiers, as a plain semi or anti join would.
     let qualifiers: Vec<Option<datafusion::common::TableReference>> = (0..names.len())
         .map(|i| left.schema().qualified_field(i).0.cloned())
@@ -224,12 +229,13 @@ impl Planner<'_> {
     }
 
     pub(crate) async fn set_operation(&self, s: &SetOperation) -> PlanResult<LogicalPlan> {
-        let left = self.input(&s.left_input).await?;
+        let mut left = self.input(&s.left_input).await?;
         let mut right = self.input(&s.right_input).await?;
         let all = s.is_all.unwrap_or(false);
         let (ln, rn) = (left.schema().fields().len(), right.schema().fields().len());
         if s.by_name.unwrap_or(false) {
-            right = self.align_by_name(&left, right, s.allow_missing_columns.unwrap_or(false))?;
+            (left, right) =
+                self.align_by_name(left, right, s.allow_missing_columns.unwrap_or(false))?;
         } else if ln != rn {
             return Err(PlanError::analysis(format!(
                 "[NUM_COLUMNS_MISMATCH] {} can only be performed on inputs with the same number of columns, but the first input has {ln} columns and the second input has {rn} columns.",
@@ -237,12 +243,7 @@ impl Planner<'_> {
             )));
         }
         // Spark names the result after the left input, position by position.
-        let names: Vec<String> = left
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let names = field_names(&left);
         let rschema = right.schema().clone();
         let renamed: Vec<Expr> = names
             .iter()
@@ -265,44 +266,59 @@ impl Planner<'_> {
         })
     }
 
-    /// Reorders `right` to `left`'s column names; missing ones become NULLs when allowed.
+    /// Reorders `right` to `left`'s column names. With `allow_missing`, a column one side
+    /// lacks is NULL there; columns only on the right come after the left's, as in Spark.
     fn align_by_name(
         &self,
-        left: &LogicalPlan,
+        left: LogicalPlan,
         right: LogicalPlan,
         allow_missing: bool,
-    ) -> PlanResult<LogicalPlan> {
-        let rschema = right.schema().clone();
-        let mut exprs = vec![];
-        for f in left.schema().fields() {
-            match rschema.fields().iter().position(|r| r.name().eq_ignore_ascii_case(f.name())) {
-                Some(i) => exprs.push(column_at(&rschema, i).alias(f.name())),
-                None if allow_missing => exprs.push(cast(lit(datafusion::common::ScalarValue::Null), f.data_type().clone()).alias(f.name())),
+    ) -> PlanResult<(LogicalPlan, LogicalPlan)> {
+        let (lschema, rschema) = (left.schema().clone(), right.schema().clone());
+        let null_of = |t: &DataType, name: &str| {
+            cast(lit(datafusion::common::ScalarValue::Null), t.clone()).alias(name)
+        };
+        let find = |schema: &DFSchema, name: &str| {
+            schema
+                .fields()
+                .iter()
+                .position(|f| f.name().eq_ignore_ascii_case(name))
+        };
+        let mut right_exprs = vec![];
+        for f in lschema.fields() {
+            match find(&rschema, f.name()) {
+                Some(i) => right_exprs.push(column_at(&rschema, i).alias(f.name())),
+                None if allow_missing => right_exprs.push(null_of(f.data_type(), f.name())),
                 None => {
                     return Err(PlanError::analysis(format!(
-                        "[NUM_COLUMNS_MISMATCH] UNION can only be performed on inputs with the same number of columns: column {} is missing on the right side.",
-                        quote(f.name())
+                        "[UNRESOLVED_COLUMN_AMONG_FIELD_NAMES] Cannot resolve column name \"{}\" among ({}). SQLSTATE: 42703",
+                        f.name(),
+                        field_names(&right).join(", ")
                     )))
                 }
             }
         }
+        let mut left_exprs: Vec<Expr> = (0..lschema.fields().len())
+            .map(|i| column_at(&lschema, i))
+            .collect();
         if allow_missing {
-            // Columns only on the right are appended (the left side then needs them too).
-            let missing: Vec<usize> = (0..rschema.fields().len())
-                .filter(|&i| {
-                    !left
-                        .schema()
-                        .fields()
-                        .iter()
-                        .any(|f| f.name().eq_ignore_ascii_case(rschema.field(i).name()))
-                })
-                .collect();
-            if !missing.is_empty() {
-                return Err(PlanError::unsupported(
-                    "unionByName(allowMissingColumns=True) with columns only on the right side",
-                ));
+            for (i, f) in rschema.fields().iter().enumerate() {
+                if find(&lschema, f.name()).is_none() {
+                    left_exprs.push(null_of(f.data_type(), f.name()));
+                    right_exprs.push(column_at(&rschema, i));
+                }
             }
         }
-        Ok(LogicalPlanBuilder::from(right).project(exprs)?.build()?)
+        let left = if left_exprs.len() > lschema.fields().len() {
+            LogicalPlanBuilder::from(left)
+                .project(left_exprs)?
+                .build()?
+        } else {
+            left
+        };
+        let right = LogicalPlanBuilder::from(right)
+            .project(right_exprs)?
+            .build()?;
+        Ok((left, right))
     }
 }
