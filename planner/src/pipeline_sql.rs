@@ -504,6 +504,29 @@ fn is_plain_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// A query's text with DLT's `LIVE.` qualifier taken off its names (`LIVE.x` -> `x`), for a
+/// persisted view's catalog text: outside the pipeline there is no `LIVE` schema. Strings,
+/// quoted names and `a.live.x` stay as written; text that does not tokenize is returned as is.
+pub fn without_live(sql: &str) -> String {
+    let Ok(toks) = tokenize(sql, &LineIndex::new(sql)) else {
+        return sql.to_string();
+    };
+    let mut out = String::with_capacity(sql.len());
+    let mut copied = 0;
+    for i in 0..toks.len() {
+        let qualifies = toks[i].is_kw("LIVE")
+            && toks.get(i + 1).is_some_and(|t| t.is_punct('.'))
+            && toks.get(i + 2).is_some_and(Tok::is_ident)
+            && (i == 0 || !toks[i - 1].is_punct('.'));
+        if qualifies {
+            out.push_str(&sql[copied..toks[i].start]);
+            copied = toks[i + 2].start;
+        }
+    }
+    out.push_str(&sql[copied..]);
+    out
+}
+
 /// Name parts as written, with a leading unquoted `LIVE` part removed from names of two or
 /// more parts (DLT's virtual schema).
 fn strip_live(mut parts: Vec<(String, bool)>) -> Vec<String> {
@@ -1519,6 +1542,15 @@ mod tests {
 
     fn names(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn live_qualifiers_come_off_for_the_catalog() {
+        assert_eq!(
+            without_live("SELECT a.x FROM LIVE.t a JOIN live.`u v` ON 1 = 1 WHERE s = 'LIVE.t' AND b.live.c > 0"),
+            "SELECT a.x FROM t a JOIN `u v` ON 1 = 1 WHERE s = 'LIVE.t' AND b.live.c > 0"
+        );
+        assert_eq!(without_live("SELECT live FROM t"), "SELECT live FROM t");
     }
 
     const DLT_EXAMPLE: &str = r#"CREATE OR REFRESH STREAMING LIVE TABLE bronze

@@ -513,8 +513,12 @@ pub fn sql_file(graph: &mut Graph, text: &str, file: &str) -> SparkResult<()> {
                     DatasetKind::StreamingTable => OutputKind::StreamingTable,
                     DatasetKind::MaterializedView => OutputKind::MaterializedView,
                     DatasetKind::TemporaryView => OutputKind::TemporaryView,
+                    // The catalog keeps the text without `LIVE.`; the pipeline's own flows
+                    // read the view as written (so `LIVE.x` must name one of its datasets).
                     DatasetKind::PersistedView => OutputKind::PersistedView {
-                        sql: d.query.clone().unwrap_or_default(),
+                        sql: planner::pipeline_sql::without_live(
+                            d.query.as_deref().unwrap_or_default(),
+                        ),
                     },
                 };
                 if let Some(f) = d
