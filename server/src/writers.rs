@@ -168,11 +168,14 @@ async fn write_delta(
     let partition_by = w.partitioning_columns.clone();
     // `clusterBy` is kept with the table (insertInto writes by the table's own layout, as
     // Spark does).
+    let spec = |partition_by| -> SparkResult<delta_sink::WriteSpec> {
+        let mut spec = crate::delta_ops::write_spec(mode, options, partition_by)?;
+        spec.clustering = w.clustering_columns.clone();
+        Ok(spec)
+    };
     match &w.save_type {
         Some(SaveType::Path(p)) => {
-            let mut spec = crate::delta_ops::write_spec(mode, options, partition_by)?;
-            spec.clustering = w.clustering_columns.clone();
-            crate::delta_ops::save_path(session, plan, p, spec).await
+            crate::delta_ops::save_path(session, plan, p, spec(partition_by)?).await
         }
         Some(SaveType::Table(t)) => {
             let name = planner::ddl::parse_table_name(&t.table_name)?;
@@ -187,17 +190,12 @@ async fn write_delta(
                 crate::delta_ops::insert_into(session, plan, &name, &[], overwrite, false, options)
                     .await
             } else {
-                let mut spec = crate::delta_ops::write_spec(mode, options, partition_by)?;
-                spec.clustering = w.clustering_columns.clone();
+                let spec = spec(partition_by)?;
                 crate::delta_ops::save_as_table(session, plan, &name, options, spec).await
             }
         }
         None => match options.get("path") {
-            Some(p) => {
-                let mut spec = crate::delta_ops::write_spec(mode, options, partition_by)?;
-                spec.clustering = w.clustering_columns.clone();
-                crate::delta_ops::save_path(session, plan, p, spec).await
-            }
+            Some(p) => crate::delta_ops::save_path(session, plan, p, spec(partition_by)?).await,
             None => Err(SparkError::invalid("write without a path or table")),
         },
     }

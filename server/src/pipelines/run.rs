@@ -338,13 +338,18 @@ impl Update<'_> {
         }))
     }
 
-    /// The table is in the catalog, or (private) has a Delta log at its folder.
-    fn exists(&self, output: &Output) -> bool {
-        match crate::tables::target(
+    /// Where the output's table is written and read.
+    fn target(&self, output: &Output) -> SparkResult<crate::tables::Target> {
+        crate::tables::target(
             self.session.catalog(),
             &self.session.current_database(),
             &table_name(&self.storage, output),
-        ) {
+        )
+    }
+
+    /// The table is in the catalog, or (private) has a Delta log at its folder.
+    fn exists(&self, output: &Output) -> bool {
+        match self.target(output) {
             Ok(crate::tables::Target::Path(url)) => {
                 delta_sink::table::local_log_exists(&url).unwrap_or(false)
             }
@@ -522,13 +527,7 @@ impl Update<'_> {
 
     /// The identity of the output's table as a read would see it now.
     async fn target_identity(&self, output: &Output) -> Option<delta_sink::read::ReadIdentity> {
-        let target = crate::tables::target(
-            self.session.catalog(),
-            &self.session.current_database(),
-            &table_name(&self.storage, output),
-        )
-        .ok()?;
-        let url = target.url().ok()??;
+        let url = self.target(output).ok()?.url().ok()??;
         delta_sink::read::latest_identity(&url).await.ok()?
     }
 
@@ -559,9 +558,9 @@ impl Update<'_> {
         let inputs = (!flow.once)
             .then(|| materialize::inputs(&plan, self.definition(flow, output)))
             .flatten();
-        if let Some(inputs) = &inputs {
+        if let Some(inputs) = inputs.as_ref().filter(|_| !full) {
             let target = self.target_identity(output).await;
-            if !full && materialize::unchanged(&checkpoint, inputs, target.as_ref()) {
+            if materialize::unchanged(&checkpoint, inputs, target.as_ref()) {
                 self.events.emit(
                     Event::new(
                         "planning_information",
