@@ -23,7 +23,7 @@ pub use error::{DeltaError, DeltaResult};
 pub use schema::SchemaChange;
 pub use table::{location, TimeTravel};
 pub use url::Url;
-pub use write::{OpenTable, Operation, SaveMode, Txn, WriteSpec, Written};
+pub use write::{OpenTable, Operation, ReplaceWhere, SaveMode, Txn, WriteSpec, Written};
 
 /// The physical planner sessions must use so Delta's own plan nodes (writes, merges)
 /// execute; every other node is planned as DataFusion's default planner does.

@@ -35,6 +35,15 @@ pub struct Txn {
     pub version: i64,
 }
 
+/// A `replaceWhere` predicate: the writer option's SQL text, or an expression the server
+/// already planned against the table (DataFrameWriterV2's `overwrite(condition)`, and the
+/// partitions a dynamic partition overwrite replaces).
+#[derive(Debug, Clone)]
+pub enum ReplaceWhere {
+    Sql(String),
+    Planned(datafusion::logical_expr::Expr),
+}
+
 /// Everything a write may ask for besides the data.
 #[derive(Debug, Clone)]
 pub struct WriteSpec {
@@ -43,8 +52,8 @@ pub struct WriteSpec {
     /// Clustering columns (see [`crate::clustering`]).
     pub clustering: Vec<String>,
     pub schema_change: SchemaChange,
-    /// `replaceWhere` predicate text (overwrite only).
-    pub replace_where: Option<String>,
+    /// The rows an overwrite replaces (`replaceWhere`); the rest of the table stays.
+    pub replace_where: Option<ReplaceWhere>,
     pub txn: Option<Txn>,
     /// Table name and description recorded in the metadata of a new table.
     pub name: Option<String>,
@@ -351,9 +360,11 @@ async fn write_to(
         SchemaChange::Merge => builder.with_schema_mode(SchemaMode::Merge),
         SchemaChange::Overwrite => builder.with_schema_mode(SchemaMode::Overwrite),
     };
-    if let Some(p) = spec.replace_where.clone() {
-        builder = builder.with_replace_where(p);
-    }
+    builder = match spec.replace_where.clone() {
+        Some(ReplaceWhere::Sql(p)) => builder.with_replace_where(p),
+        Some(ReplaceWhere::Planned(e)) => builder.with_replace_where(e),
+        None => builder,
+    };
     if let Some(n) = &spec.name {
         builder = builder.with_table_name(n.clone());
     }

@@ -123,7 +123,12 @@ pub async fn run(session: &Session, c: &Catalog, plan_id: Option<i64>) -> SparkR
                 ..Default::default()
             };
             if !plan_id.is_some_and(|id| session.created_by_plan(id)) {
-                crate::delta_ops::create_table(session, create, schema).await?;
+                crate::delta_ops::create_table(
+                    session,
+                    create,
+                    crate::delta_ops::TableBody::Columns(schema),
+                )
+                .await?;
                 if let Some(id) = plan_id {
                     session.record_created_by_plan(id);
                 }

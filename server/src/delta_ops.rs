@@ -79,7 +79,9 @@ pub fn write_spec(
     } else {
         SchemaChange::None
     };
-    spec.replace_where = options.get("replacewhere").cloned();
+    spec.replace_where = options
+        .get("replacewhere")
+        .map(|p| delta_sink::ReplaceWhere::Sql(p.clone()));
     match (options.get("txnappid"), options.get("txnversion")) {
         (Some(app), Some(v)) => {
             let version = v.trim().parse::<i64>().map_err(|_| {
@@ -171,12 +173,13 @@ fn target(session: &Session, parts: &[String]) -> SparkResult<Target> {
     tables::target(session.catalog(), &session.current_database(), parts)
 }
 
-/// An existing table's location, or TABLE_OR_VIEW_NOT_FOUND.
+/// An existing table's location, or TABLE_OR_VIEW_NOT_FOUND naming the table as it was
+/// written (as Spark's unresolved relation does).
 fn existing(session: &Session, parts: &[String]) -> SparkResult<(Target, Url)> {
     let t = target(session, parts)?;
     match t.url()? {
         Some(u) => Ok((t, u)),
-        None => Err(not_found(&t.quoted())),
+        None => Err(not_found(&quote_name(parts))),
     }
 }
 
@@ -339,6 +342,28 @@ pub async fn insert_into(
     Ok(())
 }
 
+/// Replaces the rows of an existing table that `predicate` selects with `plan`'s rows
+/// (DataFrameWriterV2's `overwrite(condition)` and `overwritePartitions()`); Delta checks
+/// that every written row satisfies the predicate.
+pub async fn overwrite_where(
+    session: &Session,
+    plan: LogicalPlan,
+    parts: &[String],
+    predicate: datafusion::logical_expr::Expr,
+    options: &HashMap<String, String>,
+) -> SparkResult<()> {
+    let (_, url) = existing(session, parts)?;
+    let mut spec = write_spec(SaveMode::Overwrite, options, vec![])?;
+    if spec.replace_where.is_some() {
+        return Err(analysis(
+            "[DELTA_REPLACE_WHERE_WITH_OVERWRITE_CONDITION] The replaceWhere option cannot be combined with writeTo(..).overwrite's condition or overwritePartitions.".into(),
+        ));
+    }
+    spec.replace_where = Some(delta_sink::ReplaceWhere::Planned(predicate));
+    commit(session, &url, plan, spec).await?;
+    Ok(())
+}
+
 async fn plan_sql(session: &Session, query: &str) -> SparkResult<LogicalPlan> {
     plan_relation(session, &crate::execute::sql_relation(query)).await
 }
@@ -364,7 +389,14 @@ fn longs(columns: &[(&str, i64)]) -> SparkResult<RecordBatch> {
 /// Runs a table statement; its result rows as Spark returns them.
 pub async fn run(session: &Session, stmt: TableStatement) -> SparkResult<RecordBatch> {
     match stmt {
-        TableStatement::CreateTable(c) => create_table(session, c, None).await.map(|_| empty()),
+        TableStatement::CreateTable(c) => {
+            // Spark analyses a CTAS query before it looks at the table.
+            let body = match &c.query {
+                Some(q) => TableBody::Query(plan_sql(session, q).await?, HashMap::new()),
+                None => TableBody::Columns(None),
+            };
+            create_table(session, c, body).await.map(|_| empty())
+        }
         TableStatement::Insert {
             table,
             overwrite,
@@ -781,12 +813,17 @@ pub async fn table_rows(session: &Session, parts: &[String]) -> SparkResult<Reco
     Ok(arrow::compute::concat_batches(&schema, &batches)?)
 }
 
-/// `CREATE TABLE` (and `spark.catalog.createTable`, which passes its schema directly).
-pub async fn create_table(
-    session: &Session,
-    c: CreateTable,
-    schema: Option<Arc<Schema>>,
-) -> SparkResult<()> {
+/// Where a new table's columns come from.
+pub enum TableBody {
+    /// The statement's column list, or a schema given directly (`spark.catalog.createTable`).
+    Columns(Option<Arc<Schema>>),
+    /// The rows to write (`AS query`, DataFrameWriterV2) with the writer's options.
+    Query(LogicalPlan, HashMap<String, String>),
+}
+
+/// `CREATE TABLE` (and `spark.catalog.createTable`, and DataFrameWriterV2's create and
+/// replace).
+pub async fn create_table(session: &Session, c: CreateTable, body: TableBody) -> SparkResult<()> {
     if let Some(u) = c.using.as_deref().filter(|u| *u != "delta") {
         return Err(SparkError::unsupported(format!(
             "CREATE TABLE USING {u} (sluice's catalog holds Delta tables)"
@@ -795,7 +832,7 @@ pub async fn create_table(
     let t = target(session, &c.name)?;
     let (db, name, entry) = match &t {
         Target::Named { db, name, entry } => (db.clone(), name.clone(), entry.clone()),
-        Target::Path(url) => return create_at(session, url, c, schema).await,
+        Target::Path(url) => return create_at(session, url, c, body).await,
     };
     match (&entry, c.replace, c.or_create) {
         (Some(_), false, _) if c.if_not_exists => return Ok(()),
@@ -822,11 +859,10 @@ pub async fn create_table(
     let adopt = entry.is_none()
         && external
         && c.columns.is_none()
-        && schema.is_none()
-        && c.query.is_none()
+        && matches!(body, TableBody::Columns(None))
         && delta_sink::table::exists(&url).await?;
     if !adopt {
-        create_at(session, &url, c.clone(), schema).await?;
+        create_at(session, &url, c.clone(), body).await?;
     }
     register(
         session,
@@ -844,34 +880,36 @@ async fn create_at(
     session: &Session,
     url: &Url,
     c: CreateTable,
-    schema: Option<Arc<Schema>>,
+    body: TableBody,
 ) -> SparkResult<()> {
     let properties: HashMap<String, String> = c.properties.iter().cloned().collect();
     let name = c.name.last().cloned();
-    if let Some(q) = &c.query {
-        let plan = plan_sql(session, q).await?;
-        let mut spec = WriteSpec::new(if c.replace {
-            SaveMode::Overwrite
-        } else {
-            SaveMode::ErrorIfExists
-        });
-        if c.replace {
-            spec.schema_change = SchemaChange::Overwrite;
+    let schema = match body {
+        TableBody::Columns(schema) => schema,
+        TableBody::Query(plan, options) => {
+            let mode = if c.replace {
+                SaveMode::Overwrite
+            } else {
+                SaveMode::ErrorIfExists
+            };
+            let mut spec = write_spec(mode, &options, c.partitioned_by.clone())?;
+            if c.replace {
+                spec.schema_change = SchemaChange::Overwrite;
+            }
+            spec.clustering = c.cluster_by.clone();
+            spec.properties = properties;
+            spec.name = name;
+            spec.description = c.comment.clone();
+            spec.operation = Some(delta_sink::Operation::create_as_select(
+                c.replace,
+                c.or_create,
+                c.location.is_none(),
+                &spec,
+            ));
+            delta_sink::write::write(url, plan, state(session), spec).await?;
+            return Ok(());
         }
-        spec.partition_by = c.partitioned_by.clone();
-        spec.clustering = c.cluster_by.clone();
-        spec.properties = properties;
-        spec.name = name;
-        spec.description = c.comment.clone();
-        spec.operation = Some(delta_sink::Operation::create_as_select(
-            c.replace,
-            c.or_create,
-            c.location.is_none(),
-            &spec,
-        ));
-        delta_sink::write::write(url, plan, state(session), spec).await?;
-        return Ok(());
-    }
+    };
     let tz = session.planner_config().time_zone;
     let schema = match (&c.columns, schema) {
         (_, Some(s)) => Some(s),

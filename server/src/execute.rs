@@ -294,6 +294,7 @@ async fn run_command(session: &Arc<Session>, out: &Responder<'_>, cmd: Command) 
             create_view(session, &v.name, plan, v.replace, v.is_global)
         }
         Some(CommandType::WriteOperation(w)) => crate::writers::write(session, w).await,
+        Some(CommandType::WriteOperationV2(w)) => crate::write_to::write_to(session, w).await,
         Some(CommandType::WriteStreamOperationStart(w)) => {
             let r = crate::streaming::start(session, w).await?;
             out.send(ResponseType::WriteStreamOperationStartResult(r));

@@ -16,6 +16,7 @@ mod statements;
 mod streaming;
 mod tables;
 mod views;
+mod write_to;
 mod writers;
 
 use std::net::SocketAddr;
