@@ -308,6 +308,69 @@ def test_describe_detail_of_path(spark, tpath):
     assert d["numFiles"] == len(data_files(tpath))
 
 
+# DESCRIBE TABLE EXTENDED of a Delta table as Spark with Delta prints it: Spark's V2
+# DescribeTableExec over Delta's table properties (name, type, comment, location, provider,
+# then every other property sorted, protocol versions included). Read from Spark's
+# DescribeTableExec and Delta's DeltaTableV2.properties: Spark with Delta cannot run here.
+def test_describe_extended_detailed_table_information(spark, warehouse):
+    sql(
+        spark,
+        "CREATE TABLE dx (a INT COMMENT 'the a', b STRING, p STRING) USING DELTA PARTITIONED BY (p) "
+        "COMMENT 'a table' TBLPROPERTIES ('k1'='v1')",
+    )
+    rows = in_order(spark.sql("DESCRIBE TABLE EXTENDED dx"))
+    assert rows == [
+        ("a", "int", "the a"),
+        ("b", "string", None),
+        ("p", "string", None),
+        ("# Partition Information", "", ""),
+        ("# col_name", "data_type", "comment"),
+        ("p", "string", None),
+        ("", "", ""),
+        ("# Detailed Table Information", "", ""),
+        ("Name", "spark_catalog.default.dx", ""),
+        ("Type", "MANAGED", ""),
+        ("Comment", "a table", ""),
+        ("Location", f"file:{warehouse / 'dx'}", ""),
+        ("Provider", "delta", ""),
+        ("Table Properties", "[delta.minReaderVersion=1,delta.minWriterVersion=2,k1=v1]", ""),
+    ]
+    assert in_order(spark.sql("DESCRIBE FORMATTED dx")) == rows
+    # the table as delta-rs reads it agrees
+    assert dl(warehouse / "dx").metadata().description == "a table"
+    assert dl(warehouse / "dx").schema().fields[0].metadata == {"comment": "the a"}
+    # without EXTENDED: the columns and sections only
+    assert in_order(spark.sql("DESCRIBE TABLE dx")) == rows[:6]
+
+
+def test_describe_extended_of_external_and_path_tables(spark, tpath):
+    spark.range(2).write.format("delta").save(tpath)
+    sql(spark, f"CREATE TABLE ext USING DELTA LOCATION '{tpath}'")
+    details = dict((r[0], r[1]) for r in spark.sql("DESCRIBE EXTENDED ext").collect())
+    assert details["Type"] == "EXTERNAL"
+    assert details["Location"] == f"file:{tpath}"
+    assert "Comment" not in details
+    by_path = dict((r[0], r[1]) for r in spark.sql(f"DESCRIBE EXTENDED delta.`{tpath}`").collect())
+    assert by_path["Name"] == f"delta.`{tpath}`"
+    assert by_path["Provider"] == "delta"
+
+
+def test_describe_column_of_a_delta_table(spark):
+    sql(spark, "CREATE TABLE dc (a INT COMMENT 'the a', b STRING) USING DELTA")
+    assert in_order(spark.sql("DESCRIBE dc a")) == [("col_name", "a"), ("data_type", "int"), ("comment", "the a")]
+    assert in_order(spark.sql("DESCRIBE dc b"))[2] == ("comment", "NULL")
+    # writes keep the comment (Delta's schema carries it in the field's metadata)
+    sql(spark, "INSERT INTO dc VALUES (1, 'x')")
+    spark.createDataFrame([(2, "y", 1.0)], "a int, b string, c double").write.mode("append").option(
+        "mergeSchema", "true"
+    ).saveAsTable("dc")
+    assert in_order(spark.sql("DESCRIBE dc a"))[2] == ("comment", "the a")
+    assert spark.table("dc").schema["a"].metadata == {"comment": "the a"}
+    with pytest.raises(AnalysisException) as info:
+        spark.sql("DESCRIBE dc nope").collect()
+    assert condition(info.value) == "COLUMN_NOT_FOUND"
+
+
 # ---------------------------------------------------------------- SHOW / DROP
 
 

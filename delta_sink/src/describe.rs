@@ -135,7 +135,10 @@ fn table_features(protocol: &Value) -> Vec<String> {
 /// its protocol versions and (for a table-features protocol) each feature as supported.
 pub async fn properties(url: &Url) -> DeltaResult<Vec<(String, String)>> {
     let t = table::open(url, &TimeTravel::Latest).await?;
-    let snapshot = t.snapshot()?;
+    Ok(listed_properties(t.snapshot()?))
+}
+
+fn listed_properties(snapshot: &deltalake::table::state::DeltaTableState) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = snapshot
         .metadata()
         .configuration()
@@ -158,17 +161,30 @@ pub async fn properties(url: &Url) -> DeltaResult<Vec<(String, String)>> {
         }
     }
     out.sort();
-    Ok(out)
+    out
 }
 
-/// The table's partition columns and clustering columns, for DESCRIBE TABLE's sections.
-pub async fn layout(url: &Url) -> DeltaResult<(Vec<String>, Vec<String>)> {
+/// What DESCRIBE TABLE shows of a Delta table besides its columns.
+#[derive(Debug, Clone, Default)]
+pub struct TableInfo {
+    pub partition_columns: Vec<String>,
+    pub clustering: Vec<String>,
+    /// The table's comment (Delta's metadata description).
+    pub description: Option<String>,
+    /// As [`properties`] lists them.
+    pub properties: Vec<(String, String)>,
+}
+
+pub async fn info(url: &Url) -> DeltaResult<TableInfo> {
     let t = table::open(url, &TimeTravel::Latest).await?;
-    let metadata = t.snapshot()?.metadata().clone();
-    Ok((
-        metadata.partition_columns().to_vec(),
-        crate::clustering::of(metadata.configuration()),
-    ))
+    let snapshot = t.snapshot()?;
+    let metadata = snapshot.metadata();
+    Ok(TableInfo {
+        partition_columns: metadata.partition_columns().to_vec(),
+        clustering: crate::clustering::of(metadata.configuration()),
+        description: metadata.description().map(str::to_string),
+        properties: listed_properties(snapshot),
+    })
 }
 
 /// One row describing the table now (Delta's `DESCRIBE DETAIL`).

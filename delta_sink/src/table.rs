@@ -212,6 +212,9 @@ pub struct NewTable {
     pub replace: bool,
 }
 
+/// The field metadata key of a column comment.
+const COMMENT_KEY: &str = "comment";
+
 /// Creates an empty table (one `CREATE TABLE` / `CREATE OR REPLACE TABLE` commit) and
 /// returns its version.
 pub async fn create(url: &Url, mut spec: NewTable) -> DeltaResult<i64> {
@@ -239,11 +242,18 @@ pub async fn create(url: &Url, mut spec: NewTable) -> DeltaResult<i64> {
         .zip(schema.fields())
         .map(|(f, original)| {
             let field: StructField = f.as_ref().try_into_kernel()?;
-            // Declared NOT NULL columns stay required.
+            // Declared NOT NULL columns stay required; a column comment is kept in the
+            // field's metadata, where Spark and Delta keep it.
             Ok(StructField::new(
                 field.name().clone(),
                 field.data_type().clone(),
                 original.is_nullable(),
+            )
+            .with_metadata(
+                original
+                    .metadata()
+                    .get(COMMENT_KEY)
+                    .map(|c| (COMMENT_KEY, c.as_str())),
             ))
         })
         .collect::<Result<_, arrow::error::ArrowError>>()

@@ -595,7 +595,12 @@ fn make_struct(c: Call) -> PlanResult<Expr> {
         pairs.push(lit(name));
         pairs.push(e);
     }
-    scalar(c.p, "named_struct", pairs)
+    // A struct built from its fields is never NULL.
+    Ok(crate::not_null::known_not_null(scalar(
+        c.p,
+        "named_struct",
+        pairs,
+    )?))
 }
 
 /// A unique, increasing id per row: the row number in this plan's output, from 0.

@@ -45,6 +45,7 @@ impl Planner<'_> {
                     .map(|x| self.sql_of(x, schema))
                     .unwrap_or_default()
             }
+            Some(ExprType::Alias(a)) => a.name.join("."),
             _ => self.sql_of(e, schema),
         }
     }
@@ -70,7 +71,16 @@ impl Planner<'_> {
                     .map(|c| c.name)
                     .unwrap_or(last)
             }
-            ExprType::Alias(a) => a.name.join("."),
+            // An alias inside another expression shows with its child, as Spark's
+            // `struct(id, x AS s)`.
+            ExprType::Alias(a) => {
+                let child = a
+                    .expr
+                    .as_deref()
+                    .map(|x| self.sql_of(x, schema))
+                    .unwrap_or_default();
+                format!("{child} AS {}", quote_if_needed(&a.name.join(".")))
+            }
             ExprType::UnresolvedFunction(f) => {
                 self.function_name(&f.function_name, &f.arguments, f.is_distinct, schema)
             }
@@ -318,4 +328,16 @@ fn window_frame_name(w: &pexpr::Window) -> String {
         bound(&f.lower, true),
         bound(&f.upper, false)
     )
+}
+
+/// A name as Spark's SQL text shows it: back-quoted unless it is a plain identifier.
+fn quote_if_needed(name: &str) -> String {
+    let plain = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.chars().all(|c| c.is_ascii_digit());
+    if plain {
+        name.to_string()
+    } else {
+        format!("`{}`", name.replace('`', "``"))
+    }
 }

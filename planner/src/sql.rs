@@ -45,8 +45,12 @@ pub enum SparkStatement {
         database: Option<String>,
         pattern: Option<String>,
     },
-    /// `DESCRIBE [TABLE] [EXTENDED] name`.
-    Describe { name: Vec<String> },
+    /// `DESCRIBE [TABLE] [EXTENDED | FORMATTED] name [column]`.
+    Describe {
+        name: Vec<String>,
+        extended: bool,
+        column: Option<Vec<String>>,
+    },
     /// `DESCRIBE [QUERY] query`: the query's output columns.
     DescribeQuery { query: String },
     /// `CREATE [OR REPLACE] [GLOBAL] TEMP VIEW name AS query`.
@@ -92,9 +96,11 @@ static SHOW_TABLES: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 static DESCRIBE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?is)^\s*(?:DESCRIBE|DESC)\s+(?:TABLE\s+)?(?:EXTENDED\s+|FORMATTED\s+)?([\w`.]+)\s*;?\s*$")
+    Regex::new(r"(?is)^\s*(?:DESCRIBE|DESC)\s+(?:TABLE\s+)?(EXTENDED\s+|FORMATTED\s+)?((?:`[^`]*`|[\w.])+)(?:\s+((?:`[^`]*`|[\w.])+))?\s*;?\s*$")
         .expect("valid regex")
 });
+/// `DESCRIBE <keyword> x` forms that describe something other than a table's column.
+const DESCRIBE_OTHER: &[&str] = &["DATABASE", "SCHEMA", "NAMESPACE", "CATALOG", "FUNCTION"];
 static DESCRIBE_QUERY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?is)^\s*(?:DESCRIBE|DESC)\s+(?:QUERY\s+(.*?)|((?:SELECT|WITH|VALUES|FROM)\b.*?))\s*;?\s*$")
         .expect("valid regex")
@@ -191,8 +197,15 @@ pub fn classify(sql: &str) -> SparkStatement {
             query: query.to_string(),
         };
     }
-    if let Some(c) = DESCRIBE.captures(sql) {
-        return SparkStatement::Describe { name: ident(&c[1]) };
+    if let Some(c) = DESCRIBE
+        .captures(sql)
+        .filter(|c| c.get(3).is_none() || !DESCRIBE_OTHER.contains(&c[2].to_ascii_uppercase().as_str()))
+    {
+        return SparkStatement::Describe {
+            name: ident(&c[2]),
+            extended: c.get(1).is_some(),
+            column: c.get(3).map(|m| ident(m.as_str())),
+        };
     }
     if let Some(c) = SET.captures(sql) {
         let key = c

@@ -11,6 +11,9 @@ use serde_json::{json, Value};
 
 use crate::error::{PlanError, PlanResult};
 
+/// The field metadata key of a column comment (Spark's and Delta's).
+pub const COMMENT_KEY: &str = "comment";
+
 /// Spark's default decimal for unsized `DECIMAL`.
 const DEFAULT_DECIMAL: (u8, i8) = (10, 0);
 
@@ -157,7 +160,10 @@ pub fn to_proto(dt: &DataType) -> PlanResult<ProtoType> {
                         name: f.name().clone(),
                         data_type: Some(to_proto(f.data_type())?),
                         nullable: f.is_nullable(),
-                        metadata: None,
+                        metadata: f
+                            .metadata()
+                            .get(COMMENT_KEY)
+                            .map(|c| json!({ COMMENT_KEY: c }).to_string()),
                     })
                 })
                 .collect::<PlanResult<_>>()?,
@@ -495,6 +501,7 @@ impl<'a> DdlParser<'a> {
             self.eat(':');
             let dt = self.data_type()?;
             let mut nullable = true;
+            let mut comment = None;
             loop {
                 self.skip_ws();
                 let upper = self.rest().to_ascii_uppercase();
@@ -503,12 +510,17 @@ impl<'a> DdlParser<'a> {
                     nullable = false;
                 } else if upper.starts_with("COMMENT") {
                     self.pos += "COMMENT".len();
-                    self.string_literal()?;
+                    comment = Some(self.string_literal()?);
                 } else {
                     break;
                 }
             }
-            fields.push(Field::new(name, dt, nullable));
+            let field = Field::new(name, dt, nullable);
+            // Spark keeps a column comment in the field's metadata, as Delta's schema does.
+            fields.push(match comment {
+                Some(c) => field.with_metadata([(COMMENT_KEY.to_string(), c)].into()),
+                None => field,
+            });
             if !self.eat(',') {
                 break;
             }

@@ -896,12 +896,32 @@ fn get_json_object(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     Ok(Arc::new(out.finish()))
 }
 
-/// `to_json(struct)`: one JSON object per row, null fields left out as Spark does.
+/// `to_json(struct | map | array)`: one JSON text per row, null struct fields left out as
+/// Spark does.
 fn to_json(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let Some(DataType::Struct(_)) = args.first().map(|a| a.data_type()) else {
-        return exec_err!("to_json expects a struct");
+    let Some(value) = args.first() else {
+        return exec_err!("to_json needs a value");
     };
-    let st = args[0].as_struct();
+    match value.data_type() {
+        DataType::Struct(_) => json_lines(value.as_struct()),
+        // A map or array is written as the only field of a struct, then taken back out.
+        DataType::Map(..) | DataType::List(_) | DataType::LargeList(_) => {
+            let field = Field::new("v", value.data_type().clone(), true);
+            let wrapped = StructArray::try_new(vec![field].into(), vec![value.clone()], None)?;
+            let lines = json_lines(&wrapped)?;
+            let lines = lines.as_string::<i32>();
+            let mut out = StringBuilder::new();
+            for line in lines.iter() {
+                let inner = line.and_then(|l| l.strip_prefix("{\"v\":")?.strip_suffix('}'));
+                out.append_option(inner);
+            }
+            Ok(Arc::new(out.finish()))
+        }
+        other => exec_err!("to_json expects a struct, a map or an array, got {other}"),
+    }
+}
+
+fn json_lines(st: &StructArray) -> Result<ArrayRef> {
     let batch = RecordBatch::from(st.clone());
     let mut buf = Vec::new();
     {

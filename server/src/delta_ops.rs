@@ -739,7 +739,8 @@ pub async fn merge_into(
     Ok(())
 }
 
-fn quote_name(parts: &[String]) -> String {
+/// A multi-part name as SQL text, every part back-quoted.
+pub fn quote_name(parts: &[String]) -> String {
     parts
         .iter()
         .map(|p| format!("`{}`", p.replace('`', "``")))

@@ -68,8 +68,14 @@ pub fn spark_arrow_type(dt: &DataType) -> DataType {
     }
 }
 
+/// The field as the client gets it: Spark's Arrow type, and of the metadata only a column
+/// comment (other metadata is DataFusion's and Delta's own bookkeeping).
 fn spark_field(f: &Field) -> Field {
-    Field::new(f.name(), spark_arrow_type(f.data_type()), f.is_nullable())
+    let field = Field::new(f.name(), spark_arrow_type(f.data_type()), f.is_nullable());
+    match f.metadata().get(planner::types::COMMENT_KEY) {
+        Some(c) => field.with_metadata([(planner::types::COMMENT_KEY.to_string(), c.clone())].into()),
+        None => field,
+    }
 }
 
 pub fn spark_schema(schema: &Schema) -> SchemaRef {

@@ -6,6 +6,7 @@ mod compression;
 mod config;
 mod config_ops;
 mod delta_ops;
+mod describe;
 mod error;
 mod execute;
 mod pipelines;

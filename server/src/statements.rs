@@ -5,7 +5,6 @@ use std::sync::Arc;
 use arrow::array::{BooleanArray, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use planner::sql::{classify, SparkStatement};
-use planner::types;
 use proto::connect::relation::RelType;
 use proto::connect::{Relation, Sql, SqlCommand};
 
@@ -132,28 +131,13 @@ async fn run_sql_text(
                     ..sql.clone()
                 })),
             };
-            describe_columns(&plan_relation(session, &rel).await?)?
+            crate::describe::query_columns(&plan_relation(session, &rel).await?)?
         }
-        SparkStatement::Describe { name } => {
-            let rel = Relation {
-                common: None,
-                rel_type: Some(RelType::Read(proto::connect::Read {
-                    is_streaming: false,
-                    read_type: Some(proto::connect::read::ReadType::NamedTable(
-                        proto::connect::read::NamedTable {
-                            unparsed_identifier: name.join("."),
-                            options: Default::default(),
-                        },
-                    )),
-                })),
-            };
-            let plan = plan_relation(session, &rel).await?;
-            let sections = match delta_location(&plan) {
-                Some(url) => delta_sink::describe::layout(&url).await?,
-                None => Default::default(),
-            };
-            describe_table(&plan, sections)?
-        }
+        SparkStatement::Describe {
+            name,
+            extended,
+            column,
+        } => crate::describe::table(session, &name, extended, column.as_deref()).await?,
         SparkStatement::CreateTempView {
             name,
             replace,
@@ -288,70 +272,6 @@ fn drop_temp_view(session: &Session, name: &[String], if_exists: bool) -> SparkR
         ))));
     }
     Ok(())
-}
-
-/// The Delta table a plan reads when it is nothing but that table's scan.
-fn delta_location(plan: &datafusion::logical_expr::LogicalPlan) -> Option<delta_sink::Url> {
-    use datafusion::logical_expr::LogicalPlan;
-    match plan {
-        LogicalPlan::SubqueryAlias(a) => delta_location(&a.input),
-        LogicalPlan::TableScan(scan) => {
-            let provider = datafusion::datasource::source_as_provider(&scan.source).ok()?;
-            let identity = delta_sink::read::identity(provider.as_ref())?;
-            delta_sink::Url::parse(&identity.location).ok()
-        }
-        _ => None,
-    }
-}
-
-/// DESCRIBE's rows: one per output column of `plan`; the comment is NULL when there is none.
-fn describe_columns(plan: &datafusion::logical_expr::LogicalPlan) -> SparkResult<RecordBatch> {
-    describe_table(plan, Default::default())
-}
-
-/// DESCRIBE TABLE's rows: the columns, then Spark's `# Partition Information` and
-/// `# Clustering Information` sections when the table has partition or clustering columns.
-fn describe_table(
-    plan: &datafusion::logical_expr::LogicalPlan,
-    (partitions, clustering): (Vec<String>, Vec<String>),
-) -> SparkResult<RecordBatch> {
-    let fields = plan.schema().fields();
-    let mut names: Vec<String> = fields.iter().map(|f| f.name().clone()).collect();
-    let mut types: Vec<String> = fields
-        .iter()
-        .map(|f| types::simple_string(f.data_type()))
-        .collect();
-    let mut comments: Vec<Option<&str>> = vec![None; fields.len()];
-    for (title, columns) in [
-        ("# Partition Information", partitions),
-        ("# Clustering Information", clustering),
-    ] {
-        if columns.is_empty() {
-            continue;
-        }
-        names.extend([title.to_string(), "# col_name".to_string()]);
-        types.extend([String::new(), "data_type".to_string()]);
-        comments.extend([Some(""), Some("comment")]);
-        for c in columns {
-            let field = fields.iter().find(|f| f.name().eq_ignore_ascii_case(&c));
-            types.push(field.map_or(String::new(), |f| types::simple_string(f.data_type())));
-            names.push(c);
-            comments.push(None);
-        }
-    }
-    let schema = Schema::new(vec![
-        Field::new("col_name", DataType::Utf8, false),
-        Field::new("data_type", DataType::Utf8, false),
-        Field::new("comment", DataType::Utf8, true),
-    ]);
-    Ok(RecordBatch::try_new(
-        Arc::new(schema),
-        vec![
-            Arc::new(StringArray::from(names)),
-            Arc::new(StringArray::from(types)),
-            Arc::new(StringArray::from(comments)),
-        ],
-    )?)
 }
 
 /// `SHOW TABLES`: temp views of the session (Spark lists them with an empty namespace).
