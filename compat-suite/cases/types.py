@@ -6,6 +6,7 @@ import decimal
 
 import pandas as pd
 from pyspark.sql import Row
+from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
     BinaryType,
@@ -65,6 +66,21 @@ DDL_ALL = (
 )
 
 
+def types_and_rows(df):
+    """The column types and rows (Spark's nullability of folded constants is another case)."""
+    return (df.schema.simpleString(), [tuple(r) for r in df.collect()])
+
+
+def in_zone(s, zone, query):
+    """The rows of `query` run with the session time zone `zone` (set back afterwards)."""
+    before = s.conf.get("spark.sql.session.timeZone")
+    s.conf.set("spark.sql.session.timeZone", zone)
+    try:
+        return [tuple(r) for r in s.sql(query).collect()]
+    finally:
+        s.conf.set("spark.sql.session.timeZone", before)
+
+
 def all_types(s):
     return s.createDataFrame(ALL_ROWS, ALL_TYPES)
 
@@ -91,6 +107,13 @@ CASES = [
     C("timestamp_microseconds", lambda s, t: s.sql("SELECT TIMESTAMP'2024-01-01 00:00:00.000001' AS a, TIMESTAMP'1969-12-31 23:59:59.999999' AS b, TIMESTAMP'0001-01-01 00:00:00' AS c")),
     C("date_extremes", lambda s, t: s.sql("SELECT DATE'0001-01-01' AS a, DATE'9999-12-31' AS b, DATE'1582-10-15' AS c")),
     C("timestamp_ntz_vs_ltz", lambda s, t: s.sql("SELECT TIMESTAMP_NTZ'2024-03-10 02:30:00' AS ntz, CAST(TIMESTAMP_NTZ'2024-03-10 02:30:00' AS TIMESTAMP) AS ltz, to_timestamp_ntz('2024-03-10 02:30:00') AS f")),
+    C("sql_timestamp_types", lambda s, t: types_and_rows(s.sql("SELECT CAST('2024-01-02 03:04:05' AS TIMESTAMP) AS t, TIMESTAMP'2024-01-02 03:04:05' AS l, TIMESTAMP_LTZ'2024-01-02 03:04:05' AS z, TIMESTAMP_NTZ'2024-01-02 03:04:05' AS n, CAST('2024-01-02 03:04:05' AS TIMESTAMP_NTZ) AS c, CAST('2024-01-02 03:04:05' AS TIMESTAMP_LTZ) AS c2"))),
+    C("sql_timestamp_in_session_zone", lambda s, t: in_zone(s, "America/Los_Angeles", "SELECT CAST(CAST('2024-01-02 03:04:05' AS TIMESTAMP) AS BIGINT) AS epoch, hour(CAST('2024-01-02 03:04:05' AS TIMESTAMP)) AS h, CAST(CAST(TIMESTAMP_NTZ'2024-01-02 03:04:05' AS TIMESTAMP) AS BIGINT) AS from_ntz, CAST(to_timestamp('2024-01-02 03:04:05') AS BIGINT) AS parsed")),
+    C("sql_datetime_patterns", lambda s, t: types_and_rows(s.sql("SELECT to_timestamp('2024-01-02', 'yyyy-MM-dd') AS a, to_timestamp('2024-01-02 03:04:05') AS b, to_timestamp_ntz('2024-03-10 02:30:00') AS f, to_timestamp_ntz('10/03/2024 02:30', 'dd/MM/yyyy HH:mm') AS g, to_date('02/01/2024', 'dd/MM/yyyy') AS d, date_format(TIMESTAMP'2024-01-02 03:04:05', 'yyyy-MM-dd HH:mm') AS s"))),
+    C("sql_spark_integer_type_names", lambda s, t: types_and_rows(s.sql("SELECT CAST('7' AS LONG) AS l, CAST(7 AS SHORT) AS s, CAST(7 AS BYTE) AS b"))),
+    C("timestamp_to_number_casts", lambda s, t: s.sql("SELECT CAST(TIMESTAMP'1969-12-31 23:59:59.5' AS BIGINT) AS before_epoch, CAST(TIMESTAMP'2024-01-02 03:04:05.25' AS DOUBLE) AS d, CAST(TIMESTAMP'2024-01-02 03:04:05' AS INT) AS i").union(
+        s.createDataFrame([(datetime.datetime(1969, 12, 31, 23, 59, 59, 500000), datetime.datetime(2024, 1, 2, 3, 4, 5, 250000))], "a timestamp, b timestamp").select(
+            F.col("a").cast("long"), F.col("b").cast("double"), F.col("b").cast("int")))),
     C("float_vs_double", lambda s, t: s.sql("SELECT CAST(0.1 AS FLOAT) AS f, CAST(0.1 AS DOUBLE) AS d, CAST(CAST(0.1 AS FLOAT) AS DOUBLE) AS fd, CAST(1e30 AS FLOAT) AS big")),
     C("integer_widths", lambda s, t: s.sql("SELECT CAST(127 AS TINYINT) + CAST(1 AS SMALLINT) AS a, typeof(CAST(1 AS TINYINT) + CAST(1 AS TINYINT)) AS b, 2147483647L + 1 AS c, typeof(1 + 1L) AS d")),
     C("typeof_literals", lambda s, t: s.sql("SELECT typeof(1), typeof(1L), typeof(1.5), typeof(1.5D), typeof('a'), typeof(NULL), typeof(DATE'2020-01-01'), typeof(array(1)), typeof(map('a', 1)), typeof(named_struct('a', 1)), typeof(X'01')")),

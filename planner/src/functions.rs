@@ -683,6 +683,9 @@ pub(crate) fn cast_to(p: &Planner, e: Expr, to: DataType, schema: &DFSchema) -> 
     if from == to {
         return Ok(e);
     }
+    if let Some(e) = crate::timestamp_cast::spark_timestamp_cast(&e, &from, &to) {
+        return Ok(e);
+    }
     // Spark prints timestamps in its own style, not Arrow's ISO form.
     if matches!(to, DataType::Utf8) {
         if let DataType::Timestamp(..) = from {

@@ -197,10 +197,9 @@ pub fn classify(sql: &str) -> SparkStatement {
             query: query.to_string(),
         };
     }
-    if let Some(c) = DESCRIBE
-        .captures(sql)
-        .filter(|c| c.get(3).is_none() || !DESCRIBE_OTHER.contains(&c[2].to_ascii_uppercase().as_str()))
-    {
+    if let Some(c) = DESCRIBE.captures(sql).filter(|c| {
+        c.get(3).is_none() || !DESCRIBE_OTHER.contains(&c[2].to_ascii_uppercase().as_str())
+    }) {
         return SparkStatement::Describe {
             name: ident(&c[2]),
             extended: c.get(1).is_some(),
@@ -634,6 +633,7 @@ async fn plan_once(
     maps: &HashSet<usize>,
 ) -> PlanResult<LogicalPlan> {
     let sql = spark_temporal_clauses(sql);
+    let sql = crate::sql_timestamps::ltz_literals(&sql);
     let sql = crate::sql_relations::stream_keyword(&sql);
     let mut statement = parse_one(&sql)?;
     let mut params = Parameters {
@@ -665,6 +665,7 @@ async fn plan_once(
         DFStatement::Statement(s) => select_names(s),
         _ => None,
     };
+    let mut timestamps = crate::sql_timestamps::TimestampTypes::default();
     if let DFStatement::Statement(s) = &mut statement {
         let _ = s.visit(&mut IntLiterals);
         if let std::ops::ControlFlow::Break(e) = s.visit(&mut TypedLiterals) {
@@ -673,6 +674,9 @@ async fn plan_once(
         let _ = s.visit(&mut SparkSyntax {
             ansi: p.config.ansi,
         });
+        if let std::ops::ControlFlow::Break(e) = s.visit(&mut timestamps) {
+            return Err(e);
+        }
         // TIMESTAMP AS OF takes constant expressions: fold them to text first.
         let mut probe = TimeTravel::default();
         let _ = s.clone().visit(&mut probe);
@@ -702,6 +706,13 @@ async fn plan_once(
     let bag_set_operations = matches!(&statement,
         DFStatement::Statement(s) if crate::sql_set_semantics::has_bag_set_operation(s));
     let state = state.as_ref().unwrap_or(p.state);
+    let zoned;
+    let state = if timestamps.zoned {
+        zoned = with_time_zone(state, &p.config.time_zone);
+        &zoned
+    } else {
+        state
+    };
     let mut plan = match state.statement_to_plan(statement.clone()).await {
         Err(e) if !p.config.case_sensitive => respelled(state, statement, e).await,
         planned => planned,
@@ -716,6 +727,17 @@ async fn plan_once(
     let plan = spark_semantics(plan, p.config.ansi)?;
     let plan = crate::sql_set_semantics::apply(plan, bag_set_operations)?;
     rename_outputs(plan, names)
+}
+
+/// The session state with DataFusion's time zone set: a Spark TIMESTAMP in SQL text is in
+/// the session time zone, which DataFusion's SQL planner takes from its config.
+fn with_time_zone(
+    state: &datafusion::execution::SessionState,
+    tz: &str,
+) -> datafusion::execution::SessionState {
+    let mut zoned = state.clone();
+    zoned.config_mut().options_mut().execution.time_zone = Some(tz.to_string());
+    zoned
 }
 
 /// Plans `statement` again with each column name that failed as written spelled as its
@@ -900,7 +922,7 @@ fn parse_select_item(text: &str) -> PlanResult<ast::ExprWithAlias> {
 }
 
 pub(crate) fn plan_expression(p: &Planner, text: &str, schema: &DFSchema) -> PlanResult<Expr> {
-    let mut parsed = parse_select_item(text)?;
+    let mut parsed = parse_select_item(&crate::sql_timestamps::ltz_literals(text))?;
     // A generator (`explode(a)`) is planned over its planned argument.
     if let ast::Expr::Function(f) = &parsed.expr {
         if let Some(kind) = crate::generator::generator_kind(&f.name.to_string()) {
@@ -920,10 +942,19 @@ pub(crate) fn plan_expression(p: &Planner, text: &str, schema: &DFSchema) -> Pla
     let _ = parsed.expr.visit(&mut SparkSyntax {
         ansi: p.config.ansi,
     });
+    let mut timestamps = crate::sql_timestamps::TimestampTypes::default();
+    if let std::ops::ControlFlow::Break(e) = parsed.expr.visit(&mut timestamps) {
+        return Err(e);
+    }
+    let zoned;
+    let state = if timestamps.zoned {
+        zoned = with_time_zone(p.state, &p.config.time_zone);
+        &zoned
+    } else {
+        p.state
+    };
     let alias = parsed.alias.as_ref().map(|a| a.value.clone());
-    let mut planned = p
-        .state
-        .create_logical_expr_from_sql_expr(parsed.clone(), schema);
+    let mut planned = state.create_logical_expr_from_sql_expr(parsed.clone(), schema);
     // Spark matches column names ignoring case: respell each that failed, as in queries.
     for _ in 0..MAX_RESPELLINGS {
         let fix = match &planned {
@@ -932,9 +963,7 @@ pub(crate) fn plan_expression(p: &Planner, text: &str, schema: &DFSchema) -> Pla
         };
         match fix {
             Some(fix) if fix.apply(&mut parsed.expr) => {
-                planned = p
-                    .state
-                    .create_logical_expr_from_sql_expr(parsed.clone(), schema);
+                planned = state.create_logical_expr_from_sql_expr(parsed.clone(), schema);
             }
             _ => break,
         }
@@ -973,12 +1002,20 @@ fn divide_in_expr(e: Expr, schema: &DFSchema, ansi: bool) -> PlanResult<Expr> {
         | Expr::TryCast(datafusion::logical_expr::TryCast {
             ref expr,
             ref field,
-        }) => Ok(
-            match crate::udf::spark_cast_string(expr, field.data_type(), schema) {
-                Some(text) => Transformed::yes(text),
-                None => Transformed::no(x),
-            },
-        ),
+        }) => {
+            let to = field.data_type();
+            let from =
+                datafusion::logical_expr::ExprSchemable::get_type(expr.as_ref(), schema).ok();
+            let timestamp = from
+                .as_ref()
+                .and_then(|from| crate::timestamp_cast::spark_timestamp_cast(expr, from, to));
+            Ok(
+                match timestamp.or_else(|| crate::udf::spark_cast_string(expr, to, schema)) {
+                    Some(e) => Transformed::yes(e),
+                    None => Transformed::no(x),
+                },
+            )
+        }
         Expr::ScalarFunction(_) => crate::udf::with_ansi_divide(x, ansi)
             .transform_data(|e| Ok(crate::udf::with_assert_message(e))),
         Expr::BinaryExpr(BinaryExpr {

@@ -133,7 +133,11 @@ fn location(url: &delta_sink::Url) -> String {
 
 /// `DESCRIBE t col`: the column's name, type and comment (`NULL` when none); EXTENDED adds
 /// the statistics rows.
-fn describe_column(plan: &LogicalPlan, column: &[String], extended: bool) -> SparkResult<RecordBatch> {
+fn describe_column(
+    plan: &LogicalPlan,
+    column: &[String],
+    extended: bool,
+) -> SparkResult<RecordBatch> {
     let [column] = column else {
         return Err(SparkError::Plan(PlanError::analysis(format!(
             "[UNSUPPORTED_FEATURE.DESC_TABLE_COLUMN_PARTITION] DESC TABLE COLUMN for a nested column {} is not supported.",
@@ -152,14 +156,21 @@ fn describe_column(plan: &LogicalPlan, column: &[String], extended: bool) -> Spa
         })?;
     let mut info = vec![
         ("col_name".to_string(), field.name().clone()),
-        ("data_type".to_string(), types::simple_string(field.data_type())),
+        (
+            "data_type".to_string(),
+            types::simple_string(field.data_type()),
+        ),
         (
             "comment".to_string(),
             comment(field).unwrap_or_else(|| "NULL".into()),
         ),
     ];
     if extended {
-        info.extend(COLUMN_STATISTICS.iter().map(|s| (s.to_string(), "NULL".to_string())));
+        info.extend(
+            COLUMN_STATISTICS
+                .iter()
+                .map(|s| (s.to_string(), "NULL".to_string())),
+        );
     }
     let (names, values): (Vec<String>, Vec<String>) = info.into_iter().unzip();
     strings(&[("info_name", names), ("info_value", values)])
@@ -181,7 +192,13 @@ fn columns(plan: &LogicalPlan) -> Vec<Row> {
     plan.schema()
         .fields()
         .iter()
-        .map(|f| (f.name().clone(), types::simple_string(f.data_type()), comment(f)))
+        .map(|f| {
+            (
+                f.name().clone(),
+                types::simple_string(f.data_type()),
+                comment(f),
+            )
+        })
         .collect()
 }
 

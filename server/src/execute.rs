@@ -73,7 +73,9 @@ pub fn spark_arrow_type(dt: &DataType) -> DataType {
 fn spark_field(f: &Field) -> Field {
     let field = Field::new(f.name(), spark_arrow_type(f.data_type()), f.is_nullable());
     match f.metadata().get(planner::types::COMMENT_KEY) {
-        Some(c) => field.with_metadata([(planner::types::COMMENT_KEY.to_string(), c.clone())].into()),
+        Some(c) => {
+            field.with_metadata([(planner::types::COMMENT_KEY.to_string(), c.clone())].into())
+        }
         None => field,
     }
 }
