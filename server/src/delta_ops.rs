@@ -392,7 +392,7 @@ pub async fn run(session: &Session, stmt: TableStatement) -> SparkResult<RecordB
         TableStatement::CreateTable(c) => {
             // Spark analyses a CTAS query before it looks at the table.
             let body = match &c.query {
-                Some(q) => TableBody::Query(plan_sql(session, q).await?, HashMap::new()),
+                Some(q) => TableBody::Query(Box::new(plan_sql(session, q).await?), HashMap::new()),
                 None => TableBody::Columns(None),
             };
             create_table(session, c, body).await.map(|_| empty())
@@ -819,7 +819,7 @@ pub enum TableBody {
     /// The statement's column list, or a schema given directly (`spark.catalog.createTable`).
     Columns(Option<Arc<Schema>>),
     /// The rows to write (`AS query`, DataFrameWriterV2) with the writer's options.
-    Query(LogicalPlan, HashMap<String, String>),
+    Query(Box<LogicalPlan>, HashMap<String, String>),
 }
 
 /// `CREATE TABLE` (and `spark.catalog.createTable`, and DataFrameWriterV2's create and
@@ -907,7 +907,7 @@ async fn create_at(
                 c.location.is_none(),
                 &spec,
             ));
-            delta_sink::write::write(url, plan, state(session), spec).await?;
+            delta_sink::write::write(url, *plan, state(session), spec).await?;
             return Ok(());
         }
     };

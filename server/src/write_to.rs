@@ -61,7 +61,8 @@ pub async fn write_to(session: &Session, w: WriteOperationV2) -> SparkResult<()>
                 properties: sorted(properties),
                 ..Default::default()
             };
-            delta_ops::create_table(session, create, TableBody::Query(plan, options)).await
+            delta_ops::create_table(session, create, TableBody::Query(Box::new(plan), options))
+                .await
         }
         other => {
             // The table is already defined: its layout and properties are not the writer's.
