@@ -9,11 +9,12 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
     CastKind, DataType as SqlType, Expr as SqlExpr, Function, FunctionArg, FunctionArgExpr,
-    FunctionArguments, Ident, ObjectName, TimezoneInfo, Value, VisitorMut,
+    FunctionArguments, TimezoneInfo, Value, VisitorMut,
 };
 
 use crate::datetime::spark_to_chrono;
 use crate::error::PlanError;
+use crate::sql_syntax::call;
 
 /// Spark type names DataFusion's SQL does not know, with the type each means.
 const TYPE_NAMES: &[(&str, SqlType)] = &[
@@ -71,7 +72,7 @@ impl TimestampTypes {
 
     /// Spark's datetime functions in DataFusion's terms: a pattern becomes chrono's, and
     /// `to_timestamp` gives a zoned timestamp (`to_timestamp_ntz`, one without a zone).
-    fn call(&mut self, f: &mut Function) -> Result<Option<SqlExpr>, PlanError> {
+    fn datetime_call(&mut self, f: &mut Function) -> Result<Option<SqlExpr>, PlanError> {
         let name = f.name.to_string().to_ascii_lowercase();
         let FunctionArguments::List(list) = &mut f.args else {
             return Ok(None);
@@ -127,26 +128,6 @@ impl TimestampTypes {
     }
 }
 
-fn call(name: &str, args: Vec<SqlExpr>) -> SqlExpr {
-    SqlExpr::Function(Function {
-        name: ObjectName::from(vec![Ident::new(name)]),
-        uses_odbc_syntax: false,
-        parameters: FunctionArguments::None,
-        args: FunctionArguments::List(datafusion::sql::sqlparser::ast::FunctionArgumentList {
-            duplicate_treatment: None,
-            args: args
-                .into_iter()
-                .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
-                .collect(),
-            clauses: vec![],
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: vec![],
-    })
-}
-
 /// Rewrites a string-literal Spark pattern to chrono's in place; false when the pattern is
 /// not a literal (it is then left to DataFusion as written).
 fn chrono_pattern(e: &mut SqlExpr) -> Result<bool, PlanError> {
@@ -168,7 +149,7 @@ impl VisitorMut for TimestampTypes {
         match expr {
             SqlExpr::Cast { data_type, .. } => self.respell(data_type),
             SqlExpr::TypedString(ts) => self.respell(&mut ts.data_type),
-            SqlExpr::Function(f) => match self.call(f) {
+            SqlExpr::Function(f) => match self.datetime_call(f) {
                 Ok(Some(replacement)) => *expr = replacement,
                 Ok(None) => {}
                 Err(e) => return ControlFlow::Break(e),
