@@ -355,6 +355,14 @@ def test_describe_extended_of_external_and_path_tables(spark, tpath):
     assert by_path["Provider"] == "delta"
 
 
+def test_describe_temp_view_over_a_delta_table_shows_columns_only(spark, tpath):
+    spark.createDataFrame([(1, "x")], "a long, p string").write.format("delta").partitionBy("p").save(tpath)
+    spark.read.format("delta").load(tpath).createOrReplaceTempView("dv")
+    # Spark describes a view by its columns, with no partition or table sections
+    assert in_order(spark.sql("DESCRIBE EXTENDED dv")) == [("a", "bigint", None), ("p", "string", None)]
+    assert in_order(spark.sql(f"DESCRIBE delta.`{tpath}`"))[2][0] == "# Partition Information"
+
+
 def test_describe_column_of_a_delta_table(spark):
     sql(spark, "CREATE TABLE dc (a INT COMMENT 'the a', b STRING) USING DELTA")
     assert in_order(spark.sql("DESCRIBE dc a")) == [("col_name", "a"), ("data_type", "int"), ("comment", "the a")]

@@ -58,7 +58,9 @@ pub async fn table(
         return describe_column(&plan, column, extended);
     }
     let mut out = columns(&plan);
-    let Some(url) = delta_location(&plan) else {
+    // A temp view shows its columns only, as Spark describes views, even over a Delta scan.
+    let temp_view = name.len() == 1 && session.views().table_exist(&name[0]);
+    let Some(url) = delta_location(&plan).filter(|_| !temp_view) else {
         return rows(out);
     };
     let info = delta_sink::describe::info(&url).await?;
@@ -78,8 +80,7 @@ pub async fn table(
             out.push((c.clone(), data_type, field.and_then(|f| comment(f))));
         }
     }
-    let temp_view = name.len() == 1 && session.views().table_exist(&name[0]);
-    if extended && !temp_view {
+    if extended {
         let t = tables::target(session.catalog(), &session.current_database(), name)?;
         details(&mut out, &t, &url, &info);
     }
