@@ -107,15 +107,10 @@ pub async fn run(session: &Session, c: &Catalog, plan_id: Option<i64>) -> SparkR
                 )));
             }
             let name = planner::ddl::parse_table_name(&t.table_name)?;
-            if let Some(s) = t
-                .source
-                .as_deref()
-                .filter(|s| !s.eq_ignore_ascii_case("delta"))
-            {
-                return Err(SparkError::unsupported(format!(
-                    "spark.catalog.createTable with source {s:?} (sluice's catalog holds Delta tables)"
-                )));
-            }
+            crate::delta_ops::only_delta(
+                t.source.as_deref(),
+                "spark.catalog.createTable with source",
+            )?;
             let create = planner::ddl::CreateTable {
                 name: name.clone(),
                 location: t.path.clone().or_else(|| t.options.get("path").cloned()),

@@ -33,6 +33,17 @@ const WRITE_OPTIONS: &[&str] = &[
     "usermetadata",
 ];
 
+/// Refuses a table format other than Delta (`what` says where it was asked for): sluice's
+/// catalog holds Delta tables.
+pub fn only_delta(format: Option<&str>, what: &str) -> SparkResult<()> {
+    match format.filter(|f| !f.eq_ignore_ascii_case("delta")) {
+        Some(f) => Err(SparkError::unsupported(format!(
+            "{what} {f:?} (sluice's catalog holds Delta tables)"
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn analysis(msg: String) -> SparkError {
     SparkError::Plan(PlanError::analysis(msg))
 }
@@ -825,11 +836,7 @@ pub enum TableBody {
 /// `CREATE TABLE` (and `spark.catalog.createTable`, and DataFrameWriterV2's create and
 /// replace).
 pub async fn create_table(session: &Session, c: CreateTable, body: TableBody) -> SparkResult<()> {
-    if let Some(u) = c.using.as_deref().filter(|u| *u != "delta") {
-        return Err(SparkError::unsupported(format!(
-            "CREATE TABLE USING {u} (sluice's catalog holds Delta tables)"
-        )));
-    }
+    only_delta(c.using.as_deref(), "CREATE TABLE USING")?;
     let t = target(session, &c.name)?;
     let (db, name, entry) = match &t {
         Target::Named { db, name, entry } => (db.clone(), name.clone(), entry.clone()),

@@ -30,15 +30,7 @@ pub async fn write_to(session: &Session, w: WriteOperationV2) -> SparkResult<()>
         .input
         .as_ref()
         .ok_or_else(|| SparkError::invalid("writeTo without input"))?;
-    if let Some(p) = w
-        .provider
-        .as_deref()
-        .filter(|p| !p.eq_ignore_ascii_case("delta"))
-    {
-        return Err(SparkError::unsupported(format!(
-            "writeTo(..).using({p:?}) (sluice's catalog holds Delta tables)"
-        )));
-    }
+    delta_ops::only_delta(w.provider.as_deref(), "writeTo(..).using")?;
     let name = planner::ddl::parse_table_name(&w.table_name)?;
     let options: HashMap<String, String> = w
         .options

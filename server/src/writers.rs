@@ -149,15 +149,7 @@ async fn write_delta(
         .input
         .as_ref()
         .ok_or_else(|| SparkError::invalid("write without input"))?;
-    if let Some(f) = w
-        .source
-        .as_deref()
-        .filter(|f| !f.eq_ignore_ascii_case("delta"))
-    {
-        return Err(SparkError::unsupported(format!(
-            "saveAsTable with format {f:?} (sluice's catalog holds Delta tables)"
-        )));
-    }
+    crate::delta_ops::only_delta(w.source.as_deref(), "saveAsTable with format")?;
     let mode = match w.mode() {
         SaveMode::Append => delta_sink::SaveMode::Append,
         SaveMode::Overwrite => delta_sink::SaveMode::Overwrite,

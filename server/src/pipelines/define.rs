@@ -521,15 +521,7 @@ pub fn sql_file(graph: &mut Graph, text: &str, file: &str) -> SparkResult<()> {
                         ),
                     },
                 };
-                if let Some(f) = d
-                    .format
-                    .as_ref()
-                    .filter(|f| !f.eq_ignore_ascii_case("delta"))
-                {
-                    return Err(SparkError::unsupported(format!(
-                        "pipeline tables USING {f} (sluice's tables are Delta tables)"
-                    )));
-                }
+                crate::delta_ops::only_delta(d.format.as_deref(), "pipeline tables USING")?;
                 let schema = if d.columns.is_empty() {
                     None
                 } else {
