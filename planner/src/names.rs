@@ -338,6 +338,6 @@ fn quote_if_needed(name: &str) -> String {
     if plain {
         name.to_string()
     } else {
-        format!("`{}`", name.replace('`', "``"))
+        crate::error::quote(name)
     }
 }

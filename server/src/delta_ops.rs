@@ -754,7 +754,7 @@ pub async fn merge_into(
 pub fn quote_name(parts: &[String]) -> String {
     parts
         .iter()
-        .map(|p| format!("`{}`", p.replace('`', "``")))
+        .map(|p| planner::error::quote(p))
         .collect::<Vec<_>>()
         .join(".")
 }

@@ -217,10 +217,7 @@ async fn show_tbl_properties(
         let target = crate::tables::target(session.catalog(), &db, name)?;
         let not_found = || {
             SparkError::Plan(planner::PlanError::TableNotFound(
-                name.iter()
-                    .map(|p| planner::error::quote(p))
-                    .collect::<Vec<_>>()
-                    .join("."),
+                crate::delta_ops::quote_name(name),
             ))
         };
         let url = target.url()?.ok_or_else(not_found)?;

@@ -32,11 +32,7 @@ pub async fn write_to(session: &Session, w: WriteOperationV2) -> SparkResult<()>
         .ok_or_else(|| SparkError::invalid("writeTo without input"))?;
     delta_ops::only_delta(w.provider.as_deref(), "writeTo(..).using")?;
     let name = planner::ddl::parse_table_name(&w.table_name)?;
-    let options: HashMap<String, String> = w
-        .options
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-        .collect();
+    let options = crate::writers::lower_keys(&w.options);
     let plan = plan_relation(session, input).await?;
     match w.mode() {
         mode @ (Mode::Create | Mode::Replace | Mode::CreateOrReplace) => {

@@ -48,6 +48,14 @@ fn analysis(msg: String) -> SparkError {
     SparkError::Plan(PlanError::analysis(msg))
 }
 
+/// Data source options keyed lower-case: Spark matches option names ignoring case.
+pub fn lower_keys(options: &HashMap<String, String>) -> HashMap<String, String> {
+    options
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect()
+}
+
 pub fn absolute(p: &str) -> String {
     std::path::absolute(p)
         .map(|a| a.display().to_string())
@@ -63,11 +71,7 @@ pub async fn write(session: &Session, w: WriteOperation) -> SparkResult<()> {
     if w.bucket_by.is_some() || !w.sort_column_names.is_empty() {
         return Err(SparkError::unsupported("bucketBy / sortBy"));
     }
-    let options: HashMap<String, String> = w
-        .options
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-        .collect();
+    let options = lower_keys(&w.options);
     let format = w.source.clone().map(|f| f.to_ascii_lowercase());
     if matches!(w.save_type, Some(SaveType::Table(_))) || format.as_deref() == Some("delta") {
         return write_delta(session, &w, &options).await;

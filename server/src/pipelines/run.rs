@@ -405,10 +405,7 @@ impl Update<'_> {
                 format,
                 options: user,
             } => {
-                let user: HashMap<String, String> = user
-                    .iter()
-                    .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-                    .collect();
+                let user = crate::writers::lower_keys(user);
                 let path = user.get("path").cloned().ok_or_else(|| {
                     SparkError::invalid(format!(
                         "The sink {} needs a `path` option",

@@ -292,11 +292,7 @@ pub async fn start(
         .ok_or_else(|| SparkError::invalid("writeStream without a query"))?;
     let trigger = trigger_of(w.trigger.as_ref())?;
     let mode = OutputMode::parse(&w.output_mode)?;
-    let options: HashMap<String, String> = w
-        .options
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-        .collect();
+    let options = crate::writers::lower_keys(&w.options);
     let name = Some(w.query_name.clone()).filter(|n| !n.is_empty());
     let format = match w.format.to_ascii_lowercase().as_str() {
         "" if matches!(w.sink_destination, Some(SinkDestination::TableName(_))) => {
