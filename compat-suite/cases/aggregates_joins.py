@@ -2,7 +2,7 @@
 
 from pyspark.sql import functions as F
 
-from cases import C
+from cases import C, E
 
 
 def orders(s):
@@ -75,4 +75,7 @@ CASES = [
     C("self_join_with_alias", lambda s, t: (lambda d: d.alias("a").join(d.alias("b"), F.col("a.k") + 1 == F.col("b.k")).select(F.col("a.k").alias("ak"), F.col("b.k").alias("bk")))(left(s))),
     C("join_then_group", lambda s, t: left(s).join(right(s), "k").groupBy("k").agg(F.count("*").alias("n"))),
     C("crossjoin_count", lambda s, t: s.range(3).crossJoin(s.range(4)).count()),
+    C("sum_avg_of_string_columns", lambda s, t: s.createDataFrame([("1",), ("2.5",), (None,)], "v string").agg(F.sum("v"), F.avg("v"), F.mean("v"))),
+    C("sum_avg_of_string_columns_sql", lambda s, t: s.createDataFrame([("k", "1"), ("k", "2.5"), ("j", None)], "k string, v string").createOrReplaceTempView("strs") or s.sql("SELECT k, sum(v) AS s, avg(v) AS a FROM strs GROUP BY k")),
+    E("sum_of_malformed_string_column", lambda s, t: s.createDataFrame([("1",), ("x",)], "v string").agg(F.sum("v")).collect(), contains="'x'"),
 ]

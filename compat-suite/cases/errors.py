@@ -84,4 +84,5 @@ CASES = [
     E("sequence_step_away_from_stop", lambda s, t: s.sql("SELECT sequence(1, 3, -1)").collect(), contains="Illegal sequence boundaries"),
     E("sequence_of_decimals", lambda s, t: s.sql("SELECT sequence(1.5, 3)").collect(), contains="SEQUENCE_WRONG_INPUT_TYPES"),
     E("generator_nested_in_expression", lambda s, t: s.range(1).select(F.explode(F.array(F.lit(1))) + 1).collect(), contains="NESTED_IN_EXPRESSIONS"),
+    E("interval_literal_out_of_range", lambda s, t: s.sql("SELECT INTERVAL '1-12' YEAR TO MONTH").collect(), contains="INTERVAL_PARSING"),
 ]

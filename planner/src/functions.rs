@@ -683,7 +683,7 @@ pub(crate) fn cast_to(p: &Planner, e: Expr, to: DataType, schema: &DFSchema) -> 
     if from == to {
         return Ok(e);
     }
-    if let Some(e) = crate::timestamp_cast::spark_timestamp_cast(&e, &from, &to) {
+    if let Some(e) = crate::timestamp_cast::spark_timestamp_cast(&e, &from, &to, !p.config.ansi) {
         return Ok(e);
     }
     // Spark prints timestamps in its own style, not Arrow's ISO form.

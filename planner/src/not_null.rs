@@ -1,6 +1,7 @@
-//! Declares a value non-nullable where Spark knows it cannot be null but DataFusion's
-//! operator does not: `explode` of an array whose elements cannot be null gives a
-//! non-null `col`, while DataFusion's unnest declares every output column nullable.
+//! Declares a value's nullability as Spark does where DataFusion's operator differs:
+//! `explode` of an array whose elements cannot be null gives a non-null `col`, while
+//! DataFusion's unnest declares every output column nullable; and Spark declares a cast
+//! of a double to a timestamp nullable even where ANSI mode makes a NaN fail instead.
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, FieldRef};
@@ -14,20 +15,35 @@ use datafusion::logical_expr::{
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct KnownNotNull {
     signature: Signature,
+    nullable: bool,
 }
 
 /// `e`, declared non-nullable. Only for values that are never null at run time; one
 /// that is fails the query rather than breaking the declared schema.
 pub(crate) fn known_not_null(e: Expr) -> Expr {
+    declared(e, false)
+}
+
+/// `e`, declared nullable whatever DataFusion infers.
+pub(crate) fn maybe_null(e: Expr) -> Expr {
+    declared(e, true)
+}
+
+fn declared(e: Expr, nullable: bool) -> Expr {
     let udf = ScalarUDF::new_from_impl(KnownNotNull {
         signature: Signature::any(1, Volatility::Immutable),
+        nullable,
     });
     Expr::ScalarFunction(ScalarFunction::new_udf(Arc::new(udf), vec![e]))
 }
 
 impl ScalarUDFImpl for KnownNotNull {
     fn name(&self) -> &str {
-        "known_not_null"
+        if self.nullable {
+            "maybe_null"
+        } else {
+            "known_not_null"
+        }
     }
 
     fn signature(&self) -> &Signature {
@@ -40,16 +56,17 @@ impl ScalarUDFImpl for KnownNotNull {
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
         let field = args.arg_fields[0].as_ref().clone();
-        Ok(Arc::new(field.with_nullable(false)))
+        Ok(Arc::new(field.with_nullable(self.nullable)))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let [value] = <[ColumnarValue; 1]>::try_from(args.args)
             .map_err(|_| datafusion::error::DataFusionError::Internal("one argument".into()))?;
-        let nulls = match &value {
-            ColumnarValue::Array(a) => a.null_count() > 0,
-            ColumnarValue::Scalar(s) => s.is_null(),
-        };
+        let nulls = !self.nullable
+            && match &value {
+                ColumnarValue::Array(a) => a.null_count() > 0,
+                ColumnarValue::Scalar(s) => s.is_null(),
+            };
         if nulls {
             return exec_err!("a value declared non-null is null");
         }

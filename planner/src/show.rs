@@ -48,6 +48,25 @@ fn text(array: &ArrayRef, row: usize, null: &str) -> String {
             )
         }
         DataType::Timestamp(unit, tz) => timestamp(array, row, unit, tz.as_deref()),
+        DataType::Duration(_) => {
+            let micros = arrow::compute::cast(
+                &array.slice(row, 1),
+                &DataType::Duration(TimeUnit::Microsecond),
+            )
+            .ok()
+            .and_then(|a| {
+                a.as_primitive_opt::<arrow::datatypes::DurationMicrosecondType>()
+                    .map(|p| p.value(0))
+            });
+            micros.map_or_else(|| plain(array, row), crate::interval::day_time_text)
+        }
+        DataType::Interval(arrow::datatypes::IntervalUnit::YearMonth) => {
+            crate::interval::year_month_text(
+                array
+                    .as_primitive::<arrow::datatypes::IntervalYearMonthType>()
+                    .value(row),
+            )
+        }
         DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..) => {
             let values = list_value(array, row);
             let items: Vec<String> = (0..values.len()).map(|i| cell(&values, i)).collect();

@@ -677,6 +677,9 @@ async fn plan_once(
         if let std::ops::ControlFlow::Break(e) = s.visit(&mut timestamps) {
             return Err(e);
         }
+        if let std::ops::ControlFlow::Break(e) = s.visit(&mut crate::interval::IntervalRanges) {
+            return Err(e);
+        }
         // TIMESTAMP AS OF takes constant expressions: fold them to text first.
         let mut probe = TimeTravel::default();
         let _ = s.clone().visit(&mut probe);
@@ -1006,9 +1009,10 @@ fn divide_in_expr(e: Expr, schema: &DFSchema, ansi: bool) -> PlanResult<Expr> {
             let to = field.data_type();
             let from =
                 datafusion::logical_expr::ExprSchemable::get_type(expr.as_ref(), schema).ok();
+            let safe = matches!(x, Expr::TryCast(_)) || !ansi;
             let timestamp = from
                 .as_ref()
-                .and_then(|from| crate::timestamp_cast::spark_timestamp_cast(expr, from, to));
+                .and_then(|from| crate::timestamp_cast::spark_timestamp_cast(expr, from, to, safe));
             Ok(
                 match timestamp.or_else(|| crate::udf::spark_cast_string(expr, to, schema)) {
                     Some(e) => Transformed::yes(e),

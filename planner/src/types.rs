@@ -4,7 +4,7 @@
 //! with the session time zone, `timestamp_ntz` microseconds without one, strings are `Utf8`.
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, Fields, Schema, TimeUnit};
+use arrow::datatypes::{DataType, Field, Fields, IntervalUnit, Schema, TimeUnit};
 use proto::connect::data_type::{self as pdt, Kind};
 use proto::connect::DataType as ProtoType;
 use serde_json::{json, Value};
@@ -79,6 +79,9 @@ pub fn from_proto(dt: &ProtoType, tz: &str) -> PlanResult<DataType> {
             )
         }
         Kind::Struct(s) => DataType::Struct(struct_fields_from_proto(s, tz)?),
+        Kind::DayTimeInterval(_) => crate::interval::DAY_TIME_TYPE,
+        Kind::YearMonthInterval(_) => crate::interval::YEAR_MONTH_TYPE,
+        Kind::CalendarInterval(_) => DataType::Interval(IntervalUnit::MonthDayNano),
         Kind::Unparsed(u) => parse_data_type(&u.data_type_string, tz)?,
         other => {
             return Err(PlanError::unsupported(format!(
@@ -170,6 +173,20 @@ pub fn to_proto(dt: &DataType) -> PlanResult<ProtoType> {
             type_variation_reference: 0,
         }),
         DataType::Dictionary(_, v) => return to_proto(v),
+        // Arrow keeps no start and end fields: Spark's widest of each kind.
+        DataType::Duration(_) => Kind::DayTimeInterval(pdt::DayTimeInterval {
+            start_field: Some(0),
+            end_field: Some(3),
+            type_variation_reference: 0,
+        }),
+        DataType::Interval(IntervalUnit::YearMonth) => {
+            Kind::YearMonthInterval(pdt::YearMonthInterval {
+                start_field: Some(0),
+                end_field: Some(1),
+                type_variation_reference: 0,
+            })
+        }
+        DataType::Interval(_) => Kind::CalendarInterval(Default::default()),
         other => return Err(PlanError::unsupported(format!("Arrow type {other}"))),
     }))
 }
@@ -208,6 +225,9 @@ pub fn simple_string(dt: &DataType) -> String {
         DataType::Date32 | DataType::Date64 => "date".into(),
         DataType::Timestamp(_, Some(_)) => "timestamp".into(),
         DataType::Timestamp(_, None) => "timestamp_ntz".into(),
+        DataType::Duration(_) => "interval day to second".into(),
+        DataType::Interval(IntervalUnit::YearMonth) => "interval year to month".into(),
+        DataType::Interval(_) => "interval".into(),
         DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
             format!("array<{}>", simple_string(f.data_type()))
         }
@@ -476,6 +496,36 @@ impl<'a> DdlParser<'a> {
         Ok(rest[..len].to_string())
     }
 
+    /// What follows `interval`: `day to second`, `hour`, `year to month` ... (Arrow keeps
+    /// only the kind), or nothing for Spark's calendar interval.
+    fn interval_fields(&mut self) -> PlanResult<DataType> {
+        const FIELDS: [&str; 6] = ["year", "month", "day", "hour", "minute", "second"];
+        let next_field = |p: &mut Self| {
+            let save = p.pos;
+            match p.identifier().map(|w| w.to_ascii_lowercase()) {
+                Ok(w) if FIELDS.contains(&w.as_str()) => Some(w),
+                _ => {
+                    p.pos = save;
+                    None
+                }
+            }
+        };
+        let Some(start) = next_field(self) else {
+            return Ok(DataType::Interval(IntervalUnit::MonthDayNano));
+        };
+        let save = self.pos;
+        if matches!(self.identifier(), Ok(w) if w.eq_ignore_ascii_case("to")) {
+            next_field(self).ok_or_else(|| self.error("expected an interval field"))?;
+        } else {
+            self.pos = save;
+        }
+        Ok(if matches!(start.as_str(), "year" | "month") {
+            crate::interval::YEAR_MONTH_TYPE
+        } else {
+            crate::interval::DAY_TIME_TYPE
+        })
+    }
+
     fn number(&mut self) -> PlanResult<i64> {
         self.skip_ws();
         let rest = self.rest();
@@ -569,6 +619,7 @@ impl<'a> DdlParser<'a> {
             "timestamp" | "timestamp_ltz" => timestamp_type(self.tz),
             "timestamp_ntz" => DataType::Timestamp(TimeUnit::Microsecond, None),
             "void" | "null" => DataType::Null,
+            "interval" => self.interval_fields()?,
             "decimal" | "dec" | "numeric" => {
                 let (mut p, mut s) = (i64::from(DEFAULT_DECIMAL.0), 0);
                 if self.eat('(') {

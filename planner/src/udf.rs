@@ -136,6 +136,8 @@ fn spark_text_differs(t: &DataType) -> bool {
         DataType::Float32
             | DataType::Float64
             | DataType::Timestamp(..)
+            | DataType::Duration(_)
+            | DataType::Interval(arrow::datatypes::IntervalUnit::YearMonth)
             | DataType::List(_)
             | DataType::LargeList(_)
             | DataType::FixedSizeList(..)
@@ -468,6 +470,7 @@ pub fn sql_functions() -> Vec<ScalarUDF> {
         ScalarUDF::new_from_impl(TypeOf::default()),
         crate::random::udf(),
         crate::nvl2::udf(),
+        crate::interval::udf(),
     ])
     .chain(crate::element_at::sql_functions())
     .collect()

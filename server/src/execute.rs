@@ -49,6 +49,7 @@ pub fn spark_arrow_type(dt: &DataType) -> DataType {
             DataType::Binary
         }
         DataType::Timestamp(_, tz) => DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),
+        DataType::Duration(_) => DataType::Duration(TimeUnit::Microsecond),
         DataType::Date64 => DataType::Date32,
         DataType::UInt8 => DataType::Int16,
         DataType::UInt16 => DataType::Int32,

@@ -221,6 +221,11 @@ impl Session {
         for f in planner::aggregates::sql_aggregates() {
             ctx.register_udaf(f);
         }
+        for name in ["sum", "avg"] {
+            if let Some(f) = ctx.state().aggregate_functions().get(name).cloned() {
+                ctx.register_udaf(planner::aggregates::strings_as_double(f));
+            }
+        }
         if let Some(range) = ctx.state().table_functions().get("range").cloned() {
             ctx.register_udtf(
                 "range",

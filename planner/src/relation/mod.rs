@@ -84,7 +84,11 @@ impl Planner<'_> {
                 let cond = self.expr(cond, input.schema())?;
                 // Spark names the expression and its type; DataFusion's planner does not.
                 match cond.get_type(input.schema()) {
-                    Ok(DataType::Boolean | DataType::Null) | Err(_) => {}
+                    Ok(DataType::Boolean | DataType::Null) => {}
+                    Err(err) => {
+                        return Err(crate::operand_types::mismatch(&cond, input.schema(), &name)
+                            .unwrap_or(err.into()))
+                    }
                     Ok(other) => {
                         let ty = crate::types::sql_name(&other);
                         return Err(PlanError::analysis(format!(

@@ -125,7 +125,21 @@ impl Planner<'_> {
                 )),
             }
         }
-        self.finish_projection(input, items)
+        // On failure, Spark's error for an operator whose operands do not fit, if any.
+        let checked = items.clone();
+        self.finish_projection(input, items).map_err(|err| {
+            checked
+                .iter()
+                .find_map(|item| match item {
+                    Expr::Alias(a) => crate::operand_types::mismatch(&a.expr, &schema, &a.name),
+                    other => crate::operand_types::mismatch(
+                        other,
+                        &schema,
+                        &other.schema_name().to_string(),
+                    ),
+                })
+                .unwrap_or(err)
+        })
     }
 
     fn expand_star(
