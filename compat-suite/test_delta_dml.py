@@ -184,6 +184,24 @@ def test_dataframe_merge_into_conditions_and_assignments(spark, warehouse):
     assert dl_rows(loc) == [(2, "b", 20), (3, "c", 35), (9, "new", 90)]
 
 
+def test_dml_expressions_have_spark_semantics(spark, warehouse):
+    """Conditions and values are Spark SQL: `/` on integers divides as doubles (30 / 4 is
+    7.5, not 7), date patterns are Spark's, and columns may be qualified by the table name."""
+    loc = target(spark, warehouse)
+    sql(spark, "DELETE FROM t WHERE v / 4 > 7")
+    assert dl_rows(loc) == [(1, "a", 10), (2, "b", 20)]
+    sql(spark, "UPDATE t SET name = date_format(to_date('2024-03-05'), 'yyyy/MM') WHERE t.name = 'b'")
+    assert dl_rows(loc) == [(1, "a", 10), (2, "2024/03", 20)]
+    source(spark, [(1, "x", 3), (2, "y", 2)])
+    sql(
+        spark,
+        "MERGE INTO t USING s ON t.id = s.id "
+        "WHEN MATCHED AND s.v / 2 > 1 THEN UPDATE SET v = t.v * 2, name = initcap(concat_ws(' ', s.name, 'z'))",
+    )
+    assert dl_rows(loc) == [(1, "X Z", 20), (2, "2024/03", 20)]
+    assert client_rows(spark.table("t")) == [(1, "X Z", 20), (2, "2024/03", 20)]
+
+
 # ---------------------------------------------------------------- DELETE / UPDATE
 
 

@@ -1,8 +1,11 @@
 //! Row-level changes as single Delta commits: DELETE, UPDATE and MERGE. Conditions and
-//! values are SQL expression text; MERGE text may use the source and target aliases.
+//! values arrive planned (Spark's semantics are the caller's); a MERGE's columns are
+//! qualified by the source and target aliases ([`alias`]).
 use std::sync::Arc;
 
+use datafusion::common::TableReference;
 use datafusion::execution::SessionState;
+use datafusion::logical_expr::Expr;
 use datafusion::prelude::DataFrame;
 use deltalake::DeltaTable;
 use url::Url;
@@ -38,7 +41,7 @@ fn dml_error(e: deltalake::DeltaTableError) -> DeltaError {
 
 pub async fn delete(
     url: &Url,
-    predicate: Option<String>,
+    predicate: Option<Expr>,
     session: Arc<SessionState>,
 ) -> DeltaResult<RowCounts> {
     let mut builder = open(url)
@@ -58,7 +61,7 @@ pub async fn delete(
 }
 
 /// Assignment targets must be columns of the table (Spark: UNRESOLVED_COLUMN).
-fn check_targets(columns: &[String], set: &[(String, String)]) -> DeltaResult<()> {
+fn check_targets(columns: &[String], set: &[(String, Expr)]) -> DeltaResult<()> {
     for (c, _) in set {
         if !columns.iter().any(|t| t.eq_ignore_ascii_case(c)) {
             return Err(DeltaError::Analysis(format!(
@@ -82,8 +85,8 @@ fn column_names(t: &DeltaTable) -> DeltaResult<Vec<String>> {
 
 pub async fn update(
     url: &Url,
-    assignments: Vec<(String, String)>,
-    predicate: Option<String>,
+    assignments: Vec<(String, Expr)>,
+    predicate: Option<Expr>,
     session: Arc<SessionState>,
 ) -> DeltaResult<RowCounts> {
     let t = open(url).await?;
@@ -106,29 +109,34 @@ pub async fn update(
     })
 }
 
+/// The qualifier a MERGE's columns carry for `alias`, as delta-rs qualifies its join.
+pub fn alias(name: &str) -> TableReference {
+    TableReference::bare(name)
+}
+
 /// One WHEN clause of a MERGE. `set` pairs are (target column, value expression); an empty
 /// `set` with `all` means `UPDATE SET *` / `INSERT *`.
 #[derive(Debug, Clone)]
 pub enum MergeClause {
     MatchedUpdate {
-        condition: Option<String>,
-        set: Vec<(String, String)>,
+        condition: Option<Expr>,
+        set: Vec<(String, Expr)>,
         all: bool,
     },
     MatchedDelete {
-        condition: Option<String>,
+        condition: Option<Expr>,
     },
     NotMatchedInsert {
-        condition: Option<String>,
-        set: Vec<(String, String)>,
+        condition: Option<Expr>,
+        set: Vec<(String, Expr)>,
         all: bool,
     },
     NotMatchedBySourceUpdate {
-        condition: Option<String>,
-        set: Vec<(String, String)>,
+        condition: Option<Expr>,
+        set: Vec<(String, Expr)>,
     },
     NotMatchedBySourceDelete {
-        condition: Option<String>,
+        condition: Option<Expr>,
     },
 }
 
@@ -136,7 +144,7 @@ pub struct MergeSpec {
     pub source: DataFrame,
     pub source_alias: String,
     pub target_alias: String,
-    pub on: String,
+    pub on: Expr,
     pub clauses: Vec<MergeClause>,
     pub merge_schema: bool,
 }
@@ -151,20 +159,20 @@ async fn check_single_match(
     spec: &MergeSpec,
     session: &Arc<SessionState>,
 ) -> DeltaResult<()> {
-    use datafusion::common::{Column, TableReference};
+    use datafusion::common::Column;
     use datafusion::functions_aggregate::count::count_all;
     use datafusion::functions_window::row_number::row_number;
-    use datafusion::logical_expr::{col, lit, Expr, JoinType};
+    use datafusion::logical_expr::{col, lit, JoinType, LogicalPlanBuilder};
     use datafusion::prelude::SessionContext;
 
     const ROW: &str = "__sluice_merge_target_row";
     // The MATCHED clauses: (is a DELETE, condition).
-    let matched: Vec<(bool, Option<&str>)> = spec
+    let matched: Vec<(bool, Option<&Expr>)> = spec
         .clauses
         .iter()
         .filter_map(|c| match c {
-            MergeClause::MatchedUpdate { condition, .. } => Some((false, condition.as_deref())),
-            MergeClause::MatchedDelete { condition } => Some((true, condition.as_deref())),
+            MergeClause::MatchedUpdate { condition, .. } => Some((false, condition.as_ref())),
+            MergeClause::MatchedDelete { condition } => Some((true, condition.as_ref())),
             _ => None,
         })
         .collect();
@@ -172,24 +180,28 @@ async fn check_single_match(
         return Ok(());
     }
     let ctx = SessionContext::new_with_state(session.as_ref().clone());
+    let aliased = |df: DataFrame, name: &str| -> DeltaResult<DataFrame> {
+        let plan = LogicalPlanBuilder::from(df.into_unoptimized_plan())
+            .alias(alias(name))?
+            .build()?;
+        Ok(DataFrame::new(session.as_ref().clone(), plan))
+    };
     let numbered = ctx
         .read_table(crate::read::provider_of(target, Some(session)).await?)?
-        .window(vec![row_number().alias(ROW)])?
-        .alias(&spec.target_alias)?;
-    let pairs = numbered.join(
-        spec.source.clone().alias(&spec.source_alias)?,
+        .window(vec![row_number().alias(ROW)])?;
+    let pairs = aliased(numbered, &spec.target_alias)?.join(
+        aliased(spec.source.clone(), &spec.source_alias)?,
         JoinType::Inner,
         &[],
         &[],
         None,
     )?;
-    let on = pairs.parse_sql_expr(&spec.on)?;
-    let mut acting = pairs.filter(on)?;
+    let mut acting = pairs.filter(spec.on.clone())?;
     // Only pairs some MATCHED clause acts on count; no condition means every pair.
     if matched.iter().all(|(_, c)| c.is_some()) {
         let mut any = lit(false);
         for c in matched.iter().filter_map(|(_, c)| *c) {
-            any = any.or(acting.parse_sql_expr(c)?);
+            any = any.or(c.clone());
         }
         acting = acting.filter(any)?;
     }
@@ -197,7 +209,7 @@ async fn check_single_match(
         .aggregate(
             // Qualified as `alias` qualified it (a path alias may hold dots or slashes).
             vec![Expr::Column(Column::new(
-                Some(TableReference::from(spec.target_alias.as_str())),
+                Some(alias(&spec.target_alias)),
                 ROW,
             ))],
             vec![count_all().alias("n")],
@@ -212,11 +224,6 @@ async fn check_single_match(
         ));
     }
     Ok(())
-}
-
-/// Quotes a column name for delta-rs' expression parser.
-fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 pub async fn merge(
@@ -242,7 +249,7 @@ pub async fn merge(
         .map(|f| f.name().clone())
         .collect();
     // `*` assigns every target column from the source column of the same name.
-    let star = |all: bool, set: Vec<(String, String)>| -> DeltaResult<Vec<(String, String)>> {
+    let star = |all: bool, set: Vec<(String, Expr)>| -> DeltaResult<Vec<(String, Expr)>> {
         if !all {
             return Ok(set);
         }
@@ -259,7 +266,8 @@ pub async fn merge(
                             source_columns.join(", ")
                         ))
                     })?;
-                Ok((c.clone(), format!("{}.{}", spec.source_alias, ident(s))))
+                let source = datafusion::common::Column::new(Some(alias(&spec.source_alias)), s);
+                Ok((c.clone(), Expr::Column(source)))
             })
             .collect()
     };

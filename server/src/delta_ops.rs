@@ -9,13 +9,14 @@ use datafusion::execution::SessionState;
 use datafusion::logical_expr::{cast, col, LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::DataFrame;
 use delta_sink::catalog::TableEntry;
-use delta_sink::dml::{MergeClause, MergeSpec};
+use delta_sink::dml::MergeSpec;
 use delta_sink::table::NewTable;
 use delta_sink::{SaveMode, SchemaChange, Txn, Url, WriteSpec};
 use planner::ddl::{CreateTable, MergeSource, TableStatement, WhenClause};
 use planner::PlanError;
 use proto::connect::relation::RelType;
 
+use crate::dml_exprs::ExprPlanner;
 use crate::error::{SparkError, SparkResult};
 use crate::execute::plan_relation;
 use crate::session::Session;
@@ -516,6 +517,8 @@ pub async fn run(session: &Session, stmt: TableStatement) -> SparkResult<RecordB
         }
         TableStatement::Delete { table, predicate } => {
             let (_, url) = existing(session, &table)?;
+            let exprs = table_exprs(session, &table).await?;
+            let predicate = exprs.option(predicate)?;
             let counts = delta_sink::dml::delete(&url, predicate, state(session)).await?;
             longs(&[("num_affected_rows", counts.affected())])
         }
@@ -525,6 +528,9 @@ pub async fn run(session: &Session, stmt: TableStatement) -> SparkResult<RecordB
             predicate,
         } => {
             let (_, url) = existing(session, &table)?;
+            let exprs = table_exprs(session, &table).await?;
+            let (assignments, predicate) =
+                (exprs.assignments(assignments)?, exprs.option(predicate)?);
             let counts =
                 delta_sink::dml::update(&url, assignments, predicate, state(session)).await?;
             longs(&[("num_affected_rows", counts.affected())])
@@ -639,12 +645,17 @@ async fn merge(
         .config()
         .get("spark.databricks.delta.schema.autoMerge.enabled")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let read = plan_sql(session, &format!("SELECT * FROM {}", quote_name(target))).await?;
+    let exprs = ExprPlanner::merge(session, (&target_alias, &read), (&source_alias, &source))?;
     let spec = MergeSpec {
+        on: exprs.plan(&on)?,
+        clauses: clauses
+            .into_iter()
+            .map(|c| exprs.clause(c))
+            .collect::<SparkResult<_>>()?,
         source: DataFrame::new(session.ctx.state(), source),
         source_alias,
         target_alias,
-        on,
-        clauses: clauses.into_iter().map(clause).collect(),
         merge_schema: schema_evolution || auto_merge,
     };
     Ok(delta_sink::dml::merge(&url, spec, state(session)).await?)
@@ -759,34 +770,11 @@ pub fn quote_name(parts: &[String]) -> String {
         .join(".")
 }
 
-fn clause(c: WhenClause) -> MergeClause {
-    match c {
-        WhenClause::MatchedUpdate {
-            condition,
-            set,
-            all,
-        } => MergeClause::MatchedUpdate {
-            condition,
-            set,
-            all,
-        },
-        WhenClause::MatchedDelete { condition } => MergeClause::MatchedDelete { condition },
-        WhenClause::NotMatchedInsert {
-            condition,
-            set,
-            all,
-        } => MergeClause::NotMatchedInsert {
-            condition,
-            set,
-            all,
-        },
-        WhenClause::NotMatchedBySourceUpdate { condition, set } => {
-            MergeClause::NotMatchedBySourceUpdate { condition, set }
-        }
-        WhenClause::NotMatchedBySourceDelete { condition } => {
-            MergeClause::NotMatchedBySourceDelete { condition }
-        }
-    }
+/// The planner of a DELETE's or UPDATE's expressions over the table's columns.
+async fn table_exprs<'s>(session: &'s Session, table: &[String]) -> SparkResult<ExprPlanner<'s>> {
+    let read = plan_sql(session, &format!("SELECT * FROM {}", quote_name(table))).await?;
+    let name = table.last().map(String::as_str).unwrap_or("t");
+    ExprPlanner::table(session, name, &read)
 }
 
 /// OPTIMIZE's WHERE: equalities on partition columns joined by AND.

@@ -7,6 +7,7 @@ mod config;
 mod config_ops;
 mod delta_ops;
 mod describe;
+mod dml_exprs;
 mod error;
 mod execute;
 mod pipelines;
