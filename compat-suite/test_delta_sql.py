@@ -233,7 +233,6 @@ def test_select_version_as_of(spark, warehouse):
     assert client_rows(spark.sql("SELECT * FROM t FOR VERSION AS OF 1")) == dl_rows(warehouse / "t", 1)
 
 
-@pytest.mark.xfail(strict=True, reason="timestamp_millis() is not yet a SQL function in sluice (issue 2's Spark-only SQL functions gap); literal TIMESTAMP AS OF works")
 def test_select_timestamp_as_of(spark, warehouse):
     sql(spark, "CREATE TABLE t (a INT) USING DELTA")
     sql(spark, "INSERT INTO t VALUES (1)")

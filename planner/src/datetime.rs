@@ -5,7 +5,7 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{binary_expr, cast, lit, Expr, ExprSchemable, Operator};
 
 use crate::error::{PlanError, PlanResult};
-use crate::functions::{scalar, Call};
+use crate::functions::{self, scalar, Call};
 use crate::types;
 
 /// Spark pattern letters (longest first) and their chrono equivalents.
@@ -107,6 +107,23 @@ fn pattern_arg(e: Option<Expr>) -> PlanResult<Option<String>> {
 
 fn session_timestamp(c: &Call) -> DataType {
     types::timestamp_type(&c.p.config.time_zone)
+}
+
+/// `timestamp_seconds(n)`: Spark's cast of a number of seconds to a timestamp.
+pub(crate) fn timestamp_seconds(c: Call) -> PlanResult<Expr> {
+    let ts = session_timestamp(&c);
+    let (p, schema) = (c.p, c.schema);
+    let x = functions::one(c)?;
+    functions::cast_to(p, x, ts, schema)
+}
+
+/// `timestamp_millis(n)` / `timestamp_micros(n)` (`udf` names the unit), in the session
+/// time zone.
+pub(crate) fn epoch_timestamp(c: Call, udf: &str) -> PlanResult<Expr> {
+    let ts = session_timestamp(&c);
+    let (p, schema) = (c.p, c.schema);
+    let utc = scalar(p, udf, c.args)?;
+    functions::cast_to(p, utc, ts, schema)
 }
 
 /// `to_timestamp(str[, pattern])` in the session time zone.

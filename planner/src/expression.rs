@@ -158,24 +158,19 @@ impl Planner<'_> {
             .iter()
             .map(|s| self.sort(s, schema))
             .collect::<PlanResult<Vec<_>>>()?;
-        let fun = match function {
-            Expr::AggregateFunction(a) => WindowFunctionDefinition::AggregateUDF(a.func.clone()),
-            Expr::WindowFunction(wf) => wf.fun.clone(),
+        // The arguments as the call planned them (`count(*)` already reads `count(1)`).
+        let (fun, args) = match function {
+            Expr::AggregateFunction(a) => (
+                WindowFunctionDefinition::AggregateUDF(a.func.clone()),
+                a.params.args,
+            ),
+            Expr::WindowFunction(wf) => (wf.fun.clone(), wf.params.args),
             other => {
                 return Err(PlanError::analysis(format!(
                     "[UNSUPPORTED_EXPR_FOR_WINDOW] Expression {other} not supported within a window function."
                 )))
             }
         };
-        let args = match required(&w.window_function)?.expr_type.as_ref() {
-            Some(ExprType::UnresolvedFunction(f)) => f
-                .arguments
-                .iter()
-                .map(|a| self.expr(a, schema))
-                .collect::<PlanResult<Vec<_>>>()?,
-            _ => vec![],
-        };
-        let args = functions::window_args(&fun, args);
         let frame = match &w.frame_spec {
             Some(f) => Some(self.window_frame(f, schema)?),
             None => None,
@@ -197,7 +192,8 @@ impl Planner<'_> {
         builder = match frame {
             Some(f) => builder.window_frame(f),
             // Spark's default: whole partition without ordering, RANGE up to the current row with it.
-            None => builder.window_frame(WindowFrame::new(Some(!order_by.is_empty()))),
+            None if order_by.is_empty() => builder.window_frame(WindowFrame::new(None)),
+            None => builder.window_frame(WindowFrame::new(Some(false))),
         };
         let out = builder.build()?;
         // Spark's ranking functions return INT; DataFusion's return unsigned or BIGINT.
@@ -265,6 +261,12 @@ impl Planner<'_> {
     ) -> PlanResult<Expr> {
         let parts = split_name(name);
         if let Some(id) = plan_id {
+            // A column of a DataFrame that is not part of this plan (`df1.select(df2.a)`).
+            if self.plan_id_schema(id).is_none() {
+                return Err(PlanError::analysis(format!(
+                    "[CANNOT_RESOLVE_DATAFRAME_COLUMN] Cannot resolve dataframe column \"{name}\". It's probably because of illegal references like `df1.select(df2.col(\"a\"))`."
+                )));
+            }
             if let Some(expr) = self.resolve_by_plan_id(&parts, id, schema) {
                 return Ok(expr);
             }

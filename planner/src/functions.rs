@@ -157,6 +157,13 @@ const SPARK: &[(&str, Builder)] = &[
     ("second", |c| timestamp_part(c, "second")),
     ("to_timestamp", datetime::to_timestamp),
     ("to_date", datetime::to_date),
+    ("timestamp_seconds", datetime::timestamp_seconds),
+    ("timestamp_millis", |c| {
+        datetime::epoch_timestamp(c, "utc_timestamp_millis")
+    }),
+    ("timestamp_micros", |c| {
+        datetime::epoch_timestamp(c, "utc_timestamp_micros")
+    }),
     ("date_format", datetime::date_format),
     ("from_unixtime", datetime::from_unixtime),
     ("unix_timestamp", datetime::unix_timestamp),
@@ -209,7 +216,7 @@ fn arity(name: &str, n: usize) -> PlanError {
     ))
 }
 
-fn one(c: Call) -> PlanResult<Expr> {
+pub(crate) fn one(c: Call) -> PlanResult<Expr> {
     let mut args = c.args;
     match args.len() {
         1 => Ok(args.remove(0)),
@@ -740,9 +747,4 @@ pub(crate) fn extract_value(
             crate::types::sql_name(&other)
         ))),
     }
-}
-
-/// Arguments of a window function, as DataFusion expects them.
-pub(crate) fn window_args(_fun: &WindowFunctionDefinition, args: Vec<Expr>) -> Vec<Expr> {
-    args
 }

@@ -10,6 +10,7 @@ pub mod ddl;
 mod decimal_text;
 mod dialect;
 mod element_at;
+mod epoch_timestamp;
 pub mod error;
 mod expression;
 pub mod field_access;
@@ -22,6 +23,7 @@ pub mod literal;
 mod murmur3;
 mod names;
 mod not_null;
+mod nullability;
 mod numeric_literals;
 mod nvl2;
 mod operand_types;
@@ -47,9 +49,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use arrow::record_batch::RecordBatch;
-use datafusion::common::DFSchemaRef;
+use datafusion::common::{DFSchema, DFSchemaRef};
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::{Expr, LogicalPlan};
 use futures::future::BoxFuture;
 
 pub use datetime::interval_micros;
@@ -149,7 +151,15 @@ impl<'a> Planner<'a> {
 
     /// Plans a relation (the root of a query plan).
     pub fn plan<'b>(&'b self, rel: &'b spark::Relation) -> BoxFuture<'b, PlanResult<LogicalPlan>> {
-        Box::pin(async move { random::fresh(input_file::resolve(self.relation(rel).await?)?) })
+        Box::pin(async move {
+            let plan = input_file::resolve(self.relation(rel).await?)?;
+            random::fresh(nullability::spark_nullability(plan)?)
+        })
+    }
+
+    /// Plans Spark SQL expression text (a MERGE condition, an UPDATE value) over `schema`.
+    pub fn expression(&self, text: &str, schema: &DFSchema) -> PlanResult<Expr> {
+        sql::plan_expression(self, text, schema)
     }
 
     pub(crate) fn remember_plan_id(&self, id: i64, schema: DFSchemaRef) {

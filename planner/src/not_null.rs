@@ -30,11 +30,23 @@ pub(crate) fn maybe_null(e: Expr) -> Expr {
 }
 
 fn declared(e: Expr, nullable: bool) -> Expr {
-    let udf = ScalarUDF::new_from_impl(KnownNotNull {
+    Expr::ScalarFunction(ScalarFunction::new_udf(Arc::new(udf(nullable)), vec![e]))
+}
+
+fn udf(nullable: bool) -> ScalarUDF {
+    ScalarUDF::new_from_impl(KnownNotNull {
         signature: Signature::any(1, Volatility::Immutable),
         nullable,
-    });
-    Expr::ScalarFunction(ScalarFunction::new_udf(Arc::new(udf), vec![e]))
+    })
+}
+
+/// The name SQL text marks a literal with: Spark's literals are never null, where the
+/// planned form of some (`1L`, `DATE '..'`) is a cast of text, which may be.
+pub(crate) const LITERAL: &str = "known_not_null";
+
+/// `known_not_null` for SQL text.
+pub(crate) fn sql_udf() -> ScalarUDF {
+    udf(false)
 }
 
 impl ScalarUDFImpl for KnownNotNull {

@@ -323,7 +323,7 @@ impl VisitorMut for TypedLiterals {
             return ControlFlow::Continue(());
         };
         match typed(n) {
-            Ok(Some(cast)) => *expr = cast,
+            Ok(Some(cast)) => *expr = crate::sql_syntax::call(crate::not_null::LITERAL, vec![cast]),
             Ok(None) => {}
             Err(e) => return ControlFlow::Break(e),
         }

@@ -949,6 +949,10 @@ pub(crate) fn plan_expression(p: &Planner, text: &str, schema: &DFSchema) -> Pla
     if let std::ops::ControlFlow::Break(e) = parsed.expr.visit(&mut timestamps) {
         return Err(e);
     }
+    if let std::ops::ControlFlow::Break(e) = parsed.expr.visit(&mut crate::interval::IntervalRanges)
+    {
+        return Err(e);
+    }
     let zoned;
     let state = if timestamps.zoned {
         zoned = with_time_zone(p.state, &p.config.time_zone);

@@ -52,6 +52,23 @@ pub(crate) fn call(name: &str, args: Vec<SqlExpr>) -> SqlExpr {
     })
 }
 
+/// `struct(...)` as `named_struct('name', value, ...)`, each field named as Spark names it:
+/// `x AS name` by its alias, a column by its name, anything else `col<position>`.
+fn named_struct<'a>(values: impl Iterator<Item = Option<&'a SqlExpr>>) -> Option<SqlExpr> {
+    let mut pairs = vec![];
+    for (i, value) in values.enumerate() {
+        let (name, value) = match value? {
+            SqlExpr::Named { expr, name } => (name.value.clone(), expr.as_ref()),
+            v @ SqlExpr::Identifier(id) => (id.value.clone(), v),
+            v @ SqlExpr::CompoundIdentifier(ids) => (ids.last()?.value.clone(), v),
+            v => (format!("col{}", i + 1), v),
+        };
+        pairs.push(string(name));
+        pairs.push(value.clone());
+    }
+    (!pairs.is_empty()).then(|| call("named_struct", pairs))
+}
+
 pub(crate) struct SparkSyntax {
     pub ansi: bool,
 }
@@ -123,6 +140,23 @@ impl VisitorMut for SparkSyntax {
                             else_result: Some(Box::new(SqlExpr::Function(f.clone()))),
                         };
                     }
+                }
+            }
+            // Spark names `struct(a, t.b, 1)`'s fields `a`, `b`, `col3`; DataFusion `c0`...
+            SqlExpr::Function(f) if f.name.to_string().eq_ignore_ascii_case("struct") => {
+                if let FunctionArguments::List(list) = &f.args {
+                    let values = list.args.iter().map(|a| match a {
+                        FunctionArg::Unnamed(FunctionArgExpr::Expr(v)) => Some(v),
+                        _ => None,
+                    });
+                    if let Some(named) = named_struct(values) {
+                        *expr = named;
+                    }
+                }
+            }
+            SqlExpr::Struct { values, fields } if fields.is_empty() => {
+                if let Some(named) = named_struct(values.iter().map(Some)) {
+                    *expr = named;
                 }
             }
             // Spark's regexp_replace replaces every match; DataFusion's only with flag 'g'.

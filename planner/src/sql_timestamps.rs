@@ -107,6 +107,18 @@ impl TimestampTypes {
                 );
                 Ok(Some(self.timestamp_cast(&name, parsed)))
             }
+            ("timestamp_seconds", [x]) => Ok(Some(self.timestamp_cast(&name, (*x).clone()))),
+            (_, [x]) => {
+                let Some((_, udf, _)) = crate::epoch_timestamp::FUNCTIONS
+                    .iter()
+                    .find(|(spark, _, _)| *spark == name)
+                else {
+                    return Ok(None);
+                };
+                Ok(Some(
+                    self.timestamp_cast(&name, call(udf, vec![(*x).clone()])),
+                ))
+            }
             _ => Ok(None),
         }
     }
@@ -158,6 +170,13 @@ impl VisitorMut for TimestampTypes {
         }
         ControlFlow::Continue(())
     }
+
+    fn post_visit_expr(&mut self, expr: &mut SqlExpr) -> ControlFlow<PlanError> {
+        if let SqlExpr::TypedString(_) = expr {
+            *expr = call(crate::not_null::LITERAL, vec![expr.clone()]);
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 #[cfg(test)]
@@ -182,7 +201,7 @@ mod tests {
         assert!(zoned);
         assert_eq!(
             sql,
-            "SELECT CAST(x AS TIMESTAMP(6) WITH TIME ZONE), TIMESTAMP(6) WITH TIME ZONE '2024-01-01 00:00:00'"
+            "SELECT CAST(x AS TIMESTAMP(6) WITH TIME ZONE), known_not_null(TIMESTAMP(6) WITH TIME ZONE '2024-01-01 00:00:00')"
         );
     }
 
@@ -195,6 +214,16 @@ mod tests {
         assert_eq!(
             sql,
             "SELECT CAST(to_timestamp_micros(s, '%Y-%m-%d') AS TIMESTAMP(6) WITH TIME ZONE), date_format(t, '%Y'), CAST(s AS TIMESTAMP(6)), CAST(1 AS BIGINT)"
+        );
+    }
+
+    #[test]
+    fn epoch_functions_are_casts_to_the_session_zone() {
+        let (sql, zoned) = respelled("SELECT timestamp_seconds(1), timestamp_millis(x)");
+        assert!(zoned);
+        assert_eq!(
+            sql,
+            "SELECT CAST(1 AS TIMESTAMP(6) WITH TIME ZONE), CAST(utc_timestamp_millis(x) AS TIMESTAMP(6) WITH TIME ZONE)"
         );
     }
 

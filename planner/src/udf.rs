@@ -471,8 +471,10 @@ pub fn sql_functions() -> Vec<ScalarUDF> {
         crate::random::udf(),
         crate::nvl2::udf(),
         crate::interval::udf(),
+        crate::not_null::sql_udf(),
     ])
     .chain(crate::element_at::sql_functions())
+    .chain(crate::epoch_timestamp::udfs())
     .collect()
 }
 

@@ -168,6 +168,7 @@ fn sql_state(class: &str) -> Option<&'static str> {
     const STATES: &[(&str, &str)] = &[
         ("UNRESOLVED_COLUMN", "42703"),
         ("AMBIGUOUS_REFERENCE", "42704"),
+        ("CANNOT_RESOLVE_DATAFRAME_COLUMN", "42704"),
         ("TABLE_OR_VIEW_NOT_FOUND", "42P01"),
         ("UNRESOLVED_ROUTINE", "42883"),
         ("PARSE_SYNTAX_ERROR", "42601"),
@@ -275,6 +276,15 @@ fn from_datafusion(e: &DataFusionError) -> SparkThrowable {
         }
     }
     if let DataFusionError::SchemaError(s, _) = root {
+        // DataFusion's error does not list the columns the name could mean.
+        if let datafusion::common::SchemaError::AmbiguousReference { field } = s.as_ref() {
+            let name = planner::error::quote(&field.name);
+            return throwable(
+                ANALYSIS,
+                format!("[AMBIGUOUS_REFERENCE] Reference {name} is ambiguous. SQLSTATE: 42704"),
+                HashMap::from([("name".into(), name)]),
+            );
+        }
         if let datafusion::common::SchemaError::FieldNotFound {
             field,
             valid_fields,
