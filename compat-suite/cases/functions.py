@@ -150,4 +150,17 @@ CASES += [
     ).select("d", F.dayofweek("d"), F.dayofweek(F.to_date("d")), F.weekday(F.to_date("d")))),
     C("nvl2_types", lambda s, t: s.createDataFrame([("a", None), (None, 2.5)], "s string, x double").selectExpr(
         "nvl2(s, 1, 2)", "nvl2(x, s, 'none')", "nvl2(s, 1, 2.5)", "nvl2(x, 1L, NULL)")),
+    # Spark's default window frame: the whole partition without ORDER BY; with it, RANGE up
+    # to the current row, so rows tied on the ordering share one running value.
+    C("window_default_frame_ties", lambda s, t: s.createDataFrame(
+        [("a", 1, 1.0), ("a", 2, 2.0), ("a", 2, 4.0), ("a", 3, 8.0), ("b", 1, 5.0)], "g string, k int, x double",
+    ).select("g", "k", "x", F.sum("x").over(Window.partitionBy("g").orderBy("k")).alias("run"),
+             F.count("*").over(Window.partitionBy("g")).alias("n"), F.count(F.lit(1)).over(Window.orderBy("k")).alias("c"))),
+    C("epoch_timestamps", lambda s, t: s.createDataFrame([(1_700_000_000_123, 2), (None, None)], "ms long, sec int").select(
+        F.timestamp_millis("ms").alias("a"), F.timestamp_micros("ms").alias("b"), F.timestamp_seconds("sec").alias("c"),
+        F.expr("timestamp_millis(ms) = timestamp_micros(ms * 1000)").alias("same"))),
+    C("epoch_timestamps_sql", lambda s, t: s.sql(
+        "SELECT timestamp_millis(1230219000123) AS a, timestamp_micros(1230219000123123) AS b, timestamp_seconds(1230219000) AS c, timestamp_seconds(1.5) AS d")),
+    C("struct_field_names_sql", lambda s, t: s.createDataFrame([(1, "x")], "id int, name string").selectExpr(
+        "struct(id, name, id + 1) AS st", "struct(name AS n) AS named").schema.simpleString()),
 ]

@@ -251,6 +251,7 @@ fn force_nullable(from: &DataType, to: &DataType) -> bool {
         (f, Binary | LargeBinary | BinaryView) if text(f) => false,
         (f, _) if text(f) => true,
         (_, t) if text(t) => false,
+        (Timestamp(..), Int8 | Int16 | Int32) => true,
         (Float32 | Float64, Timestamp(..)) => true,
         (Timestamp(..), Date32) => false,
         (_, Date32) => true,
@@ -267,7 +268,7 @@ fn force_nullable(from: &DataType, to: &DataType) -> bool {
 fn decimal_fits(from: &DataType, p: u8, s: i8) -> bool {
     use DataType::*;
     let (fp, fs): (u8, i8) = match from {
-        Boolean => return true,
+        Boolean => (1, 0),
         Int8 => (3, 0),
         Int16 => (5, 0),
         Int32 => (10, 0),
@@ -275,7 +276,10 @@ fn decimal_fits(from: &DataType, p: u8, s: i8) -> bool {
         Decimal128(fp, fs) => (*fp, *fs),
         _ => return false,
     };
-    (p as i16 - s as i16) >= (fp as i16 - fs as i16) && s >= fs
+    let (whole, from_whole) = (p as i16 - s as i16, fp as i16 - fs as i16);
+    let wider = whole >= from_whole && s >= fs;
+    // A decimal may also lose scale, never its integral digits.
+    wider || (matches!(from, Decimal128(..)) && whole > from_whole)
 }
 
 #[cfg(test)]

@@ -60,8 +60,10 @@ fn number_to_timestamp(
         let scaled = cast(e.clone(), DataType::Float64) * lit(per_second as f64);
         if safe {
             try_cast(scaled, DataType::Int64)
-        } else {
+        } else if from.is_floating() {
             crate::not_null::maybe_null(cast(scaled, DataType::Int64))
+        } else {
+            cast(scaled, DataType::Int64)
         }
     } else {
         return None;
