@@ -253,4 +253,7 @@ CASES += [
     C("except_all_sql", q("SELECT * FROM VALUES (1), (2), (2), (NULL), (NULL) AS t(x) EXCEPT ALL SELECT * FROM VALUES (2), (3), (NULL) AS u(x)")),
     C("intersect_all_sql", q("SELECT * FROM VALUES (1), (2), (2), (2), (NULL), (NULL) AS t(x) INTERSECT ALL SELECT * FROM VALUES (2), (2), (NULL), (3) AS u(x)")),
     C("except_distinct_sql", q("SELECT * FROM VALUES (1), (2), (2), (NULL) AS t(x) EXCEPT SELECT * FROM VALUES (2) AS u(x)")),
+    C("sql_spark_function_aliases", lambda s, t: s.sql(
+        "SELECT startswith('ab', 'a'), endswith('ab', 'a'), rlike('ab', '^a'), regexp('ab', 'c'), "
+        "variance(x), std(x), every(x > 0), some(x > 2), mean(x) FROM VALUES (1), (2), (4) AS t(x)")),
 ]

@@ -25,6 +25,28 @@ pub(crate) struct Call<'p, 'a> {
 
 type Builder = fn(Call) -> PlanResult<Expr>;
 
+/// Spark function name (lower case) -> the registered function that is the same function
+/// under DataFusion's name. SQL text is respelled with it too ([`registered_name`]).
+const ALIASES: &[(&str, &str)] = &[
+    ("rlike", "regexp_like"),
+    ("regexp", "regexp_like"),
+    ("startswith", "starts_with"),
+    ("endswith", "ends_with"),
+    ("mean", "avg"),
+    ("variance", "var_samp"),
+    ("std", "stddev"),
+    ("every", "bool_and"),
+    ("some", "bool_or"),
+];
+
+/// The registered name of Spark function `name` where only the name differs.
+pub(crate) fn registered_name(name: &str) -> Option<&'static str> {
+    ALIASES
+        .iter()
+        .find(|(spark, _)| spark.eq_ignore_ascii_case(name))
+        .map(|(_, df)| *df)
+}
+
 /// Spark function name (lower case) -> how to build it.
 const SPARK: &[(&str, Builder)] = &[
     ("+", |c| binary(c, Operator::Plus)),
@@ -62,16 +84,9 @@ const SPARK: &[(&str, Builder)] = &[
         let [x, p] = two("ilike", c)?;
         Ok(x.ilike(p))
     }),
-    ("rlike", |c| scalar(c.p, "regexp_like", c.args)),
-    ("regexp", |c| scalar(c.p, "regexp_like", c.args)),
-    ("regexp_like", |c| scalar(c.p, "regexp_like", c.args)),
-    ("startswith", |c| scalar(c.p, "starts_with", c.args)),
-    ("endswith", |c| scalar(c.p, "ends_with", c.args)),
-    ("contains", |c| scalar(c.p, "contains", c.args)),
     ("when", case_when),
     ("window", time_window),
     ("count", count),
-    ("mean", |c| aggregate(c, "avg")),
     ("avg", |c| aggregate(c, "avg")),
     ("count_distinct", |c| {
         aggregate(
@@ -105,7 +120,6 @@ const SPARK: &[(&str, Builder)] = &[
     ("last", |c| first_last(c, "last_value")),
     ("first_value", |c| first_last(c, "first_value")),
     ("last_value", |c| first_last(c, "last_value")),
-    ("variance", |c| aggregate(c, "var_samp")),
     ("size", size),
     ("cardinality", size),
     ("log", |c| match c.args.len() {
@@ -656,7 +670,9 @@ pub(crate) fn call(
     distinct: bool,
     schema: &DFSchema,
 ) -> PlanResult<Expr> {
-    let key = name.to_ascii_lowercase();
+    let key = registered_name(name)
+        .map(str::to_string)
+        .unwrap_or_else(|| name.to_ascii_lowercase());
     let c = Call {
         p,
         args,

@@ -72,6 +72,7 @@ const FUNCTIONS: &[(&str, Rule)] = &[
     ("ends_with", Rule::AnyArg),
     ("contains", Rule::AnyArg),
     ("regexp_replace", Rule::AnyArg),
+    ("regexp_like", Rule::AnyArg),
     ("md5", Rule::AnyArg),
     ("abs", Rule::AnyArg),
     ("concat", Rule::AnyArg),

@@ -1195,8 +1195,14 @@ fn spark_name(e: &SqlExpr) -> String {
     }
 }
 
+/// Functions Spark names in upper case (`RLIKE(s, p)`).
+const UPPER_CASE_NAMES: [&str; 3] = ["rlike", "regexp", "regexp_like"];
+
 fn function_name(f: &ast::Function) -> String {
-    let name = f.name.to_string().to_lowercase();
+    let mut name = f.name.to_string().to_lowercase();
+    if UPPER_CASE_NAMES.contains(&name.as_str()) {
+        name = name.to_uppercase();
+    }
     // A generator's output column.
     if name == "explode" || name == "explode_outer" {
         return "col".into();

@@ -142,6 +142,14 @@ impl VisitorMut for SparkSyntax {
                     }
                 }
             }
+            // Spark's names for functions DataFusion registers under another.
+            SqlExpr::Function(f)
+                if crate::functions::registered_name(&f.name.to_string()).is_some() =>
+            {
+                if let Some(df) = crate::functions::registered_name(&f.name.to_string()) {
+                    f.name = ObjectName::from(vec![Ident::new(df)]);
+                }
+            }
             // Spark names `struct(a, t.b, 1)`'s fields `a`, `b`, `col3`; DataFusion `c0`...
             SqlExpr::Function(f) if f.name.to_string().eq_ignore_ascii_case("struct") => {
                 if let FunctionArguments::List(list) = &f.args {
