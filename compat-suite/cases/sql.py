@@ -256,4 +256,6 @@ CASES += [
     C("sql_spark_function_aliases", lambda s, t: s.sql(
         "SELECT startswith('ab', 'a'), endswith('ab', 'a'), rlike('ab', '^a'), regexp('ab', 'c'), "
         "variance(x), std(x), every(x > 0), some(x > 2), mean(x) FROM VALUES (1), (2), (4) AS t(x)")),
+    C("sql_first_last_per_group", lambda s, t: s.sql(
+        "SELECT k, first(v), last(v), first(v, true), last(n, true) FROM VALUES ('a', 1, NULL), ('b', 2, 5) AS t(k, v, n) GROUP BY k")),
 ]

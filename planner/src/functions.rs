@@ -37,6 +37,8 @@ const ALIASES: &[(&str, &str)] = &[
     ("std", "stddev"),
     ("every", "bool_and"),
     ("some", "bool_or"),
+    ("first", "first_value"),
+    ("last", "last_value"),
 ];
 
 /// The registered name of Spark function `name` where only the name differs.
@@ -116,8 +118,6 @@ const SPARK: &[(&str, Builder)] = &[
             "array_agg",
         )
     }),
-    ("first", |c| first_last(c, "first_value")),
-    ("last", |c| first_last(c, "last_value")),
     ("first_value", |c| first_last(c, "first_value")),
     ("last_value", |c| first_last(c, "last_value")),
     ("size", size),

@@ -1210,9 +1210,15 @@ fn function_name(f: &ast::Function) -> String {
     let FunctionArguments::List(list) = &f.args else {
         return format!("{name}()");
     };
+    // `first(v, true)`: Spark's name leaves out the ignore-nulls flag.
+    let shown = match name.as_str() {
+        "first" | "last" | "first_value" | "last_value" => 1,
+        _ => list.args.len(),
+    };
     let args: Vec<String> = list
         .args
         .iter()
+        .take(shown)
         .map(|a| match a {
             FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => spark_name(e),
             FunctionArg::Unnamed(FunctionArgExpr::Wildcard) if name == "count" => "1".into(),

@@ -69,6 +69,29 @@ fn named_struct<'a>(values: impl Iterator<Item = Option<&'a SqlExpr>>) -> Option
     (!pairs.is_empty()).then(|| call("named_struct", pairs))
 }
 
+/// `first(v, true)` / `last(v, true)`: Spark's ignore-nulls flag as DataFusion's
+/// `first_value(v) IGNORE NULLS`.
+fn ignore_nulls_flag(f: &mut Function) {
+    let name = f.name.to_string();
+    if name != "first_value" && name != "last_value" {
+        return;
+    }
+    let FunctionArguments::List(list) = &mut f.args else {
+        return;
+    };
+    let flag = match list.args.get(1) {
+        Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(SqlExpr::Value(v)))) => match &v.value {
+            datafusion::sql::sqlparser::ast::Value::Boolean(b) => *b,
+            _ => return,
+        },
+        _ => return,
+    };
+    list.args.truncate(1);
+    if flag {
+        f.null_treatment = Some(datafusion::sql::sqlparser::ast::NullTreatment::IgnoreNulls);
+    }
+}
+
 pub(crate) struct SparkSyntax {
     pub ansi: bool,
 }
@@ -148,6 +171,7 @@ impl VisitorMut for SparkSyntax {
             {
                 if let Some(df) = crate::functions::registered_name(&f.name.to_string()) {
                     f.name = ObjectName::from(vec![Ident::new(df)]);
+                    ignore_nulls_flag(f);
                 }
             }
             // Spark names `struct(a, t.b, 1)`'s fields `a`, `b`, `col3`; DataFusion `c0`...
