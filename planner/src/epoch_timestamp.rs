@@ -4,9 +4,9 @@
 //! with a cast, which keeps the instant.
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, TimestampMicrosecondArray};
-use arrow::datatypes::{DataType, Field, FieldRef, Int64Type, TimeUnit};
-use datafusion::common::{exec_err, Result};
+use arrow::array::{ArrayRef, AsArray};
+use arrow::datatypes::{DataType, Field, FieldRef, Int64Type, TimeUnit, TimestampMicrosecondType};
+use datafusion::common::{exec_err, DataFusionError, Result};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
     Volatility,
@@ -72,31 +72,17 @@ impl ScalarUDFImpl for EpochTimestamp {
             return exec_err!("{} takes one argument", self.name);
         };
         let longs = arrow::compute::cast(n, &DataType::Int64)?;
-        let mut micros = Vec::with_capacity(longs.len());
-        for v in longs.as_primitive::<Int64Type>().iter() {
-            micros.push(match v {
-                None => None,
-                Some(v) => match v.checked_mul(self.micros_per_unit) {
-                    Some(m) => Some(m),
-                    None => {
-                        return exec_err!("[ARITHMETIC_OVERFLOW] long overflow. SQLSTATE: 22003")
-                    }
-                },
-            });
-        }
-        let out = TimestampMicrosecondArray::from(micros).with_timezone("UTC");
-        let out: ArrayRef = Arc::new(out);
-        // One value for one row of literals, as DataFusion folds constant calls.
-        Ok(
-            if args
-                .args
-                .iter()
-                .all(|a| matches!(a, ColumnarValue::Scalar(_)))
-            {
-                ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&out, 0)?)
-            } else {
-                ColumnarValue::Array(out)
-            },
-        )
+        let per = self.micros_per_unit;
+        let micros = longs
+            .as_primitive::<Int64Type>()
+            .try_unary::<_, TimestampMicrosecondType, _>(|v| {
+                v.checked_mul(per).ok_or_else(|| {
+                    DataFusionError::Execution(
+                        "[ARITHMETIC_OVERFLOW] long overflow. SQLSTATE: 22003".into(),
+                    )
+                })
+            })?;
+        let out: ArrayRef = Arc::new(micros.with_timezone("UTC"));
+        Ok(ColumnarValue::Array(out))
     }
 }

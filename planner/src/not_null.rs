@@ -40,9 +40,11 @@ fn udf(nullable: bool) -> ScalarUDF {
     })
 }
 
-/// The name SQL text marks a literal with: Spark's literals are never null, where the
-/// planned form of some (`1L`, `DATE '..'`) is a cast of text, which may be.
-pub(crate) const LITERAL: &str = "known_not_null";
+/// The wrappers' names. SQL text marks its literals with `KNOWN_NOT_NULL`: Spark's
+/// literals are never null, where the planned form of some (`1L`, `DATE '..'`) is a cast
+/// of text, which may be.
+pub(crate) const KNOWN_NOT_NULL: &str = "known_not_null";
+pub(crate) const MAYBE_NULL: &str = "maybe_null";
 
 /// `known_not_null` for SQL text.
 pub(crate) fn sql_udf() -> ScalarUDF {
@@ -52,9 +54,9 @@ pub(crate) fn sql_udf() -> ScalarUDF {
 impl ScalarUDFImpl for KnownNotNull {
     fn name(&self) -> &str {
         if self.nullable {
-            "maybe_null"
+            MAYBE_NULL
         } else {
-            "known_not_null"
+            KNOWN_NOT_NULL
         }
     }
 

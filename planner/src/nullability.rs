@@ -18,7 +18,7 @@ use datafusion::logical_expr::{
     Expr, ExprSchemable, LogicalPlan, Operator, Projection, ReturnFieldArgs, Union,
 };
 
-use crate::not_null::{known_not_null, maybe_null};
+use crate::not_null::{self, known_not_null, maybe_null};
 
 /// How a function's result nullability follows from its arguments, for functions whose
 /// DataFusion declaration differs from Spark's.
@@ -40,8 +40,8 @@ enum Rule {
 
 /// DataFusion function name -> Spark's nullability rule.
 const FUNCTIONS: &[(&str, Rule)] = &[
-    ("known_not_null", Rule::Never),
-    ("maybe_null", Rule::Always),
+    (not_null::KNOWN_NOT_NULL, Rule::Never),
+    (not_null::MAYBE_NULL, Rule::Always),
     ("make_array", Rule::Never),
     ("array", Rule::Never),
     ("named_struct", Rule::Never),

@@ -323,7 +323,9 @@ impl VisitorMut for TypedLiterals {
             return ControlFlow::Continue(());
         };
         match typed(n) {
-            Ok(Some(cast)) => *expr = crate::sql_syntax::call(crate::not_null::LITERAL, vec![cast]),
+            Ok(Some(cast)) => {
+                *expr = crate::sql_syntax::call(crate::not_null::KNOWN_NOT_NULL, vec![cast])
+            }
             Ok(None) => {}
             Err(e) => return ControlFlow::Break(e),
         }

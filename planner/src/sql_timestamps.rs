@@ -173,7 +173,7 @@ impl VisitorMut for TimestampTypes {
 
     fn post_visit_expr(&mut self, expr: &mut SqlExpr) -> ControlFlow<PlanError> {
         if let SqlExpr::TypedString(_) = expr {
-            *expr = call(crate::not_null::LITERAL, vec![expr.clone()]);
+            *expr = call(crate::not_null::KNOWN_NOT_NULL, vec![expr.clone()]);
         }
         ControlFlow::Continue(())
     }

@@ -517,8 +517,10 @@ pub async fn run(session: &Session, stmt: TableStatement) -> SparkResult<RecordB
         }
         TableStatement::Delete { table, predicate } => {
             let (_, url) = existing(session, &table)?;
-            let exprs = table_exprs(session, &table).await?;
-            let predicate = exprs.option(predicate)?;
+            let predicate = match predicate {
+                Some(p) => Some(table_exprs(session, &table).await?.plan(&p)?),
+                None => None,
+            };
             let counts = delta_sink::dml::delete(&url, predicate, state(session)).await?;
             longs(&[("num_affected_rows", counts.affected())])
         }

@@ -4,6 +4,7 @@
 //! UPDATE see the table's columns unqualified (`t.v` is `v`).
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DFSchema};
+use datafusion::execution::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use delta_sink::dml::MergeClause;
 use planner::ddl::WhenClause;
@@ -16,6 +17,7 @@ use crate::session::Session;
 /// Plans expression text over one schema.
 pub struct ExprPlanner<'s> {
     session: &'s Session,
+    state: SessionState,
     schema: DFSchema,
     /// Drop column qualifiers (DELETE, UPDATE).
     unqualified: bool,
@@ -30,6 +32,7 @@ impl<'s> ExprPlanner<'s> {
         )?;
         Ok(Self {
             session,
+            state: session.ctx.state(),
             schema,
             unqualified: true,
         })
@@ -51,6 +54,7 @@ impl<'s> ExprPlanner<'s> {
         schema.merge(&qualified(source)?);
         Ok(Self {
             session,
+            state: session.ctx.state(),
             schema,
             unqualified: false,
         })
@@ -58,8 +62,7 @@ impl<'s> ExprPlanner<'s> {
 
     pub fn plan(&self, text: &str) -> SparkResult<Expr> {
         let resolver = SessionResolver::new(self.session);
-        let state = self.session.ctx.state();
-        let planner = Planner::new(&state, &resolver, self.session.planner_config());
+        let planner = Planner::new(&self.state, &resolver, self.session.planner_config());
         let e = planner.expression(text, &self.schema)?.unalias();
         if !self.unqualified {
             return Ok(e);
