@@ -18,6 +18,7 @@ AREAS = [
     "basics",
     "expressions",
     "functions",
+    "sql_functions",
     "aggregates_joins",
     "time_windows",
     "sql",

@@ -190,9 +190,22 @@ pub(crate) fn from_unixtime(c: Call) -> PlanResult<Expr> {
 pub(crate) fn unix_timestamp(c: Call) -> PlanResult<Expr> {
     let ts = session_timestamp(&c);
     let mut args = c.args.clone().into_iter();
-    let value = match (args.next(), pattern_arg(args.next())?) {
+    let (x, fmt) = (args.next(), pattern_arg(args.next())?);
+    let text = match &x {
+        Some(x) => matches!(
+            x.get_type(c.schema)?,
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        ),
+        None => false,
+    };
+    let value = match (x, fmt) {
         (None, _) => current_timestamp(c)?,
         (Some(x), Some(fmt)) => cast(scalar(c.p, "to_timestamp_micros", vec![x, lit(fmt)])?, ts),
+        // Text is parsed with Spark's default pattern, as Spark does.
+        (Some(x), None) if text => {
+            let fmt = lit(spark_to_chrono("yyyy-MM-dd HH:mm:ss")?);
+            cast(scalar(c.p, "to_timestamp_micros", vec![x, fmt])?, ts)
+        }
         (Some(x), None) => as_timestamp(&c, x)?,
     };
     let micros = cast(
@@ -232,6 +245,74 @@ pub fn interval_micros(text: &str) -> Option<i64> {
         total = total.checked_add(n.checked_mul(*scale)?)?;
     }
     Some(total)
+}
+
+/// A date, timestamp or timestamp string as its wall-clock time in the session time zone.
+fn wall_clock(c: &Call, x: Expr) -> PlanResult<Expr> {
+    let local = DataType::Timestamp(TimeUnit::Microsecond, None);
+    Ok(match x.get_type(c.schema)? {
+        DataType::Timestamp(_, Some(_)) => cast(scalar(c.p, "to_local_time", vec![x])?, local),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => cast(
+            scalar(c.p, "to_local_time", vec![cast(x, session_timestamp(c))])?,
+            local,
+        ),
+        _ => cast(x, local),
+    })
+}
+
+/// `months_between(end, start[, roundOff])`, counted on the session's wall clock.
+pub(crate) fn months_between(c: Call) -> PlanResult<Expr> {
+    let mut args = c.args.clone().into_iter();
+    let (Some(end), Some(start)) = (args.next(), args.next()) else {
+        return Err(functions::arity("months_between", 2));
+    };
+    let round_off = args.next().unwrap_or_else(|| lit(true));
+    let end = wall_clock(&c, end)?;
+    let start = wall_clock(&c, start)?;
+    scalar(
+        c.p,
+        crate::months_between::NAME,
+        vec![end, start, cast(round_off, DataType::Boolean)],
+    )
+}
+
+/// Spark's `date_trunc` units -> DataFusion's.
+const TRUNC_UNITS: &[(&str, &str)] = &[
+    ("year", "year"),
+    ("yyyy", "year"),
+    ("yy", "year"),
+    ("quarter", "quarter"),
+    ("month", "month"),
+    ("mm", "month"),
+    ("mon", "month"),
+    ("week", "week"),
+    ("day", "day"),
+    ("dd", "day"),
+    ("hour", "hour"),
+    ("minute", "minute"),
+    ("second", "second"),
+    ("millisecond", "millisecond"),
+    ("microsecond", "microsecond"),
+];
+
+/// `date_trunc(unit, ts)`: truncated in the session time zone; an unknown unit is NULL.
+pub(crate) fn date_trunc(c: Call) -> PlanResult<Expr> {
+    let ts = session_timestamp(&c);
+    let mut args = c.args.clone().into_iter();
+    let (Some(unit), Some(x)) = (args.next(), args.next()) else {
+        return Err(functions::arity("date_trunc", 2));
+    };
+    let Expr::Literal(ScalarValue::Utf8(unit), _) = unit else {
+        return Err(PlanError::unsupported(
+            "date_trunc with a unit that is not a string literal",
+        ));
+    };
+    let unit = unit.unwrap_or_default().to_ascii_lowercase();
+    let x = cast(as_timestamp(&c, x)?, ts.clone());
+    Ok(match TRUNC_UNITS.iter().find(|(spark, _)| *spark == unit) {
+        Some((_, df)) => scalar(c.p, "date_trunc", vec![lit(*df), x])?,
+        None => cast(lit(ScalarValue::Null), ts),
+    })
 }
 
 #[cfg(test)]

@@ -39,6 +39,9 @@ const ALIASES: &[(&str, &str)] = &[
     ("some", "bool_or"),
     ("first", "first_value"),
     ("last", "last_value"),
+    ("transform", "array_transform"),
+    ("filter", "array_filter"),
+    ("exists", "array_any_match"),
 ];
 
 /// The registered name of Spark function `name` where only the name differs.
@@ -166,6 +169,10 @@ const SPARK: &[(&str, Builder)] = &[
     ("day", |c| date_part(c, "day")),
     ("dayofmonth", |c| date_part(c, "day")),
     ("dayofyear", |c| date_part(c, "doy")),
+    // ISO 8601 weeks, as Spark's.
+    ("weekofyear", |c| date_part(c, "week")),
+    ("months_between", datetime::months_between),
+    ("date_trunc", datetime::date_trunc),
     ("hour", |c| timestamp_part(c, "hour")),
     ("minute", |c| timestamp_part(c, "minute")),
     ("second", |c| timestamp_part(c, "second")),
@@ -218,13 +225,52 @@ const SPARK: &[(&str, Builder)] = &[
     ("raise_error", |c| Ok(udf::call(udf::RAISE_ERROR, c.args))),
     ("assert_true", |c| Ok(udf::assert_true_call(c.args))),
     ("from_json", from_json),
+    ("equal_null", |c| binary(c, Operator::IsNotDistinctFrom)),
+    ("nullifzero", |c| {
+        let p = c.p;
+        let x = one(c)?;
+        scalar(p, "nullif", vec![x, lit(0i32)])
+    }),
+    ("zeroifnull", |c| {
+        let (p, schema) = (c.p, c.schema);
+        let x = one(c)?;
+        let zero = match x.get_type(schema)? {
+            DataType::Null => lit(0i32),
+            t => cast(lit(0i32), t),
+        };
+        scalar(p, "coalesce", vec![x, zero])
+    }),
+    ("try_divide", crate::try_arith::try_divide),
+    ("try_add", |c| crate::try_arith::checked(c, Operator::Plus)),
+    ("try_subtract", |c| {
+        crate::try_arith::checked(c, Operator::Minus)
+    }),
+    ("try_multiply", |c| {
+        crate::try_arith::checked(c, Operator::Multiply)
+    }),
+    // Spark's type-named casts: `double(x)` is `CAST(x AS DOUBLE)`.
+    ("boolean", |c| cast_named(c, DataType::Boolean)),
+    ("tinyint", |c| cast_named(c, DataType::Int8)),
+    ("smallint", |c| cast_named(c, DataType::Int16)),
+    ("int", |c| cast_named(c, DataType::Int32)),
+    ("bigint", |c| cast_named(c, DataType::Int64)),
+    ("float", |c| cast_named(c, DataType::Float32)),
+    ("double", |c| cast_named(c, DataType::Float64)),
+    ("decimal", |c| cast_named(c, DataType::Decimal128(10, 0))),
+    ("string", |c| cast_named(c, DataType::Utf8)),
+    ("binary", |c| cast_named(c, DataType::Binary)),
+    ("date", |c| cast_named(c, DataType::Date32)),
+    ("timestamp", |c| {
+        let ts = crate::types::timestamp_type(&c.p.config.time_zone);
+        cast_named(c, ts)
+    }),
     ("input_file_name", |c| match c.args.len() {
         0 => Ok(udf::call(udf::INPUT_FILE_NAME, vec![])),
         _ => Err(arity("input_file_name", 0)),
     }),
 ];
 
-fn arity(name: &str, n: usize) -> PlanError {
+pub(crate) fn arity(name: &str, n: usize) -> PlanError {
     PlanError::analysis(format!(
         "[WRONG_NUM_ARGS.WITHOUT_SUGGESTION] The `{name}` requires {n} parameters but the actual number is different."
     ))
@@ -400,14 +446,29 @@ fn locate(c: Call) -> PlanResult<Expr> {
     let (Some(sub), Some(s)) = (args.next(), args.next()) else {
         return Err(arity("locate", 2));
     };
-    match args.next() {
-        None | Some(Expr::Literal(ScalarValue::Int32(Some(1)), _)) => {
-            Ok(cast(scalar(c.p, "strpos", vec![s, sub])?, DataType::Int32))
-        }
-        Some(_) => Err(PlanError::unsupported(
-            "locate() with a start position other than 1",
-        )),
-    }
+    let from_start = |s, sub| Ok(cast(scalar(c.p, "strpos", vec![s, sub])?, DataType::Int32));
+    let pos = match args.next() {
+        None | Some(Expr::Literal(ScalarValue::Int32(Some(1)), _)) => return from_start(s, sub),
+        Some(pos) => cast(pos, DataType::Int32),
+    };
+    // As Spark's StringLocate: a NULL position is 0, a position below 1 is 0, and the empty
+    // string is found at 1 wherever the search starts.
+    let tail = scalar(c.p, "substr", vec![s.clone(), pos.clone()])?;
+    let found = from_start(tail, sub.clone())?;
+    let shifted = binary_expr(
+        binary_expr(found.clone(), Operator::Plus, pos.clone()),
+        Operator::Minus,
+        lit(1i32),
+    );
+    Ok(when(pos.clone().is_null(), lit(0i32))
+        .when(
+            sub.clone().is_null().or(s.is_null()),
+            cast(lit(ScalarValue::Null), DataType::Int32),
+        )
+        .when(pos.lt(lit(1i32)), lit(0i32))
+        .when(sub.eq(lit("")), lit(1i32))
+        .when(found.eq(lit(0i32)), lit(0i32))
+        .otherwise(shifted)?)
 }
 
 /// `sort_array(arr, asc)`: ascending puts nulls first, descending last.
@@ -660,6 +721,16 @@ fn from_json(c: Call) -> PlanResult<Expr> {
         other => other,
     })?;
     Ok(udf::from_json(json, ty))
+}
+
+fn cast_named(c: Call, to: DataType) -> PlanResult<Expr> {
+    let (p, schema) = (c.p, c.schema);
+    cast_to(p, one(c)?, to, schema)
+}
+
+/// Whether sluice builds Spark function `name` itself (rather than finding it registered).
+pub(crate) fn has_builder(name: &str) -> bool {
+    SPARK.iter().any(|(n, _)| *n == name)
 }
 
 /// Plans `name(args)` with Spark's semantics.

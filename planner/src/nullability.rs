@@ -80,6 +80,10 @@ const FUNCTIONS: &[(&str, Rule)] = &[
     ("to_date", Rule::AnyArg),
     ("array_has", Rule::AnyArg),
     ("cardinality", Rule::AnyArg),
+    (crate::months_between::NAME, Rule::AnyArg),
+    ("array_sort", Rule::AnyArg),
+    ("to_timestamp_micros", Rule::AnyArg),
+    ("to_local_time", Rule::AnyArg),
 ];
 
 fn rule(name: &str) -> Option<Rule> {
@@ -176,7 +180,11 @@ fn nullable(e: &Expr, schema: &DFSchema) -> Result<bool> {
         Expr::BinaryExpr(b) => match b.op {
             Operator::IsDistinctFrom | Operator::IsNotDistinctFrom => false,
             // Spark's division and remainder give NULL for a zero divisor outside ANSI
-            // mode; DataFusion's own declaration stands.
+            // mode (DataFusion's own declaration stands there); a literal divisor other
+            // than zero (a builder's unit conversion) cannot.
+            Operator::Divide | Operator::Modulo if nonzero_literal(&b.right) => {
+                nullable(&b.left, schema)?
+            }
             Operator::Divide | Operator::Modulo => e.nullable(schema)?,
             _ => nullable(&b.left, schema)? || nullable(&b.right, schema)?,
         },
@@ -243,6 +251,15 @@ fn function(f: &ScalarFunction, schema: &DFSchema) -> Result<bool> {
 }
 
 /// Spark's `Cast.forceNullable`: casts that can give NULL for a non-null input.
+fn nonzero_literal(e: &Expr) -> bool {
+    match e {
+        Expr::Literal(v, _) => {
+            !v.is_null() && ScalarValue::new_zero(&v.data_type()).is_ok_and(|zero| zero != *v)
+        }
+        _ => false,
+    }
+}
+
 fn force_nullable(from: &DataType, to: &DataType) -> bool {
     use DataType::*;
     let text = |t: &DataType| matches!(t, Utf8 | LargeUtf8 | Utf8View);

@@ -716,6 +716,17 @@ async fn plan_once(
     } else {
         state
     };
+    let bridged_names = match &statement {
+        DFStatement::Statement(s) => crate::sql_bridge::called(state, s.as_ref()),
+        _ => Default::default(),
+    };
+    let bridged;
+    let state = if bridged_names.is_empty() {
+        state
+    } else {
+        bridged = crate::sql_bridge::with_stand_ins(state, &p.config, &bridged_names);
+        &bridged
+    };
     let mut plan = match state.statement_to_plan(statement.clone()).await {
         Err(e) if !p.config.case_sensitive => respelled(state, statement, e).await,
         planned => planned,
@@ -727,7 +738,11 @@ async fn plan_once(
         ))?;
     }
     let plan = crate::sql_generator::expand(p, plan)?;
-    let plan = spark_semantics(plan, p.config.ansi)?;
+    // Built expressions already have Spark's semantics: they go in after the SQL rewrites.
+    let mut plan = spark_semantics(plan, p.config.ansi)?;
+    if !bridged_names.is_empty() {
+        plan = crate::sql_bridge::expand(p, plan)?;
+    }
     let plan = crate::sql_set_semantics::apply(plan, bag_set_operations)?;
     rename_outputs(plan, names)
 }
@@ -960,6 +975,14 @@ pub(crate) fn plan_expression(p: &Planner, text: &str, schema: &DFSchema) -> Pla
     } else {
         p.state
     };
+    let bridged_names = crate::sql_bridge::called(state, &parsed.expr);
+    let bridged;
+    let state = if bridged_names.is_empty() {
+        state
+    } else {
+        bridged = crate::sql_bridge::with_stand_ins(state, &p.config, &bridged_names);
+        &bridged
+    };
     let alias = parsed.alias.as_ref().map(|a| a.value.clone());
     let mut planned = state.create_logical_expr_from_sql_expr(parsed.clone(), schema);
     // Spark matches column names ignoring case: respell each that failed, as in queries.
@@ -975,12 +998,16 @@ pub(crate) fn plan_expression(p: &Planner, text: &str, schema: &DFSchema) -> Pla
             _ => break,
         }
     }
-    let e = planned?;
-    let e = match e {
+    let e = match planned? {
         Expr::Alias(a) => *a.expr,
         other => other,
     };
-    let e = divide_in_expr(int_literals(e)?, schema, p.config.ansi)?;
+    let mut e = divide_in_expr(int_literals(e)?, schema, p.config.ansi)?;
+    if !bridged_names.is_empty() {
+        e = e
+            .transform_up(|x| crate::sql_bridge::replace(p, x, schema))?
+            .data;
+    }
     Ok(match alias {
         Some(a) => e.alias(a),
         None => e,
@@ -1195,6 +1222,56 @@ fn spark_name(e: &SqlExpr) -> String {
     }
 }
 
+/// Arguments Spark shows in a call's name when the call leaves them out:
+/// (function, arguments given, the default shown after them).
+const DEFAULT_ARGUMENTS: &[(&str, usize, &str)] = &[
+    ("locate", 2, "1"),
+    ("months_between", 2, "true"),
+    ("sort_array", 1, "true"),
+    ("unix_timestamp", 1, "yyyy-MM-dd HH:mm:ss"),
+    ("to_unix_timestamp", 1, "yyyy-MM-dd HH:mm:ss"),
+];
+
+/// Type-named casts (`double(x)`): Spark names the column after the argument.
+const CAST_FUNCTIONS: &[&str] = &[
+    "boolean",
+    "tinyint",
+    "smallint",
+    "int",
+    "bigint",
+    "float",
+    "double",
+    "decimal",
+    "string",
+    "binary",
+    "date",
+    "timestamp",
+];
+
+/// Spark's name for a lambda: `lambdafunction(body, params)`, each parameter, in the
+/// body too, spelled `namedlambdavariable()`.
+fn lambda_name(l: &ast::LambdaFunction) -> String {
+    let params: Vec<&str> = l.params.iter().map(|p| p.name.value.as_str()).collect();
+    let mut body = l.body.as_ref().clone();
+    let _ = body.visit(&mut LambdaVariables(&params));
+    let variables = vec!["namedlambdavariable()"; params.len()].join(", ");
+    format!("lambdafunction({}, {variables})", spark_name(&body))
+}
+
+struct LambdaVariables<'a>(&'a [&'a str]);
+
+impl VisitorMut for LambdaVariables<'_> {
+    type Break = ();
+    fn post_visit_expr(&mut self, expr: &mut SqlExpr) -> std::ops::ControlFlow<()> {
+        if let SqlExpr::Identifier(i) = expr {
+            if self.0.contains(&i.value.as_str()) {
+                i.value = "namedlambdavariable()".into();
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
 /// Functions Spark names in upper case (`RLIKE(s, p)`).
 const UPPER_CASE_NAMES: [&str; 3] = ["rlike", "regexp", "regexp_like"];
 
@@ -1215,16 +1292,26 @@ fn function_name(f: &ast::Function) -> String {
         "first" | "last" | "first_value" | "last_value" => 1,
         _ => list.args.len(),
     };
-    let args: Vec<String> = list
+    let mut args: Vec<String> = list
         .args
         .iter()
         .take(shown)
         .map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(SqlExpr::Lambda(l))) => lambda_name(l),
             FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => spark_name(e),
             FunctionArg::Unnamed(FunctionArgExpr::Wildcard) if name == "count" => "1".into(),
             other => other.to_string(),
         })
         .collect();
+    if let ([only], true) = (args.as_slice(), CAST_FUNCTIONS.contains(&name.as_str())) {
+        return only.clone();
+    }
+    if let Some((.., default)) = DEFAULT_ARGUMENTS
+        .iter()
+        .find(|(f, given, _)| *f == name && *given == args.len())
+    {
+        args.push(default.to_string());
+    }
     let distinct = if matches!(
         list.duplicate_treatment,
         Some(ast::DuplicateTreatment::Distinct)

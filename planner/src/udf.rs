@@ -472,6 +472,7 @@ pub fn sql_functions() -> Vec<ScalarUDF> {
         crate::nvl2::udf(),
         crate::interval::udf(),
         crate::not_null::sql_udf(),
+        crate::months_between::udf(),
     ])
     .chain(crate::element_at::sql_functions())
     .chain(crate::epoch_timestamp::udfs())
