@@ -28,7 +28,15 @@ def sales(s):
     )
 
 
+def arrays(s):
+    return s.createDataFrame([(1, [1, 2, 3]), (2, []), (3, None), (4, [None, 5])], "k int, a array<int>")
+
+
 CASES = [
+    # higher-order functions with Python lambdas
+    C("higher_order_lambdas", lambda s, t: arrays(s).select(
+        "k", F.transform("a", lambda x: x * 2), F.filter("a", lambda x: x % 2 == 1),
+        F.exists("a", lambda x: x > 2), F.transform("a", lambda x: F.coalesce(x, F.lit(0)) + F.col("k")))),
     # strings
     C("upper_lower", lambda s, t: strs(s).select("id", F.upper("s"), F.lower("s"))),
     C("trims", lambda s, t: strs(s).select(F.trim("s"), F.ltrim("s"), F.rtrim("s"))),

@@ -101,6 +101,10 @@ impl Planner<'_> {
                 functions::extract_value(self, child, key, schema)
             }
             ExprType::Window(w) => self.window(w, schema),
+            // A lambda's variable, planned as the column [`crate::lambda`] adds for it.
+            ExprType::UnresolvedNamedLambdaVariable(v) => Ok(Expr::Column(
+                datafusion::common::Column::new_unqualified(v.name_parts.join(".")),
+            )),
             ExprType::SortOrder(_) => Err(PlanError::analysis(
                 "a sort order is only valid in orderBy or a window specification",
             )),
@@ -121,6 +125,9 @@ impl Planner<'_> {
         distinct: bool,
         schema: &DFSchema,
     ) -> PlanResult<Expr> {
+        if crate::lambda::registered(name).is_some() {
+            return self.higher_order(name, args, schema);
+        }
         let args = args
             .iter()
             .map(|a| match &a.expr_type {

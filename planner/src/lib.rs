@@ -18,6 +18,7 @@ mod functions;
 mod generator;
 pub mod input_file;
 pub mod interval;
+mod lambda;
 mod lateral_view;
 pub mod literal;
 mod months_between;

@@ -141,6 +141,17 @@ impl Planner<'_> {
                 }
             }
             ExprType::UnresolvedStar(_) => "*".into(),
+            // Spark shows every lambda variable as `namedlambdavariable()`.
+            ExprType::UnresolvedNamedLambdaVariable(_) => "namedlambdavariable()".into(),
+            ExprType::LambdaFunction(l) => {
+                let body = l
+                    .function
+                    .as_deref()
+                    .map(|f| self.sql_of(f, schema))
+                    .unwrap_or_default();
+                let variables = vec!["namedlambdavariable()"; l.arguments.len()].join(", ");
+                format!("lambdafunction({body}, {variables})")
+            }
             ExprType::Window(w) => {
                 let f = w
                     .window_function
