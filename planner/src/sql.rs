@@ -716,17 +716,13 @@ async fn plan_once(
     } else {
         state
     };
-    let bridged_names = match &statement {
-        DFStatement::Statement(s) => crate::sql_bridge::called(state, s.as_ref()),
-        _ => Default::default(),
+    let bridged = match &statement {
+        DFStatement::Statement(s) => {
+            crate::sql_bridge::with_stand_ins(state, &p.config, s.as_ref())
+        }
+        _ => None,
     };
-    let bridged;
-    let state = if bridged_names.is_empty() {
-        state
-    } else {
-        bridged = crate::sql_bridge::with_stand_ins(state, &p.config, &bridged_names);
-        &bridged
-    };
+    let state = bridged.as_ref().unwrap_or(state);
     let mut plan = match state.statement_to_plan(statement.clone()).await {
         Err(e) if !p.config.case_sensitive => respelled(state, statement, e).await,
         planned => planned,
@@ -740,7 +736,7 @@ async fn plan_once(
     let plan = crate::sql_generator::expand(p, plan)?;
     // Built expressions already have Spark's semantics: they go in after the SQL rewrites.
     let mut plan = spark_semantics(plan, p.config.ansi)?;
-    if !bridged_names.is_empty() {
+    if bridged.is_some() {
         plan = crate::sql_bridge::expand(p, plan)?;
     }
     let plan = crate::sql_set_semantics::apply(plan, bag_set_operations)?;
@@ -975,14 +971,8 @@ pub(crate) fn plan_expression(p: &Planner, text: &str, schema: &DFSchema) -> Pla
     } else {
         p.state
     };
-    let bridged_names = crate::sql_bridge::called(state, &parsed.expr);
-    let bridged;
-    let state = if bridged_names.is_empty() {
-        state
-    } else {
-        bridged = crate::sql_bridge::with_stand_ins(state, &p.config, &bridged_names);
-        &bridged
-    };
+    let bridged = crate::sql_bridge::with_stand_ins(state, &p.config, &parsed.expr);
+    let state = bridged.as_ref().unwrap_or(state);
     let alias = parsed.alias.as_ref().map(|a| a.value.clone());
     let mut planned = state.create_logical_expr_from_sql_expr(parsed.clone(), schema);
     // Spark matches column names ignoring case: respell each that failed, as in queries.
@@ -1003,7 +993,7 @@ pub(crate) fn plan_expression(p: &Planner, text: &str, schema: &DFSchema) -> Pla
         other => other,
     };
     let mut e = divide_in_expr(int_literals(e)?, schema, p.config.ansi)?;
-    if !bridged_names.is_empty() {
+    if bridged.is_some() {
         e = e
             .transform_up(|x| crate::sql_bridge::replace(p, x, schema))?
             .data;

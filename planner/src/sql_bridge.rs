@@ -57,7 +57,7 @@ const NOT_BRIDGED: &[&str] = &[
 const OVERRIDDEN: &[&str] = &["date_trunc"];
 
 /// The bridged function names `statement` calls.
-pub(crate) fn called(state: &SessionState, statement: &impl Visit) -> BTreeSet<String> {
+fn called(state: &SessionState, statement: &impl Visit) -> BTreeSet<String> {
     let mut names = Calls::default();
     let _ = statement.visit(&mut names);
     names.0.into_iter().filter(|n| bridged(state, n)).collect()
@@ -86,12 +86,17 @@ impl Visitor for Calls {
     }
 }
 
-/// `state` with a stand-in for each of `names`.
+/// `state` with a stand-in for each bridged function `statement` calls; `None` when it calls
+/// none, so that only statements that need one pay for the copy.
 pub(crate) fn with_stand_ins(
     state: &SessionState,
     config: &PlannerConfig,
-    names: &BTreeSet<String>,
-) -> SessionState {
+    statement: &impl Visit,
+) -> Option<SessionState> {
+    let names = called(state, statement);
+    if names.is_empty() {
+        return None;
+    }
     let typing = Arc::new(state.clone());
     let mut bridged = state.clone();
     for name in names {
@@ -110,7 +115,7 @@ pub(crate) fn with_stand_ins(
             Arc::new(ScalarUDF::new_from_impl(stand_in)),
         );
     }
-    bridged
+    Some(bridged)
 }
 
 #[derive(Debug)]
