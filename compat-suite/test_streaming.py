@@ -28,6 +28,7 @@ import datetime
 import json
 import os
 import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -1199,6 +1200,36 @@ def test_console_sink_runs(spark, landing):
     finish(q)
     assert q.exception() is None
     assert sum(p.numInputRows for p in q.recentProgress) == 3
+
+
+def checkpoints_naming(query_id):
+    """sluice's temporary checkpoint directories whose metadata names `query_id`."""
+    found = []
+    for meta in Path(tempfile.gettempdir()).glob("sluice-checkpoint-*/metadata"):
+        try:
+            if query_id in meta.read_text():
+                found.append(meta.parent)
+        except OSError:
+            pass
+    return found
+
+
+@needs_sluice
+@pytest.mark.parametrize("fmt", ["memory", "console"])
+def test_temporary_checkpoint_goes_when_the_query_stops(spark, landing, fmt):
+    """A memory or console sink without checkpointLocation checkpoints to a temporary
+    directory, removed when the query ends without error, as Spark removes its own."""
+    landing.put_json("a.json", records([1, 2]))
+    writer = file_stream(spark, landing).writeStream.format(fmt)
+    if fmt == "memory":
+        writer = writer.queryName("tmp_ck_events")
+    q = writer.trigger(availableNow=True).start()
+    finish(q)
+    assert q.exception() is None
+    deadline = time.monotonic() + 10
+    while checkpoints_naming(q.id) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert checkpoints_naming(q.id) == []
 
 
 # ================================================================ triggers

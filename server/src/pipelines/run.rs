@@ -321,6 +321,7 @@ impl Update<'_> {
                 mode: OutputMode::Append,
                 trigger: Trigger::AvailableNow,
                 checkpoint_dir: checkpoint,
+                temporary_checkpoint: false,
                 name: None,
                 scope: Some(self.scope(flow)),
                 hook: hook.map(|h| h as Arc<dyn streaming::BatchHook>),

@@ -302,6 +302,7 @@ pub async fn start(
         f => f.to_string(),
     };
     let sink = sink_of(&w, &format, &options, mode, name.as_deref())?;
+    let temporary_checkpoint = !options.contains_key("checkpointlocation");
     let checkpoint_dir = match options.get("checkpointlocation") {
         Some(p) => PathBuf::from(p),
         None if matches!(sink, Sink::Memory { .. } | Sink::Console { .. }) => {
@@ -321,6 +322,7 @@ pub async fn start(
             mode,
             trigger,
             checkpoint_dir,
+            temporary_checkpoint,
             name: name.clone(),
             scope: None,
             hook: None,
@@ -344,6 +346,9 @@ pub struct QuerySpec {
     pub mode: OutputMode,
     pub trigger: Trigger,
     pub checkpoint_dir: PathBuf,
+    /// sluice made `checkpoint_dir` up (a memory or console sink without one): it goes when
+    /// the query stops, as Spark's temporary checkpoints do.
+    pub temporary_checkpoint: bool,
     pub name: Option<String>,
     /// A pipeline's names, for its flows.
     pub scope: Option<Arc<dyn FlowScope>>,
@@ -360,10 +365,14 @@ pub async fn launch(session: &Arc<Session>, spec: QuerySpec) -> SparkResult<Arc<
         mode,
         trigger,
         checkpoint_dir,
+        temporary_checkpoint,
         name,
         scope,
         hook,
     } = spec;
+    let force_delete = session
+        .config()
+        .flag("spark.sql.streaming.forceDeleteTempCheckpointLocation");
     let (plan, specs) = resolver::analyse(session, &relation, scope.clone()).await?;
     if specs.is_empty() {
         return Err(analysis(
@@ -451,6 +460,12 @@ pub async fn launch(session: &Arc<Session>, spec: QuerySpec) -> SparkResult<Arc<
         });
         if let Some((_, m)) = &failure {
             tracing::warn!("streaming query {} failed: {m}", h.id);
+        }
+        // Spark keeps a failed query's temporary checkpoint unless told not to.
+        if temporary_checkpoint && (failure.is_none() || force_delete) {
+            if let Err(e) = std::fs::remove_dir_all(&checkpoint_dir) {
+                tracing::warn!("could not remove {}: {e}", checkpoint_dir.display());
+            }
         }
         h.finish(failure);
         registry.terminated();
